@@ -1,0 +1,125 @@
+package scimtrail
+
+import (
+	"context"
+	"time"
+
+	"github.com/scimtrail/scimtrail/scim/filter"
+)
+
+// Store is a database backend. Both sqlite and postgres implement it and must pass the
+// storetest suite; all domain logic lives above it in the service package, so the two
+// behave identically.
+type Store interface {
+	// Update runs fn in a write transaction and commits it. Writes to one tenant's log are
+	// serialised: no other Update for the same tenant interleaves with fn. If fn returns an
+	// error, none of its writes are kept and Update returns that error unchanged; other
+	// commands that share the transaction (group commit) are not affected. Update returns
+	// only after the commit is durable. fn may be called at most once.
+	Update(ctx context.Context, tenant string, fn func(Tx) error) error
+
+	// View runs fn in a read-only transaction that sees one consistent snapshot.
+	View(ctx context.Context, fn func(ReadTx) error) error
+
+	// Ping reports whether the database answers and its migrations are applied.
+	Ping(ctx context.Context) error
+
+	// Close waits for queued writes and closes the database.
+	Close() error
+}
+
+// ReadTx reads state. Methods that look one thing up return an *Error with code ENOTFOUND
+// when it does not exist; resources and members are always scoped to the tenant passed.
+type ReadTx interface {
+	Tenant(ctx context.Context, id string) (Tenant, error)
+	Tenants(ctx context.Context) ([]Tenant, error)
+
+	// TokenByHash finds a token by the SHA-256 of its secret, in any tenant.
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// Token finds a token by id, in any tenant.
+	Token(ctx context.Context, id string) (Token, error)
+	// Tokens lists a tenant's tokens ("" lists operator tokens), oldest first.
+	Tokens(ctx context.Context, tenant string) ([]Token, error)
+
+	// Resource finds one resource of the type in the tenant.
+	Resource(ctx context.Context, tenant string, typ ResourceType, id string) (Resource, error)
+	// UserIDByNameKey returns the id of the tenant's user whose UserNameKey is key.
+	UserIDByNameKey(ctx context.Context, tenant, key string) (string, error)
+	// LookupResources returns, for those of ids that exist in the tenant, their type and
+	// display (userName for users, displayName for groups). Missing ids are left out.
+	LookupResources(ctx context.Context, tenant string, ids []string) ([]MemberRef, error)
+	// QueryResources returns one page of the tenant's resources of q.Type matching q.
+	QueryResources(ctx context.Context, tenant string, q Query) (Page, error)
+
+	// Members lists a group's direct members with their display, ordered by value.
+	Members(ctx context.Context, tenant, groupID string) ([]MemberRef, error)
+	// MemberOf lists the groups that directly contain memberID, with their displayName as
+	// Display and Type GroupResource, ordered by value.
+	MemberOf(ctx context.Context, tenant, memberID string) ([]MemberRef, error)
+
+	// LedgerHead returns the tenant's ledger head; a tenant with no entries has Size 0.
+	LedgerHead(ctx context.Context, tenant string) (LedgerHead, error)
+	// Entries returns up to limit entries of the tenant with seq > after matching f, in seq order.
+	Entries(ctx context.Context, tenant string, after int64, limit int, f EntryFilter) ([]StoredEntry, error)
+}
+
+// Tx reads and writes state inside a write transaction. Insert methods return ECONFLICT when
+// a unique key is already taken; Update/Delete methods return ENOTFOUND when the row is gone.
+type Tx interface {
+	ReadTx
+
+	InsertTenant(ctx context.Context, t Tenant) error
+
+	InsertToken(ctx context.Context, t Token) error
+	// UpdateToken stores t's Hash, Name, Expires, Revoked and Rotated.
+	UpdateToken(ctx context.Context, t Token) error
+
+	InsertResource(ctx context.Context, r Resource) error
+	// UpdateResource replaces every column of the stored resource (tenant, type, id) with r's.
+	UpdateResource(ctx context.Context, r Resource) error
+	// DeleteResource deletes the resource and every membership row it is part of, on
+	// either side.
+	DeleteResource(ctx context.Context, tenant string, typ ResourceType, id string) error
+
+	// AddMembers adds membership rows with set semantics and returns those that were not
+	// already there.
+	AddMembers(ctx context.Context, tenant, groupID string, members []Member) ([]Member, error)
+	// RemoveMembers removes membership rows and returns the ids that were there.
+	RemoveMembers(ctx context.Context, tenant, groupID string, ids []string) ([]string, error)
+
+	// AppendEntries stores entries (already numbered, encoded and hashed, contiguous after
+	// the current head) and sets the tenant's head to head, in the same transaction.
+	AppendEntries(ctx context.Context, entries []StoredEntry, head LedgerHead) error
+}
+
+// Query selects resources of one type.
+type Query struct {
+	Type ResourceType
+	// Filter narrows the result; nil selects all. Backends translate the attributes they
+	// index (id, externalId, userName, displayName, emails.value, active,
+	// meta.lastModified, meta.created) to SQL. When any part of Filter is beyond that, they
+	// narrow by what they can and keep only the rows Match accepts, so the result is exact.
+	Filter filter.Expr
+	// Match is the exact in-memory predicate for Filter; set whenever Filter is.
+	Match func(Resource) bool
+	// SortBy is "" (creation order), or one of the indexed attribute names above.
+	SortBy     string
+	Descending bool
+	StartIndex int // 1-based
+	Count      int // at most this many; 0 returns only Total
+}
+
+// Page is one page of a query: the total number of matches and the page's resources.
+type Page struct {
+	Total     int
+	Resources []Resource
+}
+
+// EntryFilter narrows Entries; zero values match everything.
+type EntryFilter struct {
+	Action   string // exact, or a prefix ending in "." ("user.")
+	ActorID  string
+	TargetID string
+	Since    time.Time // time >= Since
+	Until    time.Time // time < Until
+}
