@@ -80,3 +80,30 @@ func (*Compare) expr()   {}
 func (*Logical) expr()   {}
 func (*Not) expr()       {}
 func (*ValuePath) expr() {}
+
+// Attribute types, as in RFC 7643 §2.3.
+const (
+	TypeString    = "string"
+	TypeBoolean   = "boolean"
+	TypeDecimal   = "decimal"
+	TypeInteger   = "integer"
+	TypeDateTime  = "dateTime"
+	TypeBinary    = "binary"
+	TypeReference = "reference"
+	TypeComplex   = "complex"
+)
+
+// AttrInfo is what the evaluator needs to know of an attribute to compare its values.
+type AttrInfo struct {
+	Type        string // one of the Type constants
+	CaseExact   bool
+	MultiValued bool
+}
+
+// Schema resolves attribute paths of one resource type. The scim/schema package implements
+// it; the filter package does not import it, so that it stays a leaf.
+type Schema interface {
+	// Attribute describes the attribute at p (p.Sub set for a sub-attribute); ok is false
+	// when the resource type has no such attribute.
+	Attribute(p AttrPath) (info AttrInfo, ok bool)
+}
