@@ -170,6 +170,19 @@ type Entry struct {
 	Reason  string    `json:"reason,omitempty"`
 }
 
+// TimeFormat is how times are written in ledger entries: UTC with exactly six fractional
+// digits, so that the canonical bytes of an entry do not depend on trailing zeros.
+const TimeFormat = "2006-01-02T15:04:05.000000Z"
+
+// MarshalJSON writes the entry with its time in TimeFormat.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	type plain Entry
+	return json.Marshal(struct {
+		plain
+		Time string `json:"time"`
+	}{plain(e), e.Time.UTC().Format(TimeFormat)})
+}
+
 // StoredEntry is an entry as kept in the ledger: Body is the canonical (RFC 8785) JSON that
 // was hashed, kept byte for byte, and LeafHash its RFC 6962 leaf hash.
 type StoredEntry struct {
