@@ -1,0 +1,39 @@
+// Package service is scimtrail's one write path (DESIGN.md §2): every change — a SCIM
+// request, an admin API call, a token's lifecycle — is checked, computed with the pure scim
+// packages, written, and appended to the tenant's ledger inside a single Store.Update, so
+// state and log never drift. Handlers parse, call one method here, and render.
+package service
+
+import (
+	"time"
+
+	"github.com/scimtrail/scimtrail"
+)
+
+// Service implements scimtrail's use cases over a Store.
+type Service struct {
+	store scimtrail.Store
+	now   func() time.Time
+}
+
+// Options configure a Service; zero values are sane defaults.
+type Options struct {
+	// Now is the clock; time.Now when nil. Tests pass a fixed clock.
+	Now func() time.Time
+}
+
+// New returns a Service over store.
+func New(store scimtrail.Store, opts Options) *Service {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now}
+}
+
+// Origin says who is making a change and through which channel; it becomes the ledger
+// entry's actor and channel. Handlers build it from the authenticated token and the request.
+type Origin struct {
+	Actor   scimtrail.Actor
+	Channel string
+}
