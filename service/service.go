@@ -8,12 +8,15 @@ import (
 	"time"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/scim/schema"
 )
 
 // Service implements scimtrail's use cases over a Store.
 type Service struct {
-	store scimtrail.Store
-	now   func() time.Time
+	store  scimtrail.Store
+	now    func() time.Time
+	users  *schema.ResourceType
+	groups *schema.ResourceType
 }
 
 // Options configure a Service; zero values are sane defaults.
@@ -28,7 +31,7 @@ func New(store scimtrail.Store, opts Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now}
+	return &Service{store: store, now: now, users: schema.User(), groups: schema.Group()}
 }
 
 // Origin says who is making a change and through which channel; it becomes the ledger

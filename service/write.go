@@ -1,0 +1,65 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/ledger"
+)
+
+// stamp is the time a change takes effect, at the microsecond precision both databases keep.
+func (s *Service) stamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// appendEntries numbers entries after the tenant's ledger head, stamps them with at and the
+// origin, and stores them and the advanced head in tx — the same transaction as the state
+// change they record. It returns the receipt of the last entry.
+func appendEntries(ctx context.Context, tx scimtrail.Tx, tenant string, o Origin, at time.Time, entries ...scimtrail.Entry) (scimtrail.Receipt, error) {
+	head, err := tx.LedgerHead(ctx, tenant)
+	if err != nil {
+		return scimtrail.Receipt{}, err
+	}
+	head.Tenant = tenant
+	if len(entries) == 0 {
+		return scimtrail.Receipt{Seq: head.Size}, nil
+	}
+	for i := range entries {
+		entries[i].Actor = o.Actor
+		entries[i].Channel = o.Channel
+	}
+	stored, next, err := ledger.Append(head, entries, at)
+	if err != nil {
+		return scimtrail.Receipt{}, err
+	}
+	if err := tx.AppendEntries(ctx, stored, next); err != nil {
+		return scimtrail.Receipt{}, err
+	}
+	return scimtrail.Receipt{Seq: next.Size}, nil
+}
+
+// newID returns a new resource or token id. UUIDv7 ids are time-ordered, which keeps index
+// inserts local, and never repeat, so history never confuses two things.
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+var secretEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newSecret returns a token secret: a recognisable prefix for secret scanners, then 256 bits
+// of randomness.
+func newSecret(kind scimtrail.TokenKind) string {
+	var b [32]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("stk_%s_%s", kind, strings.ToLower(secretEncoding.EncodeToString(b[:])))
+}
+
+// notFound is the error for a missing thing; it reads the same whether the thing never
+// existed or belongs to another tenant.
+func notFound(what, id string) error {
+	return scimtrail.Errorf(scimtrail.ENOTFOUND, "%s %q not found", what, id)
+}
+
+func isNotFound(err error) bool { return scimtrail.ErrorCode(err) == scimtrail.ENOTFOUND }
