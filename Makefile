@@ -1,0 +1,23 @@
+# scimtrail — see README.md. `make test` is what CI runs.
+GO ?= go
+
+.PHONY: test test-sqlite lint bench run fuzz
+
+# Every test on SQLite and on a throwaway PostgreSQL cluster (installed from Debian's
+# packages when missing, started on loopback in a temp dir, stopped afterwards).
+test:
+	scripts/with-postgres $(GO) test -race -count=1 ./...
+
+# The same without PostgreSQL: quick, for a laptop.
+test-sqlite:
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@test -z "$$(gofmt -l .)" || (echo "gofmt would change:"; gofmt -l .; exit 1)
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run=NONE -bench=. -benchmem ./...
+
+run:
+	$(GO) run ./cmd/scimtrail serve
