@@ -75,8 +75,8 @@ func (m matcher) eval(e Expr, obj map[string]any, parent *AttrPath) bool {
 }
 
 // info describes p through the schema, falling back to the common attributes of RFC
-// 7643 §3.1 (which every resource has whether or not its schema lists them), and to
-// the attribute without its URN when the URN is a core schema's.
+// 7643 §3.1, which every resource has whether or not its schema lists them. Resolving a
+// core schema URN is the schema's job: only it knows which core schema is its own.
 func (m matcher) info(p AttrPath) (AttrInfo, bool) {
 	return attrInfo(m.s, p)
 }
@@ -87,11 +87,6 @@ func attrInfo(s Schema, p AttrPath) (AttrInfo, bool) {
 	}
 	if info, ok := s.Attribute(p); ok {
 		return info, true
-	}
-	if p.URN != "" && hasFoldPrefix(p.URN, coreURNPrefix) {
-		if info, ok := s.Attribute(AttrPath{Attr: p.Attr, Sub: p.Sub}); ok {
-			return info, true
-		}
 	}
 	return commonAttribute(p)
 }

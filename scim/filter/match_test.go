@@ -217,6 +217,9 @@ func TestMatch(t *testing.T) {
 		{`emails[unknown pr]`, false},
 		{`emails[not (unknown pr)]`, true},
 		{enterprise + `:manager[value sw "26118915"]`, true},
+		{`name[givenName eq "barbara" and familyName sw "J"]`, true}, // a single complex value
+		{`name[givenName eq "Babs"]`, false},
+		{`userName[value pr]`, false}, // not complex
 		// URN-qualified extension attributes live under their URN key.
 		{enterprise + `:employeeNumber eq "701984"`, true},
 		{strings.ToUpper(enterprise) + `:EMPLOYEENUMBER eq "701984"`, true},

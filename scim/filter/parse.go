@@ -359,7 +359,8 @@ func (p *parser) checkName(name string, pos int, word string) error {
 			return p.errorf(pos, "%q is not an attribute name: names start with a letter", word)
 		}
 		if !alpha && !('0' <= c && c <= '9') && c != '-' && c != '_' {
-			return p.errorf(pos+i, "%q is not an attribute name: %q is not allowed in names (letters, digits, '-' and '_' are)", word, rune(c))
+			r, _ := utf8.DecodeRuneInString(name[i:])
+			return p.errorf(pos+i, "%q is not an attribute name: %q is not allowed in names (letters, digits, '-' and '_' are)", word, r)
 		}
 	}
 	return nil

@@ -192,6 +192,7 @@ func TestParseErrors(t *testing.T) {
 		{"TwoSubAttributes", `a.b.c pr`, 0, "more than one sub-attribute"},
 		{"NameStartsWithDigit", `1abc pr`, 0, "start with a letter"},
 		{"BadNameChar", `user*Name pr`, 4, "not allowed in names"},
+		{"NonASCIIName", `usérName pr`, 2, `'é' is not allowed`},
 		{"EmptyURN", `:userName pr`, 0, "schema URN"},
 		{"MissingAttrAfterURN", enterprise + `: pr`, len(enterprise) + 1, "expected an attribute name"},
 		{"StrayQuote", `"x" eq a`, 0, "expected an attribute"},
