@@ -302,8 +302,8 @@ func (p *parser) parseValuePath(path AttrPath, start int) (Expr, error) {
 	// RFC 7644 §3.5.2 allows attr[filter].sub only in PATCH paths; in a filter the
 	// sub-attribute goes inside the brackets.
 	if !p.eof() && p.s[p.pos] == '.' {
-		return nil, p.errorf(p.pos, "%s[…]%s selects a sub-attribute, which only PATCH paths allow; in a filter put the condition inside the brackets, e.g. %s[… and %s pr]",
-			path.String(), p.peekWord(), path.String(), strings.TrimPrefix(p.peekWord(), "."))
+		return nil, p.errorf(p.pos, "%s[…]%s selects a sub-attribute, which only PATCH paths allow (RFC 7644 §3.5.2); in a filter, put the condition on %s inside the brackets: %s[… and %s …]",
+			path.String(), p.peekWord(), strings.TrimPrefix(p.peekWord(), "."), path.String(), strings.TrimPrefix(p.peekWord(), "."))
 	}
 	return &ValuePath{Path: path, Filter: inner}, nil
 }
@@ -538,7 +538,10 @@ func (p *parser) parseEscape() (rune, error) {
 		r, _ := utf8.DecodeRuneInString(p.s[start+1:])
 		return 0, p.errorf(start, "invalid escape \"\\%c\" in string (JSON allows \\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX)", r)
 	}
-	return 0, p.errorf(start, "invalid escape %q in string (JSON allows \\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX)", "\\"+string(c))
+	if c > ' ' && c < 0x7f {
+		return 0, p.errorf(start, "invalid escape \"\\%c\" in string (JSON allows \\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX)", c)
+	}
+	return 0, p.errorf(start, "invalid escape: a backslash followed by %q (JSON allows \\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX)", string(c))
 }
 
 // hex4 reads the four hex digits of a \u escape that started at start.
