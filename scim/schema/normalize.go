@@ -114,6 +114,9 @@ func (rt *ResourceType) declaredSchemas(doc map[string]any) ([]string, error) {
 	found := false
 	for k, v := range doc {
 		if strings.EqualFold(k, "schemas") {
+			if found {
+				return nil, invalidSyntax("attribute \"schemas\" is given twice; attribute names are case-insensitive")
+			}
 			raw, found = v, true
 		}
 	}

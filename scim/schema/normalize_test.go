@@ -178,6 +178,7 @@ func TestNormalizeErrors(t *testing.T) {
 		{"UnknownSubAttribute", false, `{` + user + `,"name":{"nickname":"x"}}`, scimtrail.ScimInvalidSyntax, `attribute "name.nickname" is not defined`},
 		{"UnknownExtensionAttribute", false, `{` + both + `,` + ent + `:{"badge":"1"}}`, scimtrail.ScimInvalidSyntax, `enterprise:2.0:User:badge" is not defined`},
 		{"GroupHasNoUserName", true, `{` + group + `,"userName":"x"}`, scimtrail.ScimInvalidSyntax, `attribute "userName" is not defined`},
+		{"SchemasTwice", false, `{` + user + `,"Schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]}`, scimtrail.ScimInvalidSyntax, `"schemas" is given twice`},
 		{"DuplicateByCase", false, `{` + user + `,"USERNAME":"bob"}`, scimtrail.ScimInvalidSyntax, `is given twice`},
 		// Required (RFC 7643 §4.1.1 userName "REQUIRED"; §4.2 displayName "REQUIRED").
 		{"MissingUserName", false, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]}`, scimtrail.ScimInvalidValue, `attribute "userName" is required`},
