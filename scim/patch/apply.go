@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -927,7 +928,15 @@ func canonSimple(attr *schema.Attribute, v any, where string) (any, error) {
 		}
 	case filter.TypeComplex:
 		return nil, invalid(scimtrail.ScimInvalidValue, "%s is complex; give its sub-attributes", where)
-	default: // string, reference, binary
+	case filter.TypeBinary:
+		s, ok := v.(string)
+		if !ok {
+			return nil, bad()
+		}
+		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
+			return nil, invalid(scimtrail.ScimInvalidValue, "%s must be base64-encoded binary (RFC 7643 §2.3.6)", where)
+		}
+	default: // string, reference
 		if _, ok := v.(string); !ok {
 			return nil, bad()
 		}

@@ -282,6 +282,8 @@ func TestApplyErrors(t *testing.T) {
 		{"EntraDottedKeys", `{"op":"Replace","value":{"name.givenName":"Barbara","name.familyName":"Jensen"}}`, scimtrail.ScimInvalidPath},
 		{"WrongType", `{"op":"replace","path":"active","value":"False"}`, scimtrail.ScimInvalidValue},
 		{"WrongTypeInElement", `{"op":"add","path":"emails","value":[{"value":"a@b.c","primary":"yes"}]}`, scimtrail.ScimInvalidValue},
+		{"BinaryNotBase64", `{"op":"add","path":"x509Certificates","value":[{"value":"not base64!"}]}`, scimtrail.ScimInvalidValue},
+		{"PrimaryNotBoolean", `{"op":"add","path":"title","value":"x"},{"op":"add","path":"emails","value":[{"value":"a@b.c","primary":true,"type":"work"}]},{"op":"replace","path":"emails[value eq \"a@b.c\"].primary","value":1}`, scimtrail.ScimInvalidValue},
 		{"ComplexNeedsObject", `{"op":"replace","path":"name","value":"Babs"}`, scimtrail.ScimInvalidValue},
 		{"PathlessNeedsObject", `{"op":"add","value":"Babs"}`, scimtrail.ScimInvalidValue},
 		{"ExtensionNeedsObject", `{"op":"add","value":{"` + enterprise + `":"x"}}`, scimtrail.ScimInvalidValue},
