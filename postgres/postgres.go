@@ -1,0 +1,198 @@
+// Package postgres implements scimtrail.Store on PostgreSQL, so that several stateless
+// replicas can serve one install. Writers of one tenant serialise on the row lock of the
+// tenant's ledger head; everything else runs concurrently.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/scimtrail/scimtrail"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// versionTable is goose's bookkeeping table. It is unqualified, like every table, so it
+// lives in the connection's current schema next to the tables it describes.
+const versionTable = "goose_db_version"
+
+// Options configure a DB.
+type Options struct {
+	// OnBatch, if set, is called after every committed Update with the number of commands
+	// the commit carried. PostgreSQL commits each Update on its own, so that is always 1;
+	// the hook exists so that metrics read the same for both backends.
+	OnBatch func(commands int)
+}
+
+// DB is a scimtrail.Store on a PostgreSQL database.
+type DB struct {
+	pool    *pgxpool.Pool
+	opts    Options
+	version int64 // the newest embedded migration, which Ping expects to be applied
+}
+
+var _ scimtrail.Store = (*DB)(nil)
+
+// Open connects to the database at dsn (a postgres:// URL or key=value string) and applies
+// any pending migrations. Migrations run under a PostgreSQL advisory lock, so replicas
+// started together migrate once; the lock is keyed by database and schema so that
+// installs in different schemas of one database never wait for each other.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, &scimtrail.Error{Code: scimtrail.EINVALID, Message: "the PostgreSQL connection string is not valid", Err: err}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	db := &DB{pool: pool, opts: opts}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	var database, schema string
+	err := db.pool.QueryRow(ctx, `SELECT current_database(), coalesce(current_schema(), '')`).Scan(&database, &schema)
+	if err != nil {
+		return fmt.Errorf("postgres: connect: %w", err)
+	}
+	if schema == "" {
+		return scimtrail.Errorf(scimtrail.EINVALID, "PostgreSQL database %q has no schema on the search_path to create tables in", database)
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "scimtrail\x00%s\x00%s", database, schema)
+	// The default goose lock id is kept in the high bits' place by XOR so the id stays
+	// recognisable in pg_locks while differing per schema.
+	locker, err := lock.NewPostgresSessionLocker(
+		lock.WithLockID(lock.DefaultLockID^int64(h.Sum64()>>1)),
+		// Poll every second rather than every five: a replica that waits for another's
+		// migrations should start as soon as they are done. Give up after five minutes.
+		lock.WithLockTimeout(1, 300),
+	)
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	fsys, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	// goose speaks database/sql; the adapter borrows connections from the pool and closing
+	// it leaves the pool open.
+	sqlDB := stdlib.OpenDBFromPool(db.pool)
+	defer sqlDB.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, fsys,
+		goose.WithSessionLocker(locker),
+		goose.WithTableName(versionTable),
+		goose.WithDisableGlobalRegistry(true),
+	)
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	sources := p.ListSources()
+	if len(sources) == 0 {
+		return errors.New("postgres: no embedded migrations")
+	}
+	db.version = sources[len(sources)-1].Version
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("postgres: apply migrations: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database answers and every embedded migration is applied; a
+// replica that is older than the schema, or newer, is not ready.
+func (db *DB) Ping(ctx context.Context) error {
+	var current *int64
+	err := db.pool.QueryRow(ctx, `SELECT max(version_id) FROM `+versionTable).Scan(&current)
+	if err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	if current == nil || *current != db.version {
+		got := int64(0)
+		if current != nil {
+			got = *current
+		}
+		return scimtrail.Errorf(scimtrail.EINTERNAL, "the database schema is at version %d but this build expects %d; run scimtrail migrate", got, db.version)
+	}
+	return nil
+}
+
+// Close closes the pool once every borrowed connection is back.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Update runs fn in one READ COMMITTED transaction that first takes the row lock of the
+// tenant's ledger head, creating the row if needed. Every statement fn runs after the lock
+// therefore sees everything earlier writers of the tenant committed, on any replica.
+func (db *DB) Update(ctx context.Context, tenant string, fn func(scimtrail.Tx) error) error {
+	pgtx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	// Rollback after Commit is a no-op; this covers fn's errors and panics.
+	defer pgtx.Rollback(context.WithoutCancel(ctx))
+	if _, err := lockHead(ctx, pgtx, tenant); err != nil {
+		return err
+	}
+	if err := fn(&tx{tx: pgtx}); err != nil {
+		return err
+	}
+	if err := pgtx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", translate(err))
+	}
+	if db.opts.OnBatch != nil {
+		db.opts.OnBatch(1)
+	}
+	return nil
+}
+
+// lockHead takes the tenant's write lock. The INSERT makes sure there is a row to lock; if
+// another transaction is inserting it at the same moment, ON CONFLICT waits for that
+// transaction and then does nothing, and the SELECT queues behind it.
+// It returns the head's size.
+func lockHead(ctx context.Context, pgtx pgx.Tx, tenant string) (int64, error) {
+	_, err := pgtx.Exec(ctx, `INSERT INTO ledger_heads (tenant, size, range) VALUES ($1, 0, '') ON CONFLICT DO NOTHING`, tenant)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
+	}
+	var size int64
+	err = pgtx.QueryRow(ctx, `SELECT size FROM ledger_heads WHERE tenant = $1 FOR UPDATE`, tenant).Scan(&size)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
+	}
+	return size, nil
+}
+
+// View runs fn in a REPEATABLE READ, read-only transaction: one snapshot for all of fn.
+func (db *DB) View(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
+	pgtx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer pgtx.Rollback(context.WithoutCancel(ctx))
+	if err := fn(&tx{tx: pgtx}); err != nil {
+		return err
+	}
+	// Committing a read-only transaction only ends it, but tells us the connection is sane.
+	if err := pgtx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	return nil
+}

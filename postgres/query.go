@@ -1,0 +1,454 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/scim/filter"
+)
+
+// cond writes one SQL boolean expression; nil stands for "no constraint" (TRUE). Conditions
+// are kept as closures until the query is assembled so that a subtree the compiler drops
+// (the operand of an OR whose other side is unconstrained) leaves no unused placeholder
+// behind, which PostgreSQL would reject as a parameter of unknown type.
+//
+// A cond may evaluate to NULL where a column is NULL; in WHERE, AND and OR that behaves as
+// FALSE, and the one place it would not, NOT, is written as IS NOT TRUE.
+type cond func(b *sqlBuilder)
+
+func and(l, r cond) cond {
+	switch {
+	case l == nil:
+		return r
+	case r == nil:
+		return l
+	}
+	return func(b *sqlBuilder) {
+		b.WriteString("(")
+		l(b)
+		b.WriteString(" AND ")
+		r(b)
+		b.WriteString(")")
+	}
+}
+
+func or(l, r cond) cond {
+	if l == nil || r == nil {
+		return nil
+	}
+	return func(b *sqlBuilder) {
+		b.WriteString("(")
+		l(b)
+		b.WriteString(" OR ")
+		r(b)
+		b.WriteString(")")
+	}
+}
+
+func not(x cond) cond {
+	if x == nil {
+		return func(b *sqlBuilder) { b.WriteString("FALSE") }
+	}
+	return func(b *sqlBuilder) {
+		b.WriteString("(")
+		x(b)
+		b.WriteString(") IS NOT TRUE")
+	}
+}
+
+// compileFilter turns the indexed part of e into a SQL condition on the resources table
+// (alias r). The condition holds for every resource e matches; exact reports whether it
+// holds for those only. Where the translation could disagree with the in-memory evaluator
+// (ne on possibly absent values, a value of the wrong type, attributes not indexed), the
+// node is left unconstrained and inexact, and Query.Match has the last word.
+func compileFilter(e filter.Expr, typ scimtrail.ResourceType) (c cond, exact bool) {
+	switch e := e.(type) {
+	case *filter.Logical:
+		l, le := compileFilter(e.Left, typ)
+		r, re := compileFilter(e.Right, typ)
+		switch strings.ToLower(e.Op) {
+		case "and":
+			return and(l, r), le && re
+		case "or":
+			return or(l, r), le && re
+		}
+		return nil, false
+	case *filter.Not:
+		x, xe := compileFilter(e.X, typ)
+		if !xe {
+			// The complement of a superset is not a superset of the complement.
+			return nil, false
+		}
+		return not(x), true
+	case *filter.Compare:
+		return compileCompare(e, typ)
+	case *filter.ValuePath:
+		if typ != scimtrail.UserResource || !corePath(e.Path, typ) || !e.Path.Is("emails", "") {
+			return nil, false
+		}
+		inner, ok := compileEmailFilter(e.Filter)
+		if !ok {
+			return nil, false
+		}
+		return emailExists(inner), true
+	}
+	return nil, false
+}
+
+// compileEmailFilter compiles the filter inside emails[…], whose paths name sub-attributes
+// of one email. Only value is indexed, so anything else makes the whole value path inexact.
+func compileEmailFilter(e filter.Expr) (c cond, ok bool) {
+	switch e := e.(type) {
+	case *filter.Logical:
+		l, lok := compileEmailFilter(e.Left)
+		r, rok := compileEmailFilter(e.Right)
+		if !lok || !rok {
+			return nil, false
+		}
+		switch strings.ToLower(e.Op) {
+		case "and":
+			return and(l, r), true
+		case "or":
+			return or(l, r), true
+		}
+	case *filter.Not:
+		x, ok := compileEmailFilter(e.X)
+		if !ok {
+			return nil, false
+		}
+		return not(x), true
+	case *filter.Compare:
+		if e.Path.URN != "" || !e.Path.Is("value", "") {
+			return nil, false
+		}
+		return compileString("e.value", e.Op, e.Value, true)
+	}
+	return nil, false
+}
+
+func emailExists(inner cond) cond {
+	return func(b *sqlBuilder) {
+		b.WriteString("EXISTS (SELECT 1 FROM resource_emails e WHERE e.tenant = r.tenant AND e.resource_id = r.id")
+		if inner != nil {
+			b.WriteString(" AND ")
+			inner(b)
+		}
+		b.WriteString(")")
+	}
+}
+
+// corePath reports whether p is in the core schema of typ, written with or without its URN.
+func corePath(p filter.AttrPath, typ scimtrail.ResourceType) bool {
+	return p.URN == "" || strings.EqualFold(p.URN, "urn:ietf:params:scim:schemas:core:2.0:"+string(typ))
+}
+
+func compileCompare(e *filter.Compare, typ scimtrail.ResourceType) (cond, bool) {
+	p := e.Path
+	if !corePath(p, typ) {
+		return nil, false
+	}
+	user := typ == scimtrail.UserResource
+	switch {
+	case p.Is("id", ""):
+		return compileString("r.id", e.Op, e.Value, false)
+	case p.Is("externalId", ""):
+		return compileString("r.external_id", e.Op, e.Value, false)
+	case p.Is("userName", "") && user:
+		return compileString("r.user_name_key", e.Op, e.Value, true)
+	case p.Is("displayName", ""):
+		return compileString("r.display_name_key", e.Op, e.Value, true)
+	case (p.Is("emails", "value") || p.Is("emails", "") && e.Value != nil && !ordering(e.Op)) && user:
+		// emails compared without a sub-attribute compares their values (RFC 7644
+		// §3.4.2.2); ordering operators on the whole attribute match nothing, so Match
+		// gets those.
+		return compileEmails(e.Op, e.Value)
+	case p.Is("active", "") && user:
+		v, ok := e.Value.(bool)
+		if !ok || e.Op != filter.Eq {
+			return nil, false
+		}
+		// The column holds the default (true) even when the document has no "active",
+		// where the evaluator finds no value: the column narrows, Match decides.
+		return func(b *sqlBuilder) {
+			b.WriteString("r.active = ")
+			b.arg(v)
+		}, false
+	case p.Is("meta", "lastModified"):
+		return compileTime("r.last_modified", e.Op, e.Value)
+	case p.Is("meta", "created"):
+		return compileTime("r.created", e.Op, e.Value)
+	}
+	return nil, false
+}
+
+func ordering(op filter.Op) bool {
+	switch filter.Op(strings.ToLower(string(op))) {
+	case filter.Gt, filter.Ge, filter.Lt, filter.Le:
+		return true
+	}
+	return false
+}
+
+// never is a condition no row meets.
+func never(b *sqlBuilder) { b.WriteString("FALSE") }
+
+// compileEmails compares the multi-valued emails.value: a comparison holds when any value
+// meets it, and "ne" also holds when there is no value at all, as in the evaluator.
+func compileEmails(op filter.Op, value any) (cond, bool) {
+	present, _ := compileString("e.value", filter.Pr, nil, true)
+	switch op := filter.Op(strings.ToLower(string(op))); {
+	case op == filter.Eq && value == nil:
+		return not(emailExists(present)), true
+	case op == filter.Ne && value == nil:
+		return emailExists(present), true
+	case op == filter.Ne:
+		v, ok := value.(string)
+		if !ok {
+			return nil, false
+		}
+		differs := func(b *sqlBuilder) {
+			b.WriteString("e.value <> ")
+			b.arg(fold(v))
+		}
+		return or(not(emailExists(present)), emailExists(differs)), true
+	}
+	c, ok := compileString("e.value", op, value, true)
+	if !ok {
+		return nil, false
+	}
+	return emailExists(c), true
+}
+
+// compileString compares a single-valued text column, NULL when the attribute is absent.
+// Folded columns hold the NFC + lower-case key, so the operand is folded the same way;
+// comparisons use the "C" collation, which orders UTF-8 by bytes exactly as Go compares
+// strings, whatever the database's default collation is.
+//
+// As in the evaluator, "ne" holds for an absent value, "eq null" means absent and "ne null"
+// present.
+func compileString(col string, op filter.Op, value any, folded bool) (cond, bool) {
+	op = filter.Op(strings.ToLower(string(op)))
+	present := cond(func(b *sqlBuilder) { b.WriteString(col + " <> ''") })
+	if op == filter.Pr {
+		return present, true
+	}
+	if value == nil {
+		switch op {
+		case filter.Eq:
+			return not(present), true
+		case filter.Ne:
+			return present, true
+		}
+		return never, true
+	}
+	v, ok := value.(string)
+	if !ok {
+		return nil, false
+	}
+	if folded {
+		v = fold(v)
+	}
+	var sqlOp string
+	switch op {
+	case filter.Eq:
+		return func(b *sqlBuilder) {
+			b.WriteString(col + " = ")
+			b.arg(v)
+		}, true
+	case filter.Ne:
+		eq, _ := compileString(col, filter.Eq, v, false)
+		return not(eq), true
+	case filter.Co:
+		return func(b *sqlBuilder) {
+			b.WriteString("strpos(" + col + ", ")
+			b.arg(v)
+			b.WriteString("::text) > 0")
+		}, true
+	case filter.Sw:
+		return func(b *sqlBuilder) {
+			b.WriteString("starts_with(" + col + ", ")
+			b.arg(v)
+			b.WriteString("::text)")
+		}, true
+	case filter.Ew:
+		return func(b *sqlBuilder) {
+			b.WriteString("right(" + col + ", ")
+			b.arg(len([]rune(v)))
+			b.WriteString("::integer) = ")
+			b.arg(v)
+		}, true
+	case filter.Gt:
+		sqlOp = ">"
+	case filter.Ge:
+		sqlOp = ">="
+	case filter.Lt:
+		sqlOp = "<"
+	case filter.Le:
+		sqlOp = "<="
+	default:
+		return nil, false
+	}
+	return func(b *sqlBuilder) {
+		b.WriteString(col + ` COLLATE "C" ` + sqlOp + " ")
+		b.arg(v)
+	}, true
+}
+
+// compileTime compares a timestamptz column with an RFC 3339 operand. PostgreSQL keeps
+// microseconds, so an operand with finer precision is left to Match rather than rounded.
+func compileTime(col string, op filter.Op, value any) (cond, bool) {
+	s, ok := value.(string)
+	if !ok {
+		return nil, false
+	}
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || v.Nanosecond()%1000 != 0 {
+		return nil, false
+	}
+	var sqlOp string
+	switch filter.Op(strings.ToLower(string(op))) {
+	case filter.Eq:
+		sqlOp = "="
+	case filter.Gt:
+		sqlOp = ">"
+	case filter.Ge:
+		sqlOp = ">="
+	case filter.Lt:
+		sqlOp = "<"
+	case filter.Le:
+		sqlOp = "<="
+	default:
+		return nil, false
+	}
+	return func(b *sqlBuilder) {
+		b.WriteString(col + " " + sqlOp + " ")
+		b.arg(v)
+		b.WriteString("::timestamptz")
+	}, true
+}
+
+// sortKey is the ORDER BY expression for a SortBy attribute. Absent values are NULL, which
+// PostgreSQL puts last ascending and first descending, as RFC 7644 §3.4.2.3 asks.
+func sortKey(sortBy string) string {
+	switch strings.ToLower(sortBy) {
+	case "id":
+		return `r.id COLLATE "C"`
+	case "externalid":
+		return `r.external_id COLLATE "C"`
+	case "username":
+		return `r.user_name_key COLLATE "C"`
+	case "displayname":
+		return `r.display_name_key COLLATE "C"`
+	case "emails.value", "emails":
+		return `(SELECT e.value FROM resource_emails e WHERE e.tenant = r.tenant AND e.resource_id = r.id ORDER BY e.pos LIMIT 1) COLLATE "C"`
+	case "active":
+		return `r.active`
+	case "meta.lastmodified":
+		return `r.last_modified`
+	case "meta.created":
+		return `r.created`
+	}
+	return ""
+}
+
+func (t *tx) QueryResources(ctx context.Context, tenant string, q scimtrail.Query) (scimtrail.Page, error) {
+	where, exact := cond(nil), true
+	if q.Filter != nil {
+		where, exact = compileFilter(q.Filter, q.Type)
+	}
+	if q.Match == nil {
+		// Nothing finer to apply: the SQL narrowing is all there is.
+		exact = true
+	}
+	start := max(q.StartIndex, 1)
+	count := max(q.Count, 0)
+
+	from := func(b *sqlBuilder) {
+		b.WriteString(" FROM resources r WHERE r.tenant = ")
+		b.arg(tenant)
+		b.WriteString(" AND r.type = ")
+		b.arg(string(q.Type))
+		if where != nil {
+			b.WriteString(" AND ")
+			where(b)
+		}
+	}
+	// "Creation order" is by the created time, not by insertion: imports and replicas
+	// insert in any order. ord only breaks ties.
+	order := " ORDER BY r.created, r.ord"
+	if key := sortKey(q.SortBy); key != "" {
+		dir := ""
+		if q.Descending {
+			dir = " DESC"
+		}
+		order = " ORDER BY " + key + dir + ", r.created, r.ord"
+	}
+
+	var page scimtrail.Page
+	if exact {
+		var b sqlBuilder
+		b.WriteString("SELECT count(*)")
+		from(&b)
+		if err := t.tx.QueryRow(ctx, b.String(), b.args...).Scan(&page.Total); err != nil {
+			return scimtrail.Page{}, fmt.Errorf("postgres: query %s: %w", q.Type, err)
+		}
+		if count == 0 || page.Total < start {
+			return page, nil
+		}
+		b = sqlBuilder{}
+		b.WriteString("SELECT " + resourceColumns)
+		from(&b)
+		b.WriteString(order + " LIMIT ")
+		b.arg(count)
+		b.WriteString(" OFFSET ")
+		b.arg(start - 1)
+		rows, err := t.tx.Query(ctx, b.String(), b.args...)
+		if err != nil {
+			return scimtrail.Page{}, fmt.Errorf("postgres: query %s: %w", q.Type, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanResource(rows)
+			if err != nil {
+				return scimtrail.Page{}, fmt.Errorf("postgres: query %s: %w", q.Type, err)
+			}
+			page.Resources = append(page.Resources, r)
+		}
+		if err := rows.Err(); err != nil {
+			return scimtrail.Page{}, fmt.Errorf("postgres: query %s: %w", q.Type, err)
+		}
+		return page, nil
+	}
+
+	// Part of the filter is beyond SQL: read the narrowed rows in order as they stream in,
+	// keep those Match accepts, and hold on only to the page.
+	var b sqlBuilder
+	b.WriteString("SELECT " + resourceColumns)
+	from(&b)
+	b.WriteString(order)
+	rows, err := t.tx.Query(ctx, b.String(), b.args...)
+	if err != nil {
+		return scimtrail.Page{}, fmt.Errorf("postgres: query %s: %w", q.Type, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return scimtrail.Page{}, fmt.Errorf("postgres: query %s: %w", q.Type, err)
+		}
+		if !q.Match(r) {
+			continue
+		}
+		page.Total++
+		if page.Total >= start && len(page.Resources) < count {
+			page.Resources = append(page.Resources, r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return scimtrail.Page{}, fmt.Errorf("postgres: query %s: %w", q.Type, err)
+	}
+	return page, nil
+}
