@@ -1,0 +1,108 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/scim/schema"
+)
+
+// maxResults is the most resources one list or search page returns; the discovery document
+// advertises it.
+const maxResults = 1000
+
+// capabilities is what discovery advertises, and it must stay true: PATCH, filters, sorting
+// and ETags work; bulk and changePassword do not exist (yet).
+var capabilities = schema.Capabilities{
+	Patch:      true,
+	Bulk:       false,
+	Filter:     true,
+	MaxResults: maxResults,
+	Sort:       true,
+	ETag:       true,
+}
+
+// resourceTypesServed lists the resource types in the order discovery lists them.
+var resourceTypesServed = []*schema.ResourceType{users.rt, groups.rt}
+
+func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request, c call) error {
+	writeSCIM(w, http.StatusOK, schema.ServiceProviderConfig(h.scimBase(r, c.tenant), capabilities))
+	return nil
+}
+
+func (h *handler) resourceTypes(w http.ResponseWriter, r *http.Request, c call) error {
+	base := h.scimBase(r, c.tenant)
+	docs := make([]any, len(resourceTypesServed))
+	for i, rt := range resourceTypesServed {
+		docs[i] = rt.Document(base)
+	}
+	writeSCIM(w, http.StatusOK, listResponse(docs))
+	return nil
+}
+
+func (h *handler) resourceType(w http.ResponseWriter, r *http.Request, c call) error {
+	name := r.PathValue("name")
+	for _, rt := range resourceTypesServed {
+		if strings.EqualFold(rt.ID, name) {
+			writeSCIM(w, http.StatusOK, rt.Document(h.scimBase(r, c.tenant)))
+			return nil
+		}
+	}
+	return scimtrail.Errorf(scimtrail.ENOTFOUND, "no resource type %q", name)
+}
+
+// schemasServed lists each schema once, core schemas before their extensions.
+func schemasServed() []*schema.Schema {
+	var out []*schema.Schema
+	seen := map[string]bool{}
+	add := func(s *schema.Schema) {
+		if !seen[s.ID] {
+			seen[s.ID] = true
+			out = append(out, s)
+		}
+	}
+	for _, rt := range resourceTypesServed {
+		add(rt.Schema)
+	}
+	for _, rt := range resourceTypesServed {
+		for _, e := range rt.Extensions {
+			add(e.Schema)
+		}
+	}
+	return out
+}
+
+func (h *handler) schemas(w http.ResponseWriter, r *http.Request, c call) error {
+	base := h.scimBase(r, c.tenant)
+	var docs []any
+	for _, s := range schemasServed() {
+		docs = append(docs, s.Document(base))
+	}
+	writeSCIM(w, http.StatusOK, listResponse(docs))
+	return nil
+}
+
+func (h *handler) schema(w http.ResponseWriter, r *http.Request, c call) error {
+	urn := r.PathValue("urn")
+	for _, s := range schemasServed() {
+		if strings.EqualFold(s.ID, urn) {
+			writeSCIM(w, http.StatusOK, s.Document(h.scimBase(r, c.tenant)))
+			return nil
+		}
+	}
+	return scimtrail.Errorf(scimtrail.ENOTFOUND, "no schema %q", urn)
+}
+
+func listResponse(docs []any) map[string]any {
+	if docs == nil {
+		docs = []any{}
+	}
+	return map[string]any{
+		"schemas":      []string{schema.ListResponseSchema},
+		"totalResults": len(docs),
+		"startIndex":   1,
+		"itemsPerPage": len(docs),
+		"Resources":    docs,
+	}
+}

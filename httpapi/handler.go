@@ -1,0 +1,157 @@
+// Package httpapi serves scimtrail over HTTP: the SCIM 2.0 surface under /scim/v2/{tenant},
+// the admin API under /api/v1, health and metrics. Handlers parse the request, call one
+// service method, and render; authentication, authorization, error mapping, logging and
+// metrics each live in exactly one place in this package.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/service"
+)
+
+// Options configure the handler; zero values are sane defaults.
+type Options struct {
+	Logger       *slog.Logger // nil: slog.Default()
+	Metrics      *Metrics     // nil: no metrics, and /metrics is 404
+	MaxBodyBytes int64        // 0: 1 MiB; every request body is read through http.MaxBytesReader
+	// PublicURL, if set (e.g. "https://scim.example.com"), is the base of meta.location,
+	// Location and $ref. Otherwise the request's scheme and Host are used, which is right
+	// when clients reach the server directly but wrong behind a rewriting proxy.
+	PublicURL string
+}
+
+const defaultMaxBody = 1 << 20
+
+type handler struct {
+	svc       *service.Service
+	logger    *slog.Logger
+	metrics   *Metrics
+	maxBody   int64
+	publicURL string
+}
+
+// NewHandler returns the HTTP handler of the whole server.
+func NewHandler(svc *service.Service, opts Options) http.Handler {
+	h := &handler{
+		svc:       svc,
+		logger:    opts.Logger,
+		metrics:   opts.Metrics,
+		maxBody:   opts.MaxBodyBytes,
+		publicURL: opts.PublicURL,
+	}
+	if h.logger == nil {
+		h.logger = slog.Default()
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = defaultMaxBody
+	}
+	mux := http.NewServeMux()
+	h.routes(mux)
+	return h.observe(h.route(mux))
+}
+
+// routes is the routing table of every surface, read top to bottom. Each authenticated route
+// names its area, which decides the token kinds that may use it (auth.go).
+func (h *handler) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("GET /readyz", h.readyz)
+	mux.HandleFunc("GET /metrics", h.serveMetrics)
+
+	// SCIM 2.0 (RFC 7644).
+	mux.HandleFunc("POST /scim/v2/{tenant}/Users", h.guard(areaSCIM, h.createUser))
+	mux.HandleFunc("GET /scim/v2/{tenant}/Users", h.guard(areaSCIM, h.listUsers))
+	mux.HandleFunc("POST /scim/v2/{tenant}/Users/.search", h.guard(areaSCIM, h.searchUsers))
+	mux.HandleFunc("GET /scim/v2/{tenant}/Users/{id}", h.guard(areaSCIM, h.getUser))
+	mux.HandleFunc("PUT /scim/v2/{tenant}/Users/{id}", h.guard(areaSCIM, h.replaceUser))
+	mux.HandleFunc("PATCH /scim/v2/{tenant}/Users/{id}", h.guard(areaSCIM, h.patchUser))
+	mux.HandleFunc("DELETE /scim/v2/{tenant}/Users/{id}", h.guard(areaSCIM, h.deleteUser))
+	mux.HandleFunc("POST /scim/v2/{tenant}/Groups", h.guard(areaSCIM, h.createGroup))
+	mux.HandleFunc("GET /scim/v2/{tenant}/Groups", h.guard(areaSCIM, h.listGroups))
+	mux.HandleFunc("POST /scim/v2/{tenant}/Groups/.search", h.guard(areaSCIM, h.searchGroups))
+	mux.HandleFunc("GET /scim/v2/{tenant}/Groups/{id}", h.guard(areaSCIM, h.getGroup))
+	mux.HandleFunc("PUT /scim/v2/{tenant}/Groups/{id}", h.guard(areaSCIM, h.replaceGroup))
+	mux.HandleFunc("PATCH /scim/v2/{tenant}/Groups/{id}", h.guard(areaSCIM, h.patchGroup))
+	mux.HandleFunc("DELETE /scim/v2/{tenant}/Groups/{id}", h.guard(areaSCIM, h.deleteGroup))
+	mux.HandleFunc("GET /scim/v2/{tenant}/ServiceProviderConfig", h.guard(areaSCIM, h.serviceProviderConfig))
+	mux.HandleFunc("GET /scim/v2/{tenant}/ResourceTypes", h.guard(areaSCIM, h.resourceTypes))
+	mux.HandleFunc("GET /scim/v2/{tenant}/ResourceTypes/{name}", h.guard(areaSCIM, h.resourceType))
+	mux.HandleFunc("GET /scim/v2/{tenant}/Schemas", h.guard(areaSCIM, h.schemas))
+	mux.HandleFunc("GET /scim/v2/{tenant}/Schemas/{urn}", h.guard(areaSCIM, h.schema))
+
+	// Admin API (DESIGN.md §5).
+	mux.HandleFunc("POST /api/v1/tenants", h.guard(areaInstall, h.createTenant))
+	mux.HandleFunc("GET /api/v1/tenants", h.guard(areaInstall, h.listTenants))
+	mux.HandleFunc("GET /api/v1/tenants/{tenant}", h.guard(areaTenantAdmin, h.getTenant))
+	mux.HandleFunc("POST /api/v1/tenants/{tenant}/tokens", h.guard(areaTenantAdmin, h.issueToken))
+	mux.HandleFunc("GET /api/v1/tenants/{tenant}/tokens", h.guard(areaTenantAdmin, h.listTokens))
+	mux.HandleFunc("DELETE /api/v1/tenants/{tenant}/tokens/{id}", h.guard(areaTenantAdmin, h.revokeToken))
+	mux.HandleFunc("POST /api/v1/tenants/{tenant}/tokens/{id}/rotate", h.guard(areaTenantAdmin, h.rotateToken))
+	mux.HandleFunc("GET /api/v1/tenants/{tenant}/audit", h.guard(areaAudit, h.auditEntries))
+}
+
+// call is what guard learned about a request before the handler runs.
+type call struct {
+	token  scimtrail.Token
+	tenant string // the {tenant} path value; "" on routes without one
+	origin service.Origin
+}
+
+// apiHandler handles an authenticated, authorized request. A returned error is written as
+// the surface's error response; a handler that returns nil has written its response.
+type apiHandler func(w http.ResponseWriter, r *http.Request, c call) error
+
+// guard authenticates the request, authorizes it for area, and runs fn, writing fn's error.
+func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
+	channel := scimtrail.ChannelAdminAPI
+	if a == areaSCIM {
+		channel = scimtrail.ChannelSCIM
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		tenant := r.PathValue("tenant")
+		infoFrom(r.Context()).tenant = tenant
+		tok, err := h.authenticate(r)
+		if err == nil {
+			err = h.authorize(r.Context(), tok, a, tenant)
+		}
+		if err == nil {
+			err = fn(w, r, call{token: tok, tenant: tenant, origin: originOf(r, tok, channel)})
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+		}
+	}
+}
+
+func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// readyz answers 503 while the database is unreachable or its schema is not the one this
+// build expects, so that a load balancer sends no traffic to a replica that cannot serve it.
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := h.svc.Ready(ctx); err != nil {
+		h.logger.LogAttrs(ctx, slog.LevelWarn, "not ready",
+			slog.String("request_id", requestIDFrom(ctx)), slog.String("error", err.Error()))
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("not ready\n"))
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (h *handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if h.metrics == nil {
+		writeStatusError(w, r, http.StatusNotFound, scimtrail.ENOTFOUND, "", notFoundMessage(r))
+		return
+	}
+	h.metrics.handler().ServeHTTP(w, r)
+}
