@@ -115,6 +115,14 @@ func takePassword(doc map[string]any) bool {
 	return ok
 }
 
+// defaultActive makes a User's implicit "active": true explicit, so the stored document,
+// what GET returns and the ledger's old/new values all agree on it.
+func defaultActive(typ scimtrail.ResourceType, doc map[string]any) {
+	if _, ok := doc["active"]; !ok && typ == scimtrail.UserResource {
+		doc["active"] = true
+	}
+}
+
 // buildResource fills a Resource's indexed columns from a normalised document.
 func buildResource(tenant string, typ scimtrail.ResourceType, id string, doc map[string]any) (scimtrail.Resource, error) {
 	r := scimtrail.Resource{Tenant: tenant, Type: typ, ID: id, Active: true}
@@ -390,6 +398,7 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 	}
 	passwordSet := takePassword(doc)
 	members, _ := takeMembers(doc)
+	defaultActive(typ, doc)
 	r, err := buildResource(tenant, typ, newID(), doc)
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
@@ -549,6 +558,7 @@ func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, 
 	}
 	passwordSet := takePassword(doc)
 	members, _ := takeMembers(doc)
+	defaultActive(typ, doc)
 	var v View
 	var rc scimtrail.Receipt
 	err = s.store.Update(ctx, tenant, func(tx scimtrail.Tx) error {
@@ -587,14 +597,6 @@ func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, 
 		return View{}, scimtrail.Receipt{}, err
 	}
 	return v, rc, nil
-}
-
-// memberSchema scopes a resource type's schema to the sub-attributes of members, for
-// filters like members[type eq "Group"].
-type memberSchema struct{ rt *schema.ResourceType }
-
-func (m memberSchema) Attribute(p filter.AttrPath) (filter.AttrInfo, bool) {
-	return m.rt.Attribute(filter.AttrPath{Attr: "members", Sub: p.Attr})
 }
 
 // PatchResource applies a SCIM PATCH (RFC 7644 §3.5.2) atomically: every operation or none.
@@ -657,6 +659,8 @@ func (s *Service) memberOps(ctx context.Context, tx scimtrail.ReadTx, rt *schema
 	// map means unchanged from the stored set.
 	state := map[string]bool{}
 	types := map[string]string{}
+	membersAttr, _ := rt.Lookup("", "members", "")
+	memberSchema := patch.ElementSchema(membersAttr)
 	var current []scimtrail.MemberRef
 	loaded := false
 	load := func() error {
@@ -687,14 +691,14 @@ func (s *Service) memberOps(ctx context.Context, tx scimtrail.ReadTx, rt *schema
 						continue
 					}
 					doc := map[string]any{"value": m.Value, "type": string(m.Type), "display": m.Display}
-					if filter.Match(op.Filter, doc, memberSchema{rt}) {
+					if filter.Match(op.Filter, doc, memberSchema) {
 						state[m.Value] = false
 					}
 				}
 				for id, present := range state {
 					if present && !slices.ContainsFunc(current, func(m scimtrail.MemberRef) bool { return m.Value == id }) {
 						ref := map[string]any{"value": id, "type": types[id]}
-						if filter.Match(op.Filter, ref, memberSchema{rt}) {
+						if filter.Match(op.Filter, ref, memberSchema) {
 							state[id] = false
 						}
 					}
