@@ -1,0 +1,343 @@
+// Package sqlite implements scimtrail.Store on a single SQLite file (modernc.org/sqlite, pure
+// Go). SQLite has one writer, so writes go through one connection and a group-commit
+// writer goroutine (DESIGN.md §2); reads go through a separate pool of read-only connections
+// and, thanks to WAL, never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/scimtrail/scimtrail"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// maxBatch bounds how many queued commands one transaction applies, so that one batch's
+// latency stays bounded when the queue is long.
+const maxBatch = 256
+
+// Options tunes a DB.
+type Options struct {
+	// OnBatch, if set, is called by the writer goroutine after each batch it ran (committed
+	// or not) with the number of commands in it, so a metrics layer can observe how well
+	// group commit batches. It must be quick: the writer waits for it.
+	OnBatch func(commands int)
+}
+
+// DB is a scimtrail.Store on one SQLite database file.
+type DB struct {
+	write *sql.DB // exactly one connection: SQLite allows one writer at a time anyway
+	read  *sql.DB // query_only connections for View
+	opts  Options
+
+	mu     sync.Mutex
+	queue  []*command
+	closed bool
+	wake   chan struct{} // capacity 1: "the queue may be non-empty"
+	done   chan struct{} // closed when the writer goroutine has drained the queue and exited
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ scimtrail.Store = (*DB)(nil)
+
+// Command states. A command is queued until the writer claims it or its caller gives up;
+// whichever compare-and-swap wins decides, so a command is never both run and abandoned.
+const (
+	queued int32 = iota
+	claimed
+	abandoned
+)
+
+type command struct {
+	fn    func(scimtrail.Tx) error
+	state atomic.Int32
+	err   error
+	done  chan struct{}
+}
+
+// Open opens (creating it and its parent directory if missing) the database at path and
+// applies any pending migrations.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, scimtrail.Errorf(scimtrail.EINVALID, "database path %q is not a usable file name", path)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, &scimtrail.Error{Code: scimtrail.EINTERNAL, Message: fmt.Sprintf("cannot create the database directory %s", dir), Err: err}
+		}
+	}
+	// busy_timeout matters only at start-up and for WAL checkpoints: with one writer
+	// connection, nothing else in this process competes for the write lock.
+	common := url.Values{}
+	common.Add("_pragma", "busy_timeout(10000)")
+	common.Add("_pragma", "foreign_keys(1)")
+	common.Add("_pragma", "synchronous(FULL)")
+
+	wq := url.Values{}
+	for k, v := range common {
+		wq[k] = append([]string(nil), v...)
+	}
+	wq.Add("_pragma", "journal_mode(WAL)")
+	// IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads and then
+	// writes can fail with SQLITE_BUSY instead of waiting.
+	wq.Set("_txlock", "immediate")
+	write, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	if err != nil {
+		return nil, internal("cannot open the database", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, err
+	}
+
+	rq := common
+	rq.Add("_pragma", "query_only(1)")
+	read, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err != nil {
+		write.Close()
+		return nil, internal("cannot open the database", err)
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+
+	db := &DB{write: write, read: read, opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go db.run()
+	return db, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	p, err := provider(db)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return internal("cannot apply database migrations", err)
+	}
+	return nil
+}
+
+func provider(db *sql.DB) (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, internal("embedded migrations are missing", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
+	if err != nil {
+		return nil, internal("cannot read the embedded migrations", err)
+	}
+	return p, nil
+}
+
+func internal(msg string, err error) *scimtrail.Error {
+	return &scimtrail.Error{Code: scimtrail.EINTERNAL, Message: msg, Err: err}
+}
+
+// Update queues fn for the writer goroutine and waits until the batch it ran in has
+// committed. Every write in this database is serialised by the one writer, so the
+// per-tenant serialisation the contract asks for holds for all tenants at once.
+//
+// While fn is still queued, a cancelled ctx withdraws it and Update returns ctx.Err(); once
+// the writer has started it, Update waits for the real outcome, so a caller never mistakes
+// a committed change for a failed one. A panic in fn is turned into an EINTERNAL error for
+// that command only, because a dead writer would stall every later write.
+func (db *DB) Update(ctx context.Context, tenant string, fn func(scimtrail.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c := &command{fn: fn, done: make(chan struct{})}
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return scimtrail.Errorf(scimtrail.EINTERNAL, "the database is closed")
+	}
+	db.queue = append(db.queue, c)
+	db.mu.Unlock()
+	select {
+	case db.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		if c.state.CompareAndSwap(queued, abandoned) {
+			return ctx.Err()
+		}
+		<-c.done
+		return c.err
+	}
+}
+
+// run is the writer goroutine: it takes whatever is queued (up to maxBatch) and applies it
+// as one transaction, until Close has been called and the queue is empty.
+func (db *DB) run() {
+	defer close(db.done)
+	for {
+		db.mu.Lock()
+		for len(db.queue) == 0 && !db.closed {
+			db.mu.Unlock()
+			<-db.wake
+			db.mu.Lock()
+		}
+		if len(db.queue) == 0 {
+			db.mu.Unlock()
+			return
+		}
+		n := min(len(db.queue), maxBatch)
+		batch := db.queue[:n:n]
+		db.queue = db.queue[n:]
+		if len(db.queue) == 0 {
+			db.queue = nil // let the old backing array go
+		}
+		db.mu.Unlock()
+		db.applyBatch(batch)
+	}
+}
+
+// applyBatch runs the batch's commands in one transaction, each inside its own SAVEPOINT so
+// a failing command is undone alone, commits once (one fsync for all of them), and only
+// then answers every command.
+func (db *DB) applyBatch(batch []*command) {
+	live := batch[:0]
+	for _, c := range batch {
+		if c.state.CompareAndSwap(queued, claimed) {
+			live = append(live, c)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	defer func() {
+		if db.opts.OnBatch != nil {
+			db.opts.OnBatch(len(live))
+		}
+		for _, c := range live {
+			close(c.done)
+		}
+	}()
+	failAll := func(err error) {
+		for _, c := range live {
+			c.err = err
+		}
+	}
+
+	// The batch's transaction is not tied to any caller's context: one caller giving up
+	// must not roll back the others' work.
+	ctx := context.Background()
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		failAll(internal("cannot start a write transaction", err))
+		return
+	}
+	tx := &txn{q: sqlTx}
+	for _, c := range live {
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT command"); err != nil {
+			sqlTx.Rollback()
+			failAll(internal("cannot start a write command", err))
+			return
+		}
+		c.err = call(c.fn, tx)
+		if c.err != nil {
+			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO command"); err != nil {
+				// SQLite rolls the whole transaction back on some errors (disk full, I/O);
+				// then nothing of the batch survives and every command must hear so.
+				sqlTx.Rollback()
+				failAll(internal("the write transaction failed", errors.Join(c.err, err)))
+				return
+			}
+		}
+		if _, err := sqlTx.ExecContext(ctx, "RELEASE command"); err != nil {
+			sqlTx.Rollback()
+			failAll(internal("the write transaction failed", err))
+			return
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		commitErr := internal("cannot commit the write transaction", err)
+		for _, c := range live {
+			if c.err == nil {
+				c.err = commitErr
+			}
+		}
+	}
+}
+
+func call(fn func(scimtrail.Tx) error, tx scimtrail.Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = internal("internal error", fmt.Errorf("panic in write command: %v", r))
+		}
+	}()
+	return fn(tx)
+}
+
+// View runs fn in a read transaction on its own connection. In WAL mode a read transaction
+// sees the database as of its first read, so everything fn reads is one snapshot, and
+// commits made meanwhile stay invisible to it.
+func (db *DB) View(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
+	sqlTx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return internal("cannot start a read transaction", err)
+	}
+	defer sqlTx.Rollback()
+	return fn(&txn{q: sqlTx})
+}
+
+// Ping checks that the database answers and that every embedded migration is applied.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.read.PingContext(ctx); err != nil {
+		return internal("the database does not answer", err)
+	}
+	p, err := provider(db.read)
+	if err != nil {
+		return err
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return internal("cannot read the migration version", err)
+	}
+	if pending {
+		return scimtrail.Errorf(scimtrail.EINTERNAL, "the database has pending migrations")
+	}
+	return nil
+}
+
+// Close stops accepting writes, waits until every queued write has been applied and
+// answered, then closes the database. Calling it again returns the first result.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.mu.Lock()
+		db.closed = true
+		db.mu.Unlock()
+		select {
+		case db.wake <- struct{}{}:
+		default:
+		}
+		<-db.done
+		db.closeErr = errors.Join(db.read.Close(), db.write.Close())
+	})
+	return db.closeErr
+}

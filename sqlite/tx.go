@@ -1,0 +1,584 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/scimtrail/scimtrail"
+)
+
+// querier is what txn needs of *sql.Tx; both the writer's and View's transactions are one.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// txn implements scimtrail.Tx (and so ReadTx) over one SQL transaction. In View the
+// connection is query_only, so the write methods fail there even if someone type-asserts.
+type txn struct {
+	q querier
+}
+
+var _ scimtrail.Tx = (*txn)(nil)
+
+// fold is the key case-insensitive attributes are compared and sorted by. It must be the
+// same function callers use for UserNameKey and Emails (NFC, then lower case):
+// strings.ToLower(norm.NFC.String(s)).
+func fold(s string) string { return strings.ToLower(norm.NFC.String(s)) }
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// ceilMicros rounds up, so "time >= Since" and "time < Until" stay exact on microsecond
+// columns when the bound has a finer fraction.
+func ceilMicros(t time.Time) int64 {
+	us := t.UnixMicro()
+	if time.UnixMicro(us).Before(t) {
+		us++
+	}
+	return us
+}
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// optMicros stores a zero time as NULL, so "never" is not a date in year 1.
+func optMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromOptMicros(us sql.NullInt64) time.Time {
+	if !us.Valid {
+		return time.Time{}
+	}
+	return fromMicros(us.Int64)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// uniqueViolation reports whether err is SQLite refusing a duplicate key.
+func uniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return true
+	}
+	return false
+}
+
+func dbErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	// A cancelled caller is not a database failure; keep it recognisable.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return internal("database error while "+what, err)
+}
+
+func notFound(format string, args ...any) error {
+	return scimtrail.Errorf(scimtrail.ENOTFOUND, format, args...)
+}
+
+// Tenants.
+
+func (t *txn) Tenant(ctx context.Context, id string) (scimtrail.Tenant, error) {
+	tn := scimtrail.Tenant{ID: id}
+	var created int64
+	err := t.q.QueryRowContext(ctx, `SELECT name, created_us FROM tenants WHERE id = ?`, id).Scan(&tn.Name, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return scimtrail.Tenant{}, notFound("tenant %q does not exist", id)
+	}
+	if err != nil {
+		return scimtrail.Tenant{}, dbErr("reading a tenant", err)
+	}
+	tn.Created = fromMicros(created)
+	return tn, nil
+}
+
+func (t *txn) Tenants(ctx context.Context) ([]scimtrail.Tenant, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT id, name, created_us FROM tenants ORDER BY id`)
+	if err != nil {
+		return nil, dbErr("listing tenants", err)
+	}
+	defer rows.Close()
+	var out []scimtrail.Tenant
+	for rows.Next() {
+		var tn scimtrail.Tenant
+		var created int64
+		if err := rows.Scan(&tn.ID, &tn.Name, &created); err != nil {
+			return nil, dbErr("listing tenants", err)
+		}
+		tn.Created = fromMicros(created)
+		out = append(out, tn)
+	}
+	return out, dbErr("listing tenants", rows.Err())
+}
+
+func (t *txn) InsertTenant(ctx context.Context, tn scimtrail.Tenant) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO tenants (id, name, created_us) VALUES (?, ?, ?)`,
+		tn.ID, tn.Name, micros(tn.Created))
+	if uniqueViolation(err) {
+		return scimtrail.Errorf(scimtrail.ECONFLICT, "tenant %q already exists", tn.ID)
+	}
+	return dbErr("creating a tenant", err)
+}
+
+// Tokens.
+
+const tokenCols = `id, tenant, kind, name, hash, created_us, expires_us, revoked_us, rotated_us`
+
+func scanToken(sc interface{ Scan(...any) error }) (scimtrail.Token, error) {
+	var tk scimtrail.Token
+	var kind string
+	var created int64
+	var expires, revoked, rotated sql.NullInt64
+	if err := sc.Scan(&tk.ID, &tk.Tenant, &kind, &tk.Name, &tk.Hash, &created, &expires, &revoked, &rotated); err != nil {
+		return scimtrail.Token{}, err
+	}
+	tk.Kind = scimtrail.TokenKind(kind)
+	tk.Created = fromMicros(created)
+	tk.Expires = fromOptMicros(expires)
+	tk.Revoked = fromOptMicros(revoked)
+	tk.Rotated = fromOptMicros(rotated)
+	return tk, nil
+}
+
+func (t *txn) TokenByHash(ctx context.Context, hash []byte) (scimtrail.Token, error) {
+	tk, err := scanToken(t.q.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return scimtrail.Token{}, notFound("no such token")
+	}
+	return tk, dbErr("reading a token", err)
+}
+
+func (t *txn) Token(ctx context.Context, id string) (scimtrail.Token, error) {
+	tk, err := scanToken(t.q.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return scimtrail.Token{}, notFound("token %q does not exist", id)
+	}
+	return tk, dbErr("reading a token", err)
+}
+
+func (t *txn) Tokens(ctx context.Context, tenant string) ([]scimtrail.Token, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE tenant = ? ORDER BY created_us, id`, tenant)
+	if err != nil {
+		return nil, dbErr("listing tokens", err)
+	}
+	defer rows.Close()
+	var out []scimtrail.Token
+	for rows.Next() {
+		tk, err := scanToken(rows)
+		if err != nil {
+			return nil, dbErr("listing tokens", err)
+		}
+		out = append(out, tk)
+	}
+	return out, dbErr("listing tokens", rows.Err())
+}
+
+func (t *txn) InsertToken(ctx context.Context, tk scimtrail.Token) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		tk.ID, tk.Tenant, string(tk.Kind), tk.Name, tk.Hash, micros(tk.Created),
+		optMicros(tk.Expires), optMicros(tk.Revoked), optMicros(tk.Rotated))
+	if uniqueViolation(err) {
+		return scimtrail.Errorf(scimtrail.ECONFLICT, "token %q already exists", tk.ID)
+	}
+	return dbErr("storing a token", err)
+}
+
+func (t *txn) UpdateToken(ctx context.Context, tk scimtrail.Token) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE tokens SET hash = ?, name = ?, expires_us = ?, revoked_us = ?, rotated_us = ? WHERE id = ?`,
+		tk.Hash, tk.Name, optMicros(tk.Expires), optMicros(tk.Revoked), optMicros(tk.Rotated), tk.ID)
+	if uniqueViolation(err) {
+		return scimtrail.Errorf(scimtrail.ECONFLICT, "token secret collides with another token")
+	}
+	return affectedOne(res, err, "updating a token", func() error { return notFound("token %q does not exist", tk.ID) })
+}
+
+func affectedOne(res sql.Result, err error, what string, missing func() error) error {
+	if err != nil {
+		return dbErr(what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return dbErr(what, err)
+	}
+	if n == 0 {
+		return missing()
+	}
+	return nil
+}
+
+// Resources.
+
+const resourceCols = `tenant, id, type, external_id, user_name, user_name_key, display_name, active,
+	emails, schemas, attributes, created_us, last_modified_us, version`
+
+func scanResource(sc interface{ Scan(...any) error }) (scimtrail.Resource, error) {
+	var r scimtrail.Resource
+	var typ string
+	var active int
+	var emails, schemas string
+	var attrs []byte
+	var created, modified int64
+	err := sc.Scan(&r.Tenant, &r.ID, &typ, &r.ExternalID, &r.UserName, &r.UserNameKey, &r.DisplayName, &active,
+		&emails, &schemas, &attrs, &created, &modified, &r.Version)
+	if err != nil {
+		return scimtrail.Resource{}, err
+	}
+	r.Type = scimtrail.ResourceType(typ)
+	r.Active = active != 0
+	if err := json.Unmarshal([]byte(emails), &r.Emails); err != nil {
+		return scimtrail.Resource{}, fmt.Errorf("emails of %s: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(schemas), &r.Schemas); err != nil {
+		return scimtrail.Resource{}, fmt.Errorf("schemas of %s: %w", r.ID, err)
+	}
+	if len(attrs) > 0 {
+		r.Attributes = json.RawMessage(attrs)
+	}
+	r.Created = fromMicros(created)
+	r.LastModified = fromMicros(modified)
+	return r, nil
+}
+
+func jsonList(ss []string) string {
+	if len(ss) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(ss) // a []string always marshals
+	return string(b)
+}
+
+// resourceArgs are r's values in the order of resourceCols plus display_key.
+func resourceArgs(r scimtrail.Resource) []any {
+	attrs := []byte(r.Attributes)
+	if attrs == nil {
+		attrs = []byte{}
+	}
+	return []any{r.Tenant, r.ID, string(r.Type), r.ExternalID, r.UserName, r.UserNameKey, r.DisplayName,
+		boolInt(r.Active), jsonList(r.Emails), jsonList(r.Schemas), attrs, micros(r.Created),
+		micros(r.LastModified), r.Version, fold(r.DisplayName)}
+}
+
+func (t *txn) resourceConflict(err error, r scimtrail.Resource) error {
+	if strings.Contains(err.Error(), "user_name_key") {
+		return scimtrail.ScimErrorf(scimtrail.ECONFLICT, scimtrail.ScimUniqueness,
+			"userName %q is already taken in tenant %s", r.UserName, r.Tenant)
+	}
+	return scimtrail.ScimErrorf(scimtrail.ECONFLICT, scimtrail.ScimUniqueness,
+		"a resource with id %q already exists in tenant %s", r.ID, r.Tenant)
+}
+
+func (t *txn) Resource(ctx context.Context, tenant string, typ scimtrail.ResourceType, id string) (scimtrail.Resource, error) {
+	r, err := scanResource(t.q.QueryRowContext(ctx,
+		`SELECT `+resourceCols+` FROM resources WHERE tenant = ? AND id = ? AND type = ?`, tenant, id, string(typ)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return scimtrail.Resource{}, notFound("%s %q not found", typ, id)
+	}
+	return r, dbErr("reading a resource", err)
+}
+
+func (t *txn) UserIDByNameKey(ctx context.Context, tenant, key string) (string, error) {
+	var id string
+	err := t.q.QueryRowContext(ctx,
+		`SELECT id FROM resources WHERE tenant = ? AND user_name_key = ? AND type = 'User'`, tenant, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound("no user with that userName")
+	}
+	return id, dbErr("looking up a userName", err)
+}
+
+// lookupChunk keeps IN lists well under SQLite's limit on host parameters.
+const lookupChunk = 500
+
+func (t *txn) LookupResources(ctx context.Context, tenant string, ids []string) ([]scimtrail.MemberRef, error) {
+	var out []scimtrail.MemberRef
+	for start := 0; start < len(ids); start += lookupChunk {
+		chunk := ids[start:min(start+lookupChunk, len(ids))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, tenant)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := t.q.QueryContext(ctx, `SELECT id, type, CASE type WHEN 'User' THEN user_name ELSE display_name END
+			FROM resources WHERE tenant = ? AND id IN (`+placeholders(len(chunk))+`) ORDER BY id`, args...)
+		if err != nil {
+			return nil, dbErr("looking up resources", err)
+		}
+		for rows.Next() {
+			var ref scimtrail.MemberRef
+			var typ string
+			if err := rows.Scan(&ref.Value, &typ, &ref.Display); err != nil {
+				rows.Close()
+				return nil, dbErr("looking up resources", err)
+			}
+			ref.Type = scimtrail.ResourceType(typ)
+			out = append(out, ref)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, dbErr("looking up resources", err)
+		}
+	}
+	return out, nil
+}
+
+func placeholders(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+func (t *txn) InsertResource(ctx context.Context, r scimtrail.Resource) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO resources (`+resourceCols+`, display_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, resourceArgs(r)...)
+	if uniqueViolation(err) {
+		return t.resourceConflict(err, r)
+	}
+	if err != nil {
+		return dbErr("storing a resource", err)
+	}
+	return t.insertEmails(ctx, r)
+}
+
+func (t *txn) insertEmails(ctx context.Context, r scimtrail.Resource) error {
+	for _, e := range r.Emails {
+		// Duplicate values of one resource collapse into one index row.
+		if _, err := t.q.ExecContext(ctx, `INSERT INTO resource_emails (tenant, resource_id, value) VALUES (?, ?, ?)
+			ON CONFLICT DO NOTHING`, r.Tenant, r.ID, e); err != nil {
+			return dbErr("storing emails", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) UpdateResource(ctx context.Context, r scimtrail.Resource) error {
+	args := resourceArgs(r)
+	// SET every column but the key (tenant, id, type), which the WHERE clause matches.
+	res, err := t.q.ExecContext(ctx, `UPDATE resources SET external_id = ?, user_name = ?, user_name_key = ?,
+		display_name = ?, active = ?, emails = ?, schemas = ?, attributes = ?, created_us = ?, last_modified_us = ?,
+		version = ?, display_key = ? WHERE tenant = ? AND id = ? AND type = ?`,
+		append(args[3:], args[0], args[1], args[2])...)
+	if uniqueViolation(err) {
+		return t.resourceConflict(err, r)
+	}
+	if err := affectedOne(res, err, "updating a resource", func() error { return notFound("%s %q not found", r.Type, r.ID) }); err != nil {
+		return err
+	}
+	if _, err := t.q.ExecContext(ctx, `DELETE FROM resource_emails WHERE tenant = ? AND resource_id = ?`, r.Tenant, r.ID); err != nil {
+		return dbErr("updating emails", err)
+	}
+	return t.insertEmails(ctx, r)
+}
+
+func (t *txn) DeleteResource(ctx context.Context, tenant string, typ scimtrail.ResourceType, id string) error {
+	res, err := t.q.ExecContext(ctx, `DELETE FROM resources WHERE tenant = ? AND id = ? AND type = ?`, tenant, id, string(typ))
+	if err := affectedOne(res, err, "deleting a resource", func() error { return notFound("%s %q not found", typ, id) }); err != nil {
+		return err
+	}
+	for _, stmt := range []string{
+		`DELETE FROM resource_emails WHERE tenant = ? AND resource_id = ?`,
+		`DELETE FROM memberships WHERE tenant = ? AND group_id = ?`,
+		`DELETE FROM memberships WHERE tenant = ? AND member_id = ?`,
+	} {
+		if _, err := t.q.ExecContext(ctx, stmt, tenant, id); err != nil {
+			return dbErr("deleting a resource", err)
+		}
+	}
+	return nil
+}
+
+// Memberships.
+
+func (t *txn) Members(ctx context.Context, tenant, groupID string) ([]scimtrail.MemberRef, error) {
+	return t.memberRefs(ctx, `SELECT m.member_id, m.member_type,
+			COALESCE(CASE r.type WHEN 'User' THEN r.user_name ELSE r.display_name END, '')
+		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
+		WHERE m.tenant = ? AND m.group_id = ? ORDER BY m.member_id`, tenant, groupID)
+}
+
+func (t *txn) MemberOf(ctx context.Context, tenant, memberID string) ([]scimtrail.MemberRef, error) {
+	return t.memberRefs(ctx, `SELECT m.group_id, 'Group', COALESCE(r.display_name, '')
+		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.group_id
+		WHERE m.tenant = ? AND m.member_id = ? ORDER BY m.group_id`, tenant, memberID)
+}
+
+func (t *txn) memberRefs(ctx context.Context, query string, args ...any) ([]scimtrail.MemberRef, error) {
+	rows, err := t.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, dbErr("listing members", err)
+	}
+	defer rows.Close()
+	var out []scimtrail.MemberRef
+	for rows.Next() {
+		var ref scimtrail.MemberRef
+		var typ string
+		if err := rows.Scan(&ref.Value, &typ, &ref.Display); err != nil {
+			return nil, dbErr("listing members", err)
+		}
+		ref.Type = scimtrail.ResourceType(typ)
+		out = append(out, ref)
+	}
+	return out, dbErr("listing members", rows.Err())
+}
+
+func (t *txn) AddMembers(ctx context.Context, tenant, groupID string, members []scimtrail.Member) ([]scimtrail.Member, error) {
+	var added []scimtrail.Member
+	for _, m := range members {
+		res, err := t.q.ExecContext(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type)
+			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, tenant, groupID, m.Value, string(m.Type))
+		if err != nil {
+			return nil, dbErr("adding members", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, dbErr("adding members", err)
+		} else if n > 0 {
+			added = append(added, m)
+		}
+	}
+	return added, nil
+}
+
+func (t *txn) RemoveMembers(ctx context.Context, tenant, groupID string, ids []string) ([]string, error) {
+	var removed []string
+	for _, id := range ids {
+		res, err := t.q.ExecContext(ctx, `DELETE FROM memberships WHERE tenant = ? AND group_id = ? AND member_id = ?`,
+			tenant, groupID, id)
+		if err != nil {
+			return nil, dbErr("removing members", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, dbErr("removing members", err)
+		} else if n > 0 {
+			removed = append(removed, id)
+		}
+	}
+	return removed, nil
+}
+
+// Ledger.
+
+func (t *txn) LedgerHead(ctx context.Context, tenant string) (scimtrail.LedgerHead, error) {
+	h := scimtrail.LedgerHead{Tenant: tenant}
+	err := t.q.QueryRowContext(ctx, `SELECT size, compact_range FROM ledger_heads WHERE tenant = ?`, tenant).Scan(&h.Size, &h.Range)
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, nil
+	}
+	return h, dbErr("reading the ledger head", err)
+}
+
+// AppendEntries checks that entries continue the stored head without a gap before writing:
+// a wrong seq here would break every proof after it, so it is refused as ECONFLICT.
+func (t *txn) AppendEntries(ctx context.Context, entries []scimtrail.StoredEntry, head scimtrail.LedgerHead) error {
+	cur, err := t.LedgerHead(ctx, head.Tenant)
+	if err != nil {
+		return err
+	}
+	next := cur.Size + 1
+	for _, e := range entries {
+		if e.Tenant != head.Tenant || e.Seq != next {
+			return scimtrail.Errorf(scimtrail.ECONFLICT, "ledger entry %s/%d does not follow %s/%d", e.Tenant, e.Seq, head.Tenant, next-1)
+		}
+		next++
+	}
+	if head.Size != next-1 {
+		return scimtrail.Errorf(scimtrail.ECONFLICT, "ledger head size %d does not match the last appended seq %d", head.Size, next-1)
+	}
+	for _, e := range entries {
+		if _, err := t.q.ExecContext(ctx, `INSERT INTO ledger_entries
+			(tenant, seq, time_us, action, actor_id, target_id, body, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Tenant, e.Seq, micros(e.Time), e.Action, e.ActorID, e.TargetID, e.Body, e.LeafHash); err != nil {
+			if uniqueViolation(err) {
+				return scimtrail.Errorf(scimtrail.ECONFLICT, "ledger entry %s/%d already exists", e.Tenant, e.Seq)
+			}
+			return dbErr("appending ledger entries", err)
+		}
+	}
+	rng := head.Range
+	if rng == nil {
+		rng = []byte{}
+	}
+	_, err = t.q.ExecContext(ctx, `INSERT INTO ledger_heads (tenant, size, compact_range) VALUES (?, ?, ?)
+		ON CONFLICT (tenant) DO UPDATE SET size = excluded.size, compact_range = excluded.compact_range`,
+		head.Tenant, head.Size, rng)
+	return dbErr("advancing the ledger head", err)
+}
+
+// Entries treats limit <= 0 as no limit.
+func (t *txn) Entries(ctx context.Context, tenant string, after int64, limit int, f scimtrail.EntryFilter) ([]scimtrail.StoredEntry, error) {
+	var b strings.Builder
+	b.WriteString(`SELECT tenant, seq, time_us, action, actor_id, target_id, body, leaf_hash
+		FROM ledger_entries WHERE tenant = ? AND seq > ?`)
+	args := []any{tenant, after}
+	if f.Action != "" {
+		if strings.HasSuffix(f.Action, ".") {
+			// A prefix "user." is the half-open range ["user.", "user/"): '/' follows '.'.
+			b.WriteString(` AND action >= ? AND action < ?`)
+			args = append(args, f.Action, f.Action[:len(f.Action)-1]+"/")
+		} else {
+			b.WriteString(` AND action = ?`)
+			args = append(args, f.Action)
+		}
+	}
+	if f.ActorID != "" {
+		b.WriteString(` AND actor_id = ?`)
+		args = append(args, f.ActorID)
+	}
+	if f.TargetID != "" {
+		b.WriteString(` AND target_id = ?`)
+		args = append(args, f.TargetID)
+	}
+	if !f.Since.IsZero() {
+		b.WriteString(` AND time_us >= ?`)
+		args = append(args, ceilMicros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		b.WriteString(` AND time_us < ?`)
+		args = append(args, ceilMicros(f.Until))
+	}
+	b.WriteString(` ORDER BY seq`)
+	if limit > 0 {
+		b.WriteString(` LIMIT ?`)
+		args = append(args, limit)
+	}
+	rows, err := t.q.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, dbErr("reading ledger entries", err)
+	}
+	defer rows.Close()
+	var out []scimtrail.StoredEntry
+	for rows.Next() {
+		var e scimtrail.StoredEntry
+		var at int64
+		if err := rows.Scan(&e.Tenant, &e.Seq, &at, &e.Action, &e.ActorID, &e.TargetID, &e.Body, &e.LeafHash); err != nil {
+			return nil, dbErr("reading ledger entries", err)
+		}
+		e.Time = fromMicros(at)
+		out = append(out, e)
+	}
+	return out, dbErr("reading ledger entries", rows.Err())
+}
