@@ -17,6 +17,7 @@ import (
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/postgres"
+	"github.com/scimtrail/scimtrail/storetest"
 )
 
 // testDSN returns the database CI provides (scripts/with-postgres sets it) or skips: a
@@ -295,4 +296,9 @@ func TestUpdate(t *testing.T) {
 			t.Fatalf("appending seq 2 to an empty log: %v, want an error", err)
 		}
 	})
+}
+
+func TestStore(t *testing.T) {
+	testDSN(t)
+	storetest.Run(t, func(tb testing.TB) scimtrail.Store { return MustOpenDB(tb) })
 }
