@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scimtrail/scimtrail/httpapi"
+	"github.com/scimtrail/scimtrail/service"
+)
+
+const serveUsage = `Usage: scimtrail serve [--addr 127.0.0.1:8080] [--db PATH|postgres://…]
+                       [--tls-cert FILE --tls-key FILE] [--public-url URL] [--log-format json|text]
+
+Runs the HTTP server: SCIM 2.0 at /scim/v2/{tenant}, the admin API at /api/v1,
+the console at /console/, and /healthz, /readyz, /metrics.
+
+On the first start on an empty database it creates an operator token and prints
+it once on stdout. Set SCIMTRAIL_BOOTSTRAP_TOKEN to choose that token yourself.
+SIGINT or SIGTERM drains in-flight requests (up to 30s) and exits.
+
+Flags:
+  --addr ADDR          listen address (default 127.0.0.1:8080)
+  --db DSN             SQLite file or postgres:// URL (default ` + defaultDB + `)
+  --tls-cert FILE      PEM certificate chain; serve HTTPS (needs --tls-key)
+  --tls-key FILE       PEM private key for --tls-cert
+  --public-url URL     the URL clients reach this server at, behind a proxy
+                       (e.g. https://scim.example.com); used in SCIM meta.location
+  --log-format FORMAT  json (default) or text
+
+Every flag can also be set as SCIMTRAIL_<FLAG>, e.g. SCIMTRAIL_ADDR, SCIMTRAIL_TLS_CERT.
+`
+
+// Server limits. A SCIM request is a few kilobytes; Bulk requests are the large ones, and
+// the ServiceProviderConfig's maxPayloadSize tells IdPs to stay under MaxBodyBytes.
+const (
+	maxBodyBytes      = 4 << 20
+	maxHeaderBytes    = 64 << 10
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 60 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	// drainTimeout bounds graceful shutdown: long enough for any request the timeouts
+	// above allow to finish its write path, short enough for a rolling deploy.
+	drainTimeout = 30 * time.Second
+)
+
+type serveConfig struct {
+	addr, dsn, tlsCert, tlsKey, publicURL, logFormat string
+}
+
+func (m *Main) runServe(ctx context.Context, args []string) error {
+	c := m.newCommand("serve", serveUsage)
+	var cfg serveConfig
+	c.fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "")
+	c.fs.StringVar(&cfg.dsn, "db", defaultDB, "")
+	c.fs.StringVar(&cfg.tlsCert, "tls-cert", "", "")
+	c.fs.StringVar(&cfg.tlsKey, "tls-key", "", "")
+	c.fs.StringVar(&cfg.publicURL, "public-url", "", "")
+	c.fs.StringVar(&cfg.logFormat, "log-format", "json", "")
+	pos, err := c.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := c.wantArgs(pos); err != nil {
+		return err
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return m.usage(serveUsage, errors.New("serve: --tls-cert and --tls-key go together"))
+	}
+	var handler slog.Handler
+	switch cfg.logFormat {
+	case "json":
+		handler = slog.NewJSONHandler(m.Stderr, nil)
+	case "text":
+		handler = slog.NewTextHandler(m.Stderr, nil)
+	default:
+		return m.usage(serveUsage, fmt.Errorf("serve: --log-format must be json or text, not %q", cfg.logFormat))
+	}
+	if cfg.publicURL != "" && !strings.HasPrefix(cfg.publicURL, "http://") && !strings.HasPrefix(cfg.publicURL, "https://") {
+		return m.usage(serveUsage, fmt.Errorf("serve: --public-url must start with http:// or https://, not %q", cfg.publicURL))
+	}
+	return m.serve(ctx, cfg, slog.New(handler))
+}
+
+// serve runs the server until ctx is cancelled. The store is opened first and closed last,
+// exactly once, on every path: its Close flushes writes that were queued for the group
+// commit, so it must come after the HTTP server has stopped handing it new ones.
+func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) (err error) {
+	var tlsConfig *tls.Config
+	if cfg.tlsCert != "" {
+		// Load the pair before touching the database so that a typo fails fast.
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+
+	reg := prometheus.NewRegistry()
+	metrics := httpapi.NewMetrics(reg)
+
+	store, err := openStore(ctx, cfg.dsn, metrics.ObserveWriteBatch)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", redactDSN(cfg.dsn), err)
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil {
+			logger.Error("close database", "err", cerr)
+			err = errors.Join(err, fmt.Errorf("close database: %w", cerr))
+		}
+		logger.Info("stopped")
+	}()
+	svc := service.New(store, service.Options{})
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	// Closed by Serve or Shutdown; closing it here as well covers the paths before Serve.
+	defer ln.Close()
+
+	base := baseURL(cfg.publicURL, ln.Addr(), tlsConfig != nil)
+
+	preset := m.Getenv("SCIMTRAIL_BOOTSTRAP_TOKEN")
+	secret, created, err := svc.Bootstrap(ctx, preset)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if created {
+		printBanner(m.Stdout, base, secret, preset != "")
+		logger.Info("created the operator token", "preset", preset != "")
+	}
+
+	srv := &http.Server{
+		Handler: httpapi.NewHandler(svc, httpapi.Options{
+			Logger:       logger,
+			Metrics:      metrics,
+			MaxBodyBytes: maxBodyBytes,
+			PublicURL:    cfg.publicURL,
+		}),
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		if tlsConfig != nil {
+			// The certificate is already in TLSConfig; ServeTLS also sets up HTTP/2.
+			serveErr <- srv.ServeTLS(ln, "", "")
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+	logger.Info("listening", "addr", ln.Addr().String(), "url", base, "tls", tlsConfig != nil, "db", redactDSN(cfg.dsn))
+	if m.Ready != nil {
+		select {
+		case m.Ready <- base:
+		case <-ctx.Done():
+		}
+	}
+
+	select {
+	case err := <-serveErr:
+		// Serve only returns early on a listener failure; nothing is in flight to drain
+		// beyond what Shutdown handles.
+		shutdown(srv, logger)
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "drain", drainTimeout.String())
+	if err := shutdown(srv, logger); err != nil {
+		return err
+	}
+	<-serveErr // http.ErrServerClosed
+	return nil
+}
+
+// shutdown stops accepting connections and waits up to drainTimeout for in-flight requests.
+// Its context is not derived from the server's, which is already cancelled by now.
+func shutdown(srv *http.Server, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		logger.Error("drain did not finish; closing remaining connections", "err", err)
+		srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// baseURL is the URL people and IdPs reach the server at: --public-url when set, otherwise
+// the listener's address, with a wildcard host replaced by localhost so it can be pasted.
+func baseURL(publicURL string, addr net.Addr, tls bool) string {
+	if publicURL != "" {
+		return strings.TrimRight(publicURL, "/")
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return scheme + "://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// printBanner tells the operator, once, how to get started. A preset token is not echoed:
+// whoever set SCIMTRAIL_BOOTSTRAP_TOKEN knows it, and the output may end up in logs.
+func printBanner(w io.Writer, base, secret string, preset bool) {
+	tok := secret
+	if preset {
+		tok = "$SCIMTRAIL_BOOTSTRAP_TOKEN"
+		fmt.Fprintf(w, "\nscimtrail: the operator token is the value of SCIMTRAIL_BOOTSTRAP_TOKEN.\n\n")
+	} else {
+		fmt.Fprintf(w, "\nscimtrail: created the operator token. It is shown only this once; keep it safe:\n\n")
+		fmt.Fprintf(w, "    operator token: %s\n\n", secret)
+	}
+	fmt.Fprintf(w, "Console: %s/console/\n\n", base)
+	fmt.Fprintf(w, "Create a tenant, then a SCIM token for its identity provider:\n\n")
+	fmt.Fprintf(w, "    curl -H \"Authorization: Bearer %s\" -H \"Content-Type: application/json\" -d '{\"id\":\"acme\",\"name\":\"Acme\"}' %s/api/v1/tenants\n", tok, base)
+	fmt.Fprintf(w, "    curl -H \"Authorization: Bearer %s\" -H \"Content-Type: application/json\" -d '{\"kind\":\"scim\",\"name\":\"okta\"}' %s/api/v1/tenants/acme/tokens\n\n", tok, base)
+	fmt.Fprintf(w, "The SCIM base URL for that tenant is %s/scim/v2/acme\n\n", base)
+}
