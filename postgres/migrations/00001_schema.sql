@@ -2,6 +2,10 @@
 -- connection's current schema (the first entry of search_path): one database can hold
 -- several independent installs, and each test gets its own schema.
 --
+-- Keys and compared text columns use the "C" collation: byte order, which is Go's string
+-- order, whatever the database's default collation; and an index serves a comparison only
+-- when their collations agree, so the column, its index and every query share this one.
+--
 -- There are deliberately no foreign keys to tenants: every write already goes through the
 -- one write path, which checks the tenant, and foreign keys would cost a lookup per row.
 
@@ -31,14 +35,14 @@ CREATE INDEX tokens_by_tenant ON tokens (tenant, created, id);
 -- filters compare, so no query ever applies a function to an indexed column.
 CREATE TABLE resources (
 	tenant           text NOT NULL,
-	id               text NOT NULL,
+	id               text COLLATE "C" NOT NULL,
 	type             text NOT NULL,
 	ord              bigint GENERATED ALWAYS AS IDENTITY,
-	external_id      text,  -- NULL when absent, so that sorting puts it last (RFC 7644 §3.4.2.3)
+	external_id      text COLLATE "C",  -- NULL when absent, so that sorting puts it last (RFC 7644 §3.4.2.3)
 	user_name        text,
-	user_name_key    text,
+	user_name_key    text COLLATE "C",
 	display_name     text,
-	display_name_key text,
+	display_name_key text COLLATE "C",
 	active           boolean NOT NULL,
 	schemas          text[],
 	attributes       bytea, -- the JSON document, byte for byte as the service layer wrote it
@@ -49,26 +53,26 @@ CREATE TABLE resources (
 );
 CREATE UNIQUE INDEX resources_user_name ON resources (tenant, user_name_key); -- NULL for groups
 CREATE INDEX resources_by_created ON resources (tenant, type, created, ord);
-CREATE INDEX resources_by_external_id ON resources (tenant, external_id COLLATE "C");
-CREATE INDEX resources_by_display_name ON resources (tenant, display_name_key COLLATE "C");
+CREATE INDEX resources_by_external_id ON resources (tenant, external_id);
+CREATE INDEX resources_by_display_name ON resources (tenant, display_name_key);
 CREATE INDEX resources_by_last_modified ON resources (tenant, last_modified);
 
 CREATE TABLE resource_emails (
 	tenant      text NOT NULL,
-	resource_id text NOT NULL,
+	resource_id text COLLATE "C" NOT NULL,
 	pos         integer NOT NULL,
-	value       text NOT NULL, -- folded like user_name_key
+	value       text COLLATE "C" NOT NULL, -- folded like user_name_key
 	PRIMARY KEY (tenant, resource_id, pos),
 	FOREIGN KEY (tenant, resource_id) REFERENCES resources (tenant, id) ON DELETE CASCADE
 );
-CREATE INDEX resource_emails_by_value ON resource_emails (tenant, value COLLATE "C");
+CREATE INDEX resource_emails_by_value ON resource_emails (tenant, value);
 
 -- Membership rows have no foreign keys: the write path checks that members exist, and
 -- DeleteResource removes both sides explicitly.
 CREATE TABLE memberships (
 	tenant      text NOT NULL,
-	group_id    text NOT NULL,
-	member_id   text NOT NULL,
+	group_id    text COLLATE "C" NOT NULL,
+	member_id   text COLLATE "C" NOT NULL,
 	member_type text NOT NULL,
 	PRIMARY KEY (tenant, group_id, member_id)
 );
