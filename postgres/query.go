@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -330,28 +331,49 @@ func compileTime(col string, op filter.Op, value any) (cond, bool) {
 	}, true
 }
 
-// sortKey is the ORDER BY expression for a SortBy attribute. Absent values are NULL, which
-// PostgreSQL puts last ascending and first descending, as RFC 7644 §3.4.2.3 asks.
-func sortKey(sortBy string) string {
-	switch strings.ToLower(sortBy) {
-	case "id":
-		return `r.id COLLATE "C"`
-	case "externalid":
-		return `r.external_id COLLATE "C"`
-	case "username":
-		return `r.user_name_key COLLATE "C"`
-	case "displayname":
-		return `r.display_name_key COLLATE "C"`
-	case "emails.value", "emails":
-		return `(SELECT e.value FROM resource_emails e WHERE e.tenant = r.tenant AND e.resource_id = r.id ORDER BY e.pos LIMIT 1) COLLATE "C"`
-	case "active":
-		return `r.active`
-	case "meta.lastmodified":
-		return `r.last_modified`
-	case "meta.created":
-		return `r.created`
+// sortKeys are the orderings SortBy may name, each ending in id so that pages never
+// overlap. Absent values are NULL, which PostgreSQL puts last ascending and first
+// descending, as RFC 7644 §3.4.2.3 asks; descending is the exact reverse of ascending.
+var sortKeys = []struct {
+	attr, sub string
+	typ       scimtrail.ResourceType // "" for both
+	keys      []string
+}{
+	{"id", "", "", []string{`r.id`}},
+	{"externalId", "", "", []string{`r.external_id`, `r.id`}},
+	{"userName", "", scimtrail.UserResource, []string{`r.user_name_key`, `r.id`}},
+	{"displayName", "", "", []string{`r.display_name_key`, `r.id`}},
+	{"active", "", scimtrail.UserResource, []string{`r.active`, `r.id`}},
+	{"meta", "created", "", []string{`r.created`, `r.id`}},
+	{"meta", "lastModified", "", []string{`r.last_modified`, `r.id`}},
+	// The least value stands for a multi-valued attribute, as in the sqlite backend.
+	{"emails", "value", scimtrail.UserResource,
+		[]string{`(SELECT min(e.value) FROM resource_emails e WHERE e.tenant = r.tenant AND e.resource_id = r.id)`, `r.id`}},
+}
+
+// orderBy returns the ORDER BY clause for q: creation order when SortBy is empty.
+func orderBy(q scimtrail.Query) (string, error) {
+	keys := []string{`r.created`, `r.id`}
+	if q.SortBy != "" {
+		attr, sub, _ := strings.Cut(q.SortBy, ".")
+		found := false
+		for _, sk := range sortKeys {
+			if strings.EqualFold(sk.attr, attr) && strings.EqualFold(sk.sub, sub) && (sk.typ == "" || sk.typ == q.Type) {
+				keys, found = sk.keys, true
+				break
+			}
+		}
+		if !found {
+			return "", scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue, "cannot sort %ss by %q", q.Type, q.SortBy)
+		}
 	}
-	return ""
+	if q.Descending {
+		keys = slices.Clone(keys)
+		for i := range keys {
+			keys[i] += " DESC"
+		}
+	}
+	return " ORDER BY " + strings.Join(keys, ", "), nil
 }
 
 func (t *tx) QueryResources(ctx context.Context, tenant string, q scimtrail.Query) (scimtrail.Page, error) {
@@ -376,15 +398,9 @@ func (t *tx) QueryResources(ctx context.Context, tenant string, q scimtrail.Quer
 			where(b)
 		}
 	}
-	// "Creation order" is by the created time, not by insertion: imports and replicas
-	// insert in any order. ord only breaks ties.
-	order := " ORDER BY r.created, r.ord"
-	if key := sortKey(q.SortBy); key != "" {
-		dir := ""
-		if q.Descending {
-			dir = " DESC"
-		}
-		order = " ORDER BY " + key + dir + ", r.created, r.ord"
+	order, err := orderBy(q)
+	if err != nil {
+		return scimtrail.Page{}, err
 	}
 
 	var page scimtrail.Page

@@ -199,7 +199,7 @@ func TestQuerySort(t *testing.T) {
 		{"externalId", []string{"u5", "u1", "u2", "u3", "u6", "u4"}},
 		{"displayName", []string{"u1", "u2", "u3", "u5", "u6", "u4"}},
 		{"userName", []string{"u1", "u2", "u4", "u5", "u6", "u3"}},
-		// By the first email, which the service stores first because it is primary.
+		// By the least email, as the sqlite backend does.
 		{"emails.value", []string{"u1", "u2", "u3", "u5", "u6", "u4"}},
 		{"meta.lastModified", []string{"u1", "u2", "u3", "u4", "u5", "u6"}},
 	}
@@ -220,6 +220,15 @@ func TestQuerySort(t *testing.T) {
 			}
 		})
 	}
+	t.Run("UnknownSortBy", func(t *testing.T) {
+		err := db.View(t.Context(), func(tx scimtrail.ReadTx) error {
+			_, err := tx.QueryResources(t.Context(), "acme", scimtrail.Query{Type: scimtrail.GroupResource, SortBy: "userName", StartIndex: 1, Count: 1})
+			return err
+		})
+		if scimtrail.ErrorCode(err) != scimtrail.EINVALID || scimtrail.ErrorScimType(err) != scimtrail.ScimInvalidValue {
+			t.Fatalf("sorting groups by userName: %v, want EINVALID invalidValue", err)
+		}
+	})
 	t.Run("RoundTrip", func(t *testing.T) {
 		p := mustQuery(t, db, scimtrail.Query{Type: scimtrail.UserResource, StartIndex: 1, Count: 10})
 		for _, r := range p.Resources {

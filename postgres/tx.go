@@ -253,11 +253,10 @@ func (t *tx) LookupResources(ctx context.Context, tenant string, ids []string) (
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	// WITH ORDINALITY keeps the caller's order, so the answer is deterministic.
+	// Ordered by id, as in the sqlite backend; = ANY answers an id asked for twice once.
 	rows, err := t.tx.Query(ctx, `SELECT r.id, r.type, coalesce(CASE WHEN r.type = 'User' THEN r.user_name ELSE r.display_name END, '')
-		FROM unnest($2::text[]) WITH ORDINALITY AS q(id, n)
-		JOIN resources r ON r.tenant = $1 AND r.id = q.id
-		ORDER BY q.n`, tenant, ids)
+		FROM resources r WHERE r.tenant = $1 AND r.id = ANY($2::text[])
+		ORDER BY r.id`, tenant, ids)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lookup resources: %w", err)
 	}
@@ -265,16 +264,7 @@ func (t *tx) LookupResources(ctx context.Context, tenant string, ids []string) (
 	if err != nil {
 		return nil, fmt.Errorf("postgres: lookup resources: %w", err)
 	}
-	// An id asked for twice is answered once.
-	seen := make(map[string]bool, len(refs))
-	out := refs[:0]
-	for _, ref := range refs {
-		if !seen[ref.Value] {
-			seen[ref.Value] = true
-			out = append(out, ref)
-		}
-	}
-	return out, nil
+	return refs, nil
 }
 
 func collectRefs(rows pgx.Rows) ([]scimtrail.MemberRef, error) {
@@ -501,9 +491,6 @@ func (t *tx) LedgerHead(ctx context.Context, tenant string) (scimtrail.LedgerHea
 }
 
 func (t *tx) Entries(ctx context.Context, tenant string, after int64, limit int, f scimtrail.EntryFilter) ([]scimtrail.StoredEntry, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
 	var b sqlBuilder
 	b.WriteString(`SELECT tenant, seq, time, action, actor_id, target_id, body, leaf_hash FROM ledger_entries WHERE tenant = `)
 	b.arg(tenant)
@@ -535,8 +522,12 @@ func (t *tx) Entries(ctx context.Context, tenant string, after int64, limit int,
 		b.WriteString(` AND time < `)
 		b.arg(f.Until)
 	}
-	b.WriteString(` ORDER BY seq LIMIT `)
-	b.arg(limit)
+	b.WriteString(` ORDER BY seq`)
+	if limit > 0 {
+		// limit <= 0 means no limit, as in the sqlite backend.
+		b.WriteString(` LIMIT `)
+		b.arg(limit)
+	}
 	rows, err := t.tx.Query(ctx, b.String(), b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: entries of %q: %w", tenant, err)

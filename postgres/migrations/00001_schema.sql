@@ -30,14 +30,12 @@ CREATE TABLE tokens (
 CREATE INDEX tokens_by_tenant ON tokens (tenant, created, id);
 
 -- Users and Groups share one table because ids are unique per tenant across both types
--- (a membership names its member by id alone). ord is the insertion order, which breaks
--- ties of created; the *_key columns hold the NFC + lower-case fold that case-insensitive
+-- (a membership names its member by id alone). the *_key columns hold the NFC + lower-case fold that case-insensitive
 -- filters compare, so no query ever applies a function to an indexed column.
 CREATE TABLE resources (
 	tenant           text NOT NULL,
 	id               text COLLATE "C" NOT NULL,
 	type             text NOT NULL,
-	ord              bigint GENERATED ALWAYS AS IDENTITY,
 	external_id      text COLLATE "C",  -- NULL when absent, so that sorting puts it last (RFC 7644 §3.4.2.3)
 	user_name        text,
 	user_name_key    text COLLATE "C",
@@ -52,7 +50,7 @@ CREATE TABLE resources (
 	PRIMARY KEY (tenant, id)
 );
 CREATE UNIQUE INDEX resources_user_name ON resources (tenant, user_name_key); -- NULL for groups
-CREATE INDEX resources_by_created ON resources (tenant, type, created, ord);
+CREATE INDEX resources_by_created ON resources (tenant, type, created, id);
 CREATE INDEX resources_by_external_id ON resources (tenant, external_id);
 CREATE INDEX resources_by_display_name ON resources (tenant, display_name_key);
 CREATE INDEX resources_by_last_modified ON resources (tenant, last_modified);
