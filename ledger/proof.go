@@ -1,0 +1,104 @@
+package ledger
+
+import (
+	"fmt"
+
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// tileHashes serves tlog's stored-hash reads from C2SP tiles, so that tlog's proof code
+// (RFC 6962 proofs; tlog's hashing is RFC 6962's) runs over our tile store. It does not
+// authenticate tiles against a root the way tlog.TileHashReader does: the tiles are our own
+// database rows, and that check would cost extra reads on every proof. Clients verify the
+// proof against a signed checkpoint anyway.
+type tileHashes struct {
+	size int64
+	read TileReader
+}
+
+func (r tileHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	tiles := make(map[tlog.Tile][]byte)
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		level, n := tlog.SplitStoredHashIndex(x)
+		// Only complete subtrees inside the tree of r.size are stored hashes of it.
+		if (n+1)<<uint(level) > r.size {
+			return nil, fmt.Errorf("hash of level %d node %d is not in a tree of %d leaves", level, n, r.size)
+		}
+		t := tlog.TileForIndex(TileHeight, x)
+		key := tlog.Tile{H: t.H, L: t.L, N: t.N}
+		data, ok := tiles[key]
+		if !ok {
+			var err error
+			data, err = r.read.ReadTile(int64(t.L), t.N)
+			if err != nil {
+				return nil, fmt.Errorf("read tile %s: %w", TilePath(int64(t.L), t.N, TileWidth), err)
+			}
+			tiles[key] = data
+		}
+		if len(data) < t.W*HashSize || len(data)%HashSize != 0 {
+			return nil, fmt.Errorf("tile %d/%d is %d bytes, too short for a tree of %d leaves", t.L, t.N, len(data), r.size)
+		}
+		h, err := tlog.HashFromTile(t, data[:t.W*HashSize], x)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// InclusionProof returns the RFC 6962 audit path of leaf index (seq index+1) in the tree of
+// size leaves, bottom up, as transparency-dev/merkle/proof.VerifyInclusion expects. It
+// reads at most two tiles a level.
+func InclusionProof(index, size int64, read TileReader) ([][]byte, error) {
+	if index < 0 || index >= size {
+		return nil, fmt.Errorf("inclusion proof: leaf %d is not in a tree of %d leaves", index, size)
+	}
+	p, err := tlog.ProveRecord(size, index, tileHashes{size, read})
+	if err != nil {
+		return nil, fmt.Errorf("inclusion proof of leaf %d in %d: %w", index, size, err)
+	}
+	return hashSlices(p), nil
+}
+
+// ConsistencyProof returns the RFC 6962 consistency proof between the trees of from and to
+// leaves. It is empty when from is 0 or from equals to, as RFC 6962 and
+// transparency-dev/merkle/proof.VerifyConsistency define.
+func ConsistencyProof(from, to int64, read TileReader) ([][]byte, error) {
+	if from < 0 || from > to {
+		return nil, fmt.Errorf("consistency proof: from %d to %d is not a growing tree", from, to)
+	}
+	if from == 0 || from == to {
+		return [][]byte{}, nil
+	}
+	p, err := tlog.ProveTree(to, from, tileHashes{to, read})
+	if err != nil {
+		return nil, fmt.Errorf("consistency proof from %d to %d: %w", from, to, err)
+	}
+	return hashSlices(p), nil
+}
+
+// RootFromTiles returns the RFC 6962 root of the tree of size leaves, read from tiles.
+func RootFromTiles(size int64, read TileReader) ([]byte, error) {
+	if size < 0 {
+		return nil, fmt.Errorf("root: negative size %d", size)
+	}
+	if size == 0 {
+		return rfc6962.DefaultHasher.EmptyRoot(), nil
+	}
+	h, err := tlog.TreeHash(size, tileHashes{size, read})
+	if err != nil {
+		return nil, fmt.Errorf("root of %d leaves: %w", size, err)
+	}
+	return h[:], nil
+}
+
+func hashSlices(hs []tlog.Hash) [][]byte {
+	out := make([][]byte, len(hs))
+	for i := range hs {
+		out[i] = hs[i][:]
+	}
+	return out
+}
