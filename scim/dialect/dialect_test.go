@@ -96,7 +96,7 @@ func TestValidRequestsKeepTheirMeaning(t *testing.T) {
 		`{"op":"replace","path":"` + enterprise + `:manager","value":{"value":"u-9"}}`,
 		// Valid requests with a defined failure must still fail the same way.
 		`{"op":"replace","path":"emails[type eq \"home\"].value","value":"h@x.org"}`, // noTarget
-		`{"op":"replace","path":"id","value":"other"}`,                                // mutability
+		`{"op":"replace","path":"id","value":"other"}`,                               // mutability
 		`{"op":"add","path":"nosuch","value":"x"}`,                                   // invalidPath
 	} {
 		want, wantErr := patch.Apply(rt, sampleUser(t), ops(t, body))
