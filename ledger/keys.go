@@ -46,8 +46,8 @@ type KeyRing struct {
 // a debug dump cannot leak it.
 type secretKey string
 
-func (secretKey) String() string                 { return "PRIVATE+KEY+REDACTED" }
-func (secretKey) GoString() string               { return "PRIVATE+KEY+REDACTED" }
+func (secretKey) String() string                { return "PRIVATE+KEY+REDACTED" }
+func (secretKey) GoString() string              { return "PRIVATE+KEY+REDACTED" }
 func (secretKey) Format(f fmt.State, verb rune) { fmt.Fprint(f, "PRIVATE+KEY+REDACTED") }
 
 // NewKeyRing returns the text of a new key ring with one fresh key named name, for a first
@@ -183,8 +183,12 @@ func ParseVerifierKeys(keys []string) (note.Verifiers, error) {
 // verifierKeyOf derives the public verifier key from an Ed25519 signer key; x/mod's note
 // package has no such function and the ring must serve the public key of its signer.
 func verifierKeyOf(skey, name string) (string, error) {
-	i := strings.LastIndexByte(skey, '+')
-	raw, err := base64.StdEncoding.DecodeString(skey[i+1:])
+	// PRIVATE+KEY+<name>+<hash>+<base64>; the base64 itself may hold '+'.
+	parts := strings.SplitN(skey, "+", 5)
+	if len(parts) != 5 {
+		return "", errors.New("signer key is not PRIVATE+KEY+<name>+<hash>+<key>")
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[4])
 	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
 		return "", errors.New("signer key is not an Ed25519 key")
 	}
