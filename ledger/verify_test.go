@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -377,3 +378,5 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	b.ReportMetric(float64(256*b.N)/b.Elapsed().Seconds(), "entries/s")
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
