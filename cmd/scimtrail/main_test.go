@@ -191,6 +191,7 @@ type client struct {
 	tb    testing.TB
 	base  string
 	token string
+	hc    *http.Client // nil: http.DefaultClient
 }
 
 func (c client) with(token string) client { c.token = token; return c }
@@ -225,7 +226,11 @@ func (c client) do(method, path string, body any) (int, []byte) {
 			req.Header.Set("Content-Type", "application/json")
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := c.hc
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		c.tb.Fatalf("%s %s: %v", method, path, err)
 	}

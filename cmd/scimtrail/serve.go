@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/httpapi"
 	"github.com/scimtrail/scimtrail/service"
 )
@@ -36,6 +37,7 @@ Flags:
   --public-url URL     the URL clients reach this server at, behind a proxy
                        (e.g. https://scim.example.com); used in SCIM meta.location
   --log-format FORMAT  json (default) or text
+  --demo               also create a "demo" tenant and print a SCIM token for it
 
 Every flag can also be set as SCIMTRAIL_<FLAG>, e.g. SCIMTRAIL_ADDR, SCIMTRAIL_TLS_CERT.
 `
@@ -56,6 +58,7 @@ const (
 
 type serveConfig struct {
 	addr, dsn, tlsCert, tlsKey, publicURL, logFormat string
+	demo                                             bool
 }
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -67,6 +70,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.StringVar(&cfg.tlsKey, "tls-key", "", "")
 	c.fs.StringVar(&cfg.publicURL, "public-url", "", "")
 	c.fs.StringVar(&cfg.logFormat, "log-format", "json", "")
+	c.fs.BoolVar(&cfg.demo, "demo", false, "")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
@@ -139,6 +143,11 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 	if created {
 		printBanner(m.Stdout, base, secret, preset != "")
 		logger.Info("created the operator token", "preset", preset != "")
+	}
+	if cfg.demo {
+		if err := m.seedDemo(ctx, svc, base); err != nil {
+			return fmt.Errorf("seed the demo tenant: %w", err)
+		}
 	}
 
 	srv := &http.Server{
@@ -220,6 +229,36 @@ func baseURL(publicURL string, addr net.Addr, tls bool) string {
 		host = "localhost"
 	}
 	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// demoTenant is the tenant --demo creates.
+const demoTenant = "demo"
+
+// seedDemo creates the demo tenant, once, and prints a fresh SCIM token for it, so that
+// someone trying scimtrail can point an IdP (or curl) at it straight away. On later starts
+// the tenant exists and nothing is issued: tokens are not handed out on every restart.
+func (m *Main) seedDemo(ctx context.Context, svc *service.Service, base string) error {
+	_, _, err := svc.CreateTenant(ctx, demoOrigin, demoTenant, "Demo")
+	if scimtrail.ErrorCode(err) == scimtrail.ECONFLICT {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	tok, _, err := svc.IssueToken(ctx, demoOrigin, demoTenant, scimtrail.TokenSCIM, "demo", 0)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "Demo tenant %q created. Point an IdP at it:\n\n", demoTenant)
+	fmt.Fprintf(m.Stdout, "    SCIM base URL: %s/scim/v2/%s\n", base, demoTenant)
+	fmt.Fprintf(m.Stdout, "    SCIM token:    %s\n\n", tok.Secret)
+	return nil
+}
+
+// demoOrigin records the demo seed as the system's own doing, not a person's.
+var demoOrigin = service.Origin{
+	Actor:   scimtrail.Actor{Type: scimtrail.ActorSystem, ID: "demo"},
+	Channel: scimtrail.ChannelSystem,
 }
 
 // printBanner tells the operator, once, how to get started. A preset token is not echoed:
