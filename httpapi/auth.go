@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/scim/dialect"
 	"github.com/scimtrail/scimtrail/service"
 )
 
@@ -113,5 +114,9 @@ func originOf(r *http.Request, tok scimtrail.Token, channel string) service.Orig
 			RequestID: requestIDFrom(r.Context()),
 		},
 		Channel: channel,
+		// The tenant's dialect setting is Auto until tenants can choose one; Auto
+		// recognises Entra and Okta by their request shapes and never changes the
+		// meaning of a request that is valid SCIM.
+		Dialect: dialect.Resolve(dialect.Auto, r.UserAgent(), r.URL.Query()),
 	}
 }

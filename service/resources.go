@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/scim/dialect"
 	"github.com/scimtrail/scimtrail/scim/filter"
 	"github.com/scimtrail/scimtrail/scim/patch"
 	"github.com/scimtrail/scimtrail/scim/schema"
@@ -45,6 +46,13 @@ func (s *Service) resourceType(typ scimtrail.ResourceType) (*schema.ResourceType
 func (s *Service) ResourceType(typ scimtrail.ResourceType) *schema.ResourceType {
 	rt, _ := s.resourceType(typ)
 	return rt
+}
+
+func dialectOf(o Origin) dialect.Dialect {
+	if o.Dialect == "" {
+		return dialect.Auto
+	}
+	return o.Dialect
 }
 
 // decodeObject parses a JSON request body that must be one object. Numbers stay
@@ -392,7 +400,7 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
-	doc, err := rt.Normalize(in)
+	doc, err := rt.Normalize(dialect.NormalizeResource(dialectOf(o), rt, in))
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
@@ -552,7 +560,7 @@ func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, 
 	if bodyID, ok := in["id"].(string); ok && bodyID != id {
 		return View{}, scimtrail.Receipt{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimMutability, "id %q in the body does not match %q in the URL; id is immutable", bodyID, id)
 	}
-	doc, err := rt.Normalize(in)
+	doc, err := rt.Normalize(dialect.NormalizeResource(dialectOf(o), rt, in))
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
@@ -609,6 +617,11 @@ func (s *Service) PatchResource(ctx context.Context, o Origin, tenant string, ty
 	}
 	ops, err := patch.ParseRequest(body)
 	if err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
+	// IdP dialects are normalised here, once, so the strict engine below sees only
+	// standard SCIM (DESIGN.md §3, scim/dialect).
+	if ops, err = dialect.NormalizePatch(dialectOf(o), rt, ops); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
 	var v View

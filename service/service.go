@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/scim/dialect"
 	"github.com/scimtrail/scimtrail/scim/schema"
 )
 
@@ -39,4 +40,6 @@ func New(store scimtrail.Store, opts Options) *Service {
 type Origin struct {
 	Actor   scimtrail.Actor
 	Channel string
+	// Dialect is the IdP dialect the request is read in; "" reads it as Auto.
+	Dialect dialect.Dialect
 }
