@@ -55,14 +55,20 @@ func NewHandler(svc *service.Service, opts Options) http.Handler {
 	return h.observe(h.route(mux))
 }
 
-// routes is the routing table of every surface, read top to bottom. Each authenticated route
-// names its area, which decides the token kinds that may use it (auth.go).
+// routes registers every surface. Each surface's routing table is one function, read top to
+// bottom; each authenticated route names its area, which decides the token kinds that may
+// use it (auth.go).
 func (h *handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
 	mux.HandleFunc("GET /metrics", h.serveMetrics)
+	h.scimRoutes(mux)
+	h.adminRoutes(mux)
+	h.auditRoutes(mux)
+}
 
-	// SCIM 2.0 (RFC 7644).
+// scimRoutes is SCIM 2.0 (RFC 7644).
+func (h *handler) scimRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /scim/v2/{tenant}/Users", h.guard(areaSCIM, h.createUser))
 	mux.HandleFunc("GET /scim/v2/{tenant}/Users", h.guard(areaSCIM, h.listUsers))
 	mux.HandleFunc("POST /scim/v2/{tenant}/Users/.search", h.guard(areaSCIM, h.searchUsers))
@@ -82,8 +88,10 @@ func (h *handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /scim/v2/{tenant}/ResourceTypes/{name}", h.guard(areaSCIM, h.resourceType))
 	mux.HandleFunc("GET /scim/v2/{tenant}/Schemas", h.guard(areaSCIM, h.schemas))
 	mux.HandleFunc("GET /scim/v2/{tenant}/Schemas/{urn}", h.guard(areaSCIM, h.schema))
+}
 
-	// Admin API (DESIGN.md §5).
+// adminRoutes is the admin API (DESIGN.md §5): tenants and tokens.
+func (h *handler) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/tenants", h.guard(areaInstall, h.createTenant))
 	mux.HandleFunc("GET /api/v1/tenants", h.guard(areaInstall, h.listTenants))
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}", h.guard(areaTenantAdmin, h.getTenant))
@@ -91,6 +99,10 @@ func (h *handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/tokens", h.guard(areaTenantAdmin, h.listTokens))
 	mux.HandleFunc("DELETE /api/v1/tenants/{tenant}/tokens/{id}", h.guard(areaTenantAdmin, h.revokeToken))
 	mux.HandleFunc("POST /api/v1/tenants/{tenant}/tokens/{id}/rotate", h.guard(areaTenantAdmin, h.rotateToken))
+}
+
+// auditRoutes is the audit log: entries, checkpoints, proofs.
+func (h *handler) auditRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/audit", h.guard(areaAudit, h.auditEntries))
 }
 
