@@ -42,9 +42,11 @@ type Options struct {
 
 // DB is a scimtrail.Store on one SQLite database file.
 type DB struct {
-	write *sql.DB // exactly one connection: SQLite allows one writer at a time anyway
-	read  *sql.DB // query_only connections for View
-	opts  Options
+	write  *sql.DB // exactly one connection: SQLite allows one writer at a time anyway
+	read   *sql.DB // query_only connections for View
+	wstmts *stmtCache
+	rstmts *stmtCache
+	opts   Options
 
 	mu     sync.Mutex
 	queue  []*command
@@ -123,7 +125,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	db := &DB{write: write, read: read, opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	db := &DB{write: write, read: read, wstmts: newStmtCache(write), rstmts: newStmtCache(read), opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go db.run()
 	return db, nil
 }
@@ -252,16 +254,16 @@ func (db *DB) applyBatch(batch []*command) {
 		failAll(internal("cannot start a write transaction", err))
 		return
 	}
-	tx := &txn{q: sqlTx}
+	tx := &txn{q: sqlTx, tx: sqlTx, cache: db.wstmts}
 	for _, c := range live {
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT command"); err != nil {
+		if _, err := tx.exec(ctx, "SAVEPOINT command"); err != nil {
 			sqlTx.Rollback()
 			failAll(internal("cannot start a write command", err))
 			return
 		}
 		c.err = call(c.fn, tx)
 		if c.err != nil {
-			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO command"); err != nil {
+			if _, err := tx.exec(ctx, "ROLLBACK TO command"); err != nil {
 				// SQLite rolls the whole transaction back on some errors (disk full, I/O);
 				// then nothing of the batch survives and every command must hear so.
 				sqlTx.Rollback()
@@ -269,7 +271,7 @@ func (db *DB) applyBatch(batch []*command) {
 				return
 			}
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE command"); err != nil {
+		if _, err := tx.exec(ctx, "RELEASE command"); err != nil {
 			sqlTx.Rollback()
 			failAll(internal("the write transaction failed", err))
 			return
@@ -303,7 +305,7 @@ func (db *DB) View(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 		return internal("cannot start a read transaction", err)
 	}
 	defer sqlTx.Rollback()
-	return fn(&txn{q: sqlTx})
+	return fn(&txn{q: sqlTx, tx: sqlTx, cache: db.rstmts})
 }
 
 // Ping checks that the database answers and that every embedded migration is applied.
@@ -337,7 +339,7 @@ func (db *DB) Close() error {
 		default:
 		}
 		<-db.done
-		db.closeErr = errors.Join(db.read.Close(), db.write.Close())
+		db.closeErr = errors.Join(db.rstmts.close(), db.wstmts.close(), db.read.Close(), db.write.Close())
 	})
 	return db.closeErr
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/text/unicode/norm"
@@ -26,7 +27,104 @@ type querier interface {
 // txn implements scimtrail.Tx (and so ReadTx) over one SQL transaction. In View the
 // connection is query_only, so the write methods fail there even if someone type-asserts.
 type txn struct {
-	q querier
+	q     querier
+	tx    *sql.Tx
+	cache *stmtCache
+}
+
+// stmtCache keeps prepared statements for the fixed query texts. Parsing SQL was about a
+// third of the writer's CPU time before it: every statement was prepared anew per call.
+//
+// A miss never waits: the caller runs its statement unprepared and a goroutine prepares it
+// for next time. Preparing needs a connection of the pool, and the writer's only connection
+// is busy inside the very transaction that missed, so waiting would deadlock.
+type stmtCache struct {
+	db      *sql.DB
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt
+	pending map[string]bool
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+}
+
+func (c *stmtCache) get(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[query]; ok {
+		return st
+	}
+	if !c.pending[query] && !c.closed {
+		c.pending[query] = true
+		c.wg.Go(func() { c.prepare(query) })
+	}
+	return nil
+}
+
+func (c *stmtCache) prepare(query string) {
+	st, err := c.db.PrepareContext(context.Background(), query)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pending, query)
+	if err != nil {
+		return // the statement keeps running unprepared; a later miss retries
+	}
+	if c.closed {
+		st.Close()
+		return
+	}
+	c.m[query] = st
+}
+
+// close waits for preparations in flight and closes every statement. It must run before
+// the pool closes, so that no preparation waits forever for a connection.
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for q, st := range c.m {
+		errs = append(errs, st.Close())
+		delete(c.m, q)
+	}
+	return errors.Join(errs...)
+}
+
+// prepared returns the cached prepared statement for query bound to this transaction, or
+// nil when it is not prepared yet. Only fixed query texts go through it, so the cache
+// stays small.
+func (t *txn) prepared(ctx context.Context, query string) *sql.Stmt {
+	if st := t.cache.get(query); st != nil {
+		return t.tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
+func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.prepared(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.q.ExecContext(ctx, query, args...)
+}
+
+func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.prepared(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.q.QueryContext(ctx, query, args...)
+}
+
+func (t *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.q.QueryRowContext(ctx, query, args...)
 }
 
 var _ scimtrail.Tx = (*txn)(nil)
@@ -105,7 +203,7 @@ func notFound(format string, args ...any) error {
 func (t *txn) Tenant(ctx context.Context, id string) (scimtrail.Tenant, error) {
 	tn := scimtrail.Tenant{ID: id}
 	var created int64
-	err := t.q.QueryRowContext(ctx, `SELECT name, created_us FROM tenants WHERE id = ?`, id).Scan(&tn.Name, &created)
+	err := t.queryRow(ctx, `SELECT name, created_us FROM tenants WHERE id = ?`, id).Scan(&tn.Name, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return scimtrail.Tenant{}, notFound("tenant %q does not exist", id)
 	}
@@ -117,7 +215,7 @@ func (t *txn) Tenant(ctx context.Context, id string) (scimtrail.Tenant, error) {
 }
 
 func (t *txn) Tenants(ctx context.Context) ([]scimtrail.Tenant, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT id, name, created_us FROM tenants ORDER BY id`)
+	rows, err := t.query(ctx, `SELECT id, name, created_us FROM tenants ORDER BY id`)
 	if err != nil {
 		return nil, dbErr("listing tenants", err)
 	}
@@ -136,7 +234,7 @@ func (t *txn) Tenants(ctx context.Context) ([]scimtrail.Tenant, error) {
 }
 
 func (t *txn) InsertTenant(ctx context.Context, tn scimtrail.Tenant) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO tenants (id, name, created_us) VALUES (?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO tenants (id, name, created_us) VALUES (?, ?, ?)`,
 		tn.ID, tn.Name, micros(tn.Created))
 	if uniqueViolation(err) {
 		return scimtrail.Errorf(scimtrail.ECONFLICT, "tenant %q already exists", tn.ID)
@@ -165,7 +263,7 @@ func scanToken(sc interface{ Scan(...any) error }) (scimtrail.Token, error) {
 }
 
 func (t *txn) TokenByHash(ctx context.Context, hash []byte) (scimtrail.Token, error) {
-	tk, err := scanToken(t.q.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
+	tk, err := scanToken(t.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return scimtrail.Token{}, notFound("no such token")
 	}
@@ -173,7 +271,7 @@ func (t *txn) TokenByHash(ctx context.Context, hash []byte) (scimtrail.Token, er
 }
 
 func (t *txn) Token(ctx context.Context, id string) (scimtrail.Token, error) {
-	tk, err := scanToken(t.q.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = ?`, id))
+	tk, err := scanToken(t.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return scimtrail.Token{}, notFound("token %q does not exist", id)
 	}
@@ -181,7 +279,7 @@ func (t *txn) Token(ctx context.Context, id string) (scimtrail.Token, error) {
 }
 
 func (t *txn) Tokens(ctx context.Context, tenant string) ([]scimtrail.Token, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE tenant = ? ORDER BY created_us, id`, tenant)
+	rows, err := t.query(ctx, `SELECT `+tokenCols+` FROM tokens WHERE tenant = ? ORDER BY created_us, id`, tenant)
 	if err != nil {
 		return nil, dbErr("listing tokens", err)
 	}
@@ -198,7 +296,7 @@ func (t *txn) Tokens(ctx context.Context, tenant string) ([]scimtrail.Token, err
 }
 
 func (t *txn) InsertToken(ctx context.Context, tk scimtrail.Token) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tk.ID, tk.Tenant, string(tk.Kind), tk.Name, tk.Hash, micros(tk.Created),
 		optMicros(tk.Expires), optMicros(tk.Revoked), optMicros(tk.Rotated))
 	if uniqueViolation(err) {
@@ -208,7 +306,7 @@ func (t *txn) InsertToken(ctx context.Context, tk scimtrail.Token) error {
 }
 
 func (t *txn) UpdateToken(ctx context.Context, tk scimtrail.Token) error {
-	res, err := t.q.ExecContext(ctx, `UPDATE tokens SET hash = ?, name = ?, expires_us = ?, revoked_us = ?, rotated_us = ? WHERE id = ?`,
+	res, err := t.exec(ctx, `UPDATE tokens SET hash = ?, name = ?, expires_us = ?, revoked_us = ?, rotated_us = ? WHERE id = ?`,
 		tk.Hash, tk.Name, optMicros(tk.Expires), optMicros(tk.Revoked), optMicros(tk.Rotated), tk.ID)
 	if uniqueViolation(err) {
 		return scimtrail.Errorf(scimtrail.ECONFLICT, "token secret collides with another token")
@@ -292,7 +390,7 @@ func (t *txn) resourceConflict(err error, r scimtrail.Resource) error {
 }
 
 func (t *txn) Resource(ctx context.Context, tenant string, typ scimtrail.ResourceType, id string) (scimtrail.Resource, error) {
-	r, err := scanResource(t.q.QueryRowContext(ctx,
+	r, err := scanResource(t.queryRow(ctx,
 		`SELECT `+resourceCols+` FROM resources WHERE tenant = ? AND id = ? AND type = ?`, tenant, id, string(typ)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return scimtrail.Resource{}, notFound("%s %q not found", typ, id)
@@ -302,7 +400,7 @@ func (t *txn) Resource(ctx context.Context, tenant string, typ scimtrail.Resourc
 
 func (t *txn) UserIDByNameKey(ctx context.Context, tenant, key string) (string, error) {
 	var id string
-	err := t.q.QueryRowContext(ctx,
+	err := t.queryRow(ctx,
 		`SELECT id FROM resources WHERE tenant = ? AND user_name_key = ? AND type = 'User'`, tenant, key).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", notFound("no user with that userName")
@@ -354,7 +452,7 @@ func placeholders(n int) string {
 }
 
 func (t *txn) InsertResource(ctx context.Context, r scimtrail.Resource) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO resources (`+resourceCols+`, display_key)
+	_, err := t.exec(ctx, `INSERT INTO resources (`+resourceCols+`, display_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, resourceArgs(r)...)
 	if uniqueViolation(err) {
 		return t.resourceConflict(err, r)
@@ -368,7 +466,7 @@ func (t *txn) InsertResource(ctx context.Context, r scimtrail.Resource) error {
 func (t *txn) insertEmails(ctx context.Context, r scimtrail.Resource) error {
 	for _, e := range r.Emails {
 		// Duplicate values of one resource collapse into one index row.
-		if _, err := t.q.ExecContext(ctx, `INSERT INTO resource_emails (tenant, resource_id, value) VALUES (?, ?, ?)
+		if _, err := t.exec(ctx, `INSERT INTO resource_emails (tenant, resource_id, value) VALUES (?, ?, ?)
 			ON CONFLICT DO NOTHING`, r.Tenant, r.ID, e); err != nil {
 			return dbErr("storing emails", err)
 		}
@@ -379,7 +477,7 @@ func (t *txn) insertEmails(ctx context.Context, r scimtrail.Resource) error {
 func (t *txn) UpdateResource(ctx context.Context, r scimtrail.Resource) error {
 	args := resourceArgs(r)
 	// SET every column but the key (tenant, id, type), which the WHERE clause matches.
-	res, err := t.q.ExecContext(ctx, `UPDATE resources SET external_id = ?, user_name = ?, user_name_key = ?,
+	res, err := t.exec(ctx, `UPDATE resources SET external_id = ?, user_name = ?, user_name_key = ?,
 		display_name = ?, active = ?, emails = ?, schemas = ?, attributes = ?, created_us = ?, last_modified_us = ?,
 		version = ?, display_key = ? WHERE tenant = ? AND id = ? AND type = ?`,
 		append(args[3:], args[0], args[1], args[2])...)
@@ -389,14 +487,14 @@ func (t *txn) UpdateResource(ctx context.Context, r scimtrail.Resource) error {
 	if err := affectedOne(res, err, "updating a resource", func() error { return notFound("%s %q not found", r.Type, r.ID) }); err != nil {
 		return err
 	}
-	if _, err := t.q.ExecContext(ctx, `DELETE FROM resource_emails WHERE tenant = ? AND resource_id = ?`, r.Tenant, r.ID); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM resource_emails WHERE tenant = ? AND resource_id = ?`, r.Tenant, r.ID); err != nil {
 		return dbErr("updating emails", err)
 	}
 	return t.insertEmails(ctx, r)
 }
 
 func (t *txn) DeleteResource(ctx context.Context, tenant string, typ scimtrail.ResourceType, id string) error {
-	res, err := t.q.ExecContext(ctx, `DELETE FROM resources WHERE tenant = ? AND id = ? AND type = ?`, tenant, id, string(typ))
+	res, err := t.exec(ctx, `DELETE FROM resources WHERE tenant = ? AND id = ? AND type = ?`, tenant, id, string(typ))
 	if err := affectedOne(res, err, "deleting a resource", func() error { return notFound("%s %q not found", typ, id) }); err != nil {
 		return err
 	}
@@ -405,7 +503,7 @@ func (t *txn) DeleteResource(ctx context.Context, tenant string, typ scimtrail.R
 		`DELETE FROM memberships WHERE tenant = ? AND group_id = ?`,
 		`DELETE FROM memberships WHERE tenant = ? AND member_id = ?`,
 	} {
-		if _, err := t.q.ExecContext(ctx, stmt, tenant, id); err != nil {
+		if _, err := t.exec(ctx, stmt, tenant, id); err != nil {
 			return dbErr("deleting a resource", err)
 		}
 	}
@@ -428,7 +526,7 @@ func (t *txn) MemberOf(ctx context.Context, tenant, memberID string) ([]scimtrai
 }
 
 func (t *txn) memberRefs(ctx context.Context, query string, args ...any) ([]scimtrail.MemberRef, error) {
-	rows, err := t.q.QueryContext(ctx, query, args...)
+	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, dbErr("listing members", err)
 	}
@@ -449,7 +547,7 @@ func (t *txn) memberRefs(ctx context.Context, query string, args ...any) ([]scim
 func (t *txn) AddMembers(ctx context.Context, tenant, groupID string, members []scimtrail.Member) ([]scimtrail.Member, error) {
 	var added []scimtrail.Member
 	for _, m := range members {
-		res, err := t.q.ExecContext(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type)
+		res, err := t.exec(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type)
 			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, tenant, groupID, m.Value, string(m.Type))
 		if err != nil {
 			return nil, dbErr("adding members", err)
@@ -466,7 +564,7 @@ func (t *txn) AddMembers(ctx context.Context, tenant, groupID string, members []
 func (t *txn) RemoveMembers(ctx context.Context, tenant, groupID string, ids []string) ([]string, error) {
 	var removed []string
 	for _, id := range ids {
-		res, err := t.q.ExecContext(ctx, `DELETE FROM memberships WHERE tenant = ? AND group_id = ? AND member_id = ?`,
+		res, err := t.exec(ctx, `DELETE FROM memberships WHERE tenant = ? AND group_id = ? AND member_id = ?`,
 			tenant, groupID, id)
 		if err != nil {
 			return nil, dbErr("removing members", err)
@@ -484,7 +582,7 @@ func (t *txn) RemoveMembers(ctx context.Context, tenant, groupID string, ids []s
 
 func (t *txn) LedgerHead(ctx context.Context, tenant string) (scimtrail.LedgerHead, error) {
 	h := scimtrail.LedgerHead{Tenant: tenant}
-	err := t.q.QueryRowContext(ctx, `SELECT size, compact_range FROM ledger_heads WHERE tenant = ?`, tenant).Scan(&h.Size, &h.Range)
+	err := t.queryRow(ctx, `SELECT size, compact_range FROM ledger_heads WHERE tenant = ?`, tenant).Scan(&h.Size, &h.Range)
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, nil
 	}
@@ -509,7 +607,7 @@ func (t *txn) AppendEntries(ctx context.Context, entries []scimtrail.StoredEntry
 		return scimtrail.Errorf(scimtrail.ECONFLICT, "ledger head size %d does not match the last appended seq %d", head.Size, next-1)
 	}
 	for _, e := range entries {
-		if _, err := t.q.ExecContext(ctx, `INSERT INTO ledger_entries
+		if _, err := t.exec(ctx, `INSERT INTO ledger_entries
 			(tenant, seq, time_us, action, actor_id, target_id, body, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.Tenant, e.Seq, micros(e.Time), e.Action, e.ActorID, e.TargetID, e.Body, e.LeafHash); err != nil {
 			if uniqueViolation(err) {
@@ -522,7 +620,7 @@ func (t *txn) AppendEntries(ctx context.Context, entries []scimtrail.StoredEntry
 	if rng == nil {
 		rng = []byte{}
 	}
-	_, err = t.q.ExecContext(ctx, `INSERT INTO ledger_heads (tenant, size, compact_range) VALUES (?, ?, ?)
+	_, err = t.exec(ctx, `INSERT INTO ledger_heads (tenant, size, compact_range) VALUES (?, ?, ?)
 		ON CONFLICT (tenant) DO UPDATE SET size = excluded.size, compact_range = excluded.compact_range`,
 		head.Tenant, head.Size, rng)
 	return dbErr("advancing the ledger head", err)
