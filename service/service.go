@@ -18,6 +18,7 @@ type Service struct {
 	now    func() time.Time
 	users  *schema.ResourceType
 	groups *schema.ResourceType
+	events schemaCache // compiled app event schemas (events_schema.go)
 }
 
 // Options configure a Service; zero values are sane defaults.
