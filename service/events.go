@@ -392,7 +392,12 @@ func prepareEvent(ev *AppEvent, now time.Time, o Origin, name func(string) strin
 		if compact.Len() > MaxEventMetadata {
 			return preparedEvent{}, invalid("metadata", "is %d bytes of JSON; at most %d are allowed", compact.Len(), MaxEventMetadata)
 		}
-		if err := json.Unmarshal(compact.Bytes(), &metadata); err != nil || metadata == nil {
+		// json.Number keeps integers on the ledger's fast canonical encoder (a float64
+		// would send every entry through the general JCS transform); the canonical bytes
+		// are the same either way.
+		dec := json.NewDecoder(bytes.NewReader(compact.Bytes()))
+		dec.UseNumber()
+		if err := dec.Decode(&metadata); err != nil || metadata == nil {
 			return preparedEvent{}, invalid("metadata", "must be a JSON object")
 		}
 		ev.Metadata = compact.Bytes()
