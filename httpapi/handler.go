@@ -83,6 +83,7 @@ func (h *handler) scimRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /scim/v2/{tenant}/Groups/{id}", h.guard(areaSCIM, h.replaceGroup))
 	mux.HandleFunc("PATCH /scim/v2/{tenant}/Groups/{id}", h.guard(areaSCIM, h.patchGroup))
 	mux.HandleFunc("DELETE /scim/v2/{tenant}/Groups/{id}", h.guard(areaSCIM, h.deleteGroup))
+	mux.HandleFunc("POST /scim/v2/{tenant}/Bulk", h.guard(areaSCIM, h.bulk))
 	mux.HandleFunc("GET /scim/v2/{tenant}/ServiceProviderConfig", h.guard(areaSCIM, h.serviceProviderConfig))
 	mux.HandleFunc("GET /scim/v2/{tenant}/ResourceTypes", h.guard(areaSCIM, h.resourceTypes))
 	mux.HandleFunc("GET /scim/v2/{tenant}/ResourceTypes/{name}", h.guard(areaSCIM, h.resourceType))
