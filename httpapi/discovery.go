@@ -26,6 +26,13 @@ func (h *handler) capabilities() schema.Capabilities {
 		MaxResults:         maxResults,
 		Sort:               true,
 		ETag:               true,
+		// Index pagination stays the default so that clients written before RFC 9865
+		// see no change (RFC 9865 §2.3, backwards compatibility).
+		Pagination: &schema.Pagination{
+			Cursor: true, Index: true, DefaultPaginationMethod: "index",
+			DefaultPageSize: service.DefaultCount, MaxPageSize: maxResults,
+			CursorTimeout: int(service.CursorTimeout.Seconds()),
+		},
 	}
 }
 
