@@ -13,10 +13,10 @@ import (
 	"github.com/scimtrail/scimtrail/ledger"
 )
 
-// auditEntries returns the tenant's ledger entries as JSON objects, in seq order, after
+// verifiedEntries returns the tenant's ledger entries as JSON objects, in seq order, after
 // checking with the offline verifier that every stored body hashes to its leaf hash and the
 // log is gap-free: whatever the events API writes must verify like everything else.
-func (e *env) auditEntries(tenant string) []map[string]any {
+func (e *env) verifiedEntries(tenant string) []map[string]any {
 	e.t.Helper()
 	r := e.must(e.do("GET", "/api/v1/tenants/"+tenant+"/audit?limit=5000", e.operator, nil), 200)
 	var body struct {
@@ -102,7 +102,7 @@ func TestAppEventsRecorded(t *testing.T) {
 		if seq != int64(before+1) || r.header.Get("Scimtrail-Audit-Seq") != fmt.Sprint(seq) {
 			t.Fatalf("seq %d (header %q), want %d", seq, r.header.Get("Scimtrail-Audit-Seq"), before+1)
 		}
-		entries := e.auditEntries("acme")
+		entries := e.verifiedEntries("acme")
 		got := entries[seq-1]
 		tokens := e.must(e.do("GET", "/api/v1/tenants/acme/tokens", e.operator, nil), 200)
 		var appTokenID string
@@ -135,7 +135,7 @@ func TestAppEventsRecorded(t *testing.T) {
 		if got, want := fmt.Sprint(seqsOf(t, r)), fmt.Sprint([]int64{seq + 1, seq + 2, seq + 3}); got != want {
 			t.Errorf("batch seqs %s, want %s", got, want)
 		}
-		entries = e.auditEntries("acme")
+		entries = e.verifiedEntries("acme")
 		if a := entries[seq+1]["action"]; a != "app.user.impersonated" {
 			t.Errorf("batch entry 2 action %v", a)
 		}
@@ -334,7 +334,7 @@ func TestAppEventSchemas(t *testing.T) {
 			}
 		}
 		r = e.must(e.do("POST", "/api/v1/tenants/acme/events", app, ev(map[string]any{"format": "csv", "rows": 3}, project)), 201)
-		entries := e.auditEntries("acme")
+		entries := e.verifiedEntries("acme")
 		if s := mustJSON(t, entries[len(entries)-1]["changes"]); !strings.Contains(s, `{"new":"tenant:v1","path":"schema"}`) {
 			t.Errorf("entry does not record the schema version: %s", s)
 		}
@@ -374,7 +374,7 @@ func TestAppEventSchemas(t *testing.T) {
 		}
 		e.must(e.do("POST", "/api/v1/tenants/acme/events", app, ev(map[string]any{"reason": "x"})), 201)
 		apiError(t, e.do("PUT", "/api/v1/tenants/acme/event-settings", admin, map[string]any{"unknown_actions": "maybe"}), 400, "invalid")
-		entries = e.auditEntries("acme")
+		entries = e.verifiedEntries("acme")
 		var settings map[string]any
 		for _, en := range entries {
 			if en["action"] == "tenant.event_settings_changed" {
@@ -430,7 +430,7 @@ func TestAppRoleEvents(t *testing.T) {
 		if len(body.Grants) != 1 || body.Grants[0].Role != "billing_admin" || body.Grants[0].Seq != seq {
 			t.Fatalf("grants %s", grants.body)
 		}
-		entries := e.auditEntries("acme")
+		entries := e.verifiedEntries("acme")
 		en := entries[int(seq)-1]
 		if got, want := mustJSON(t, en["target"]), fmt.Sprintf(`{"display":"alice","id":%q,"type":"User"}`, uid); got != want {
 			t.Errorf("target %s, want %s", got, want)
@@ -443,7 +443,7 @@ func TestAppRoleEvents(t *testing.T) {
 		if !strings.Contains(string(grants.body), `"grants":[]`) {
 			t.Errorf("after revoke: %s", grants.body)
 		}
-		entries = e.auditEntries("acme")
+		entries = e.verifiedEntries("acme")
 		if s := mustJSON(t, entries[len(entries)-1]["changes"]); !strings.Contains(s, `{"old":"billing_admin","path":"role"}`) {
 			t.Errorf("revoke changes %s", s)
 		}
