@@ -183,6 +183,7 @@ var chartKinds = []struct{ Kind, Label, Colour string }{
 // template only draws rectangles.
 type chart struct {
 	Width, Height, Max int
+	LabelY             int // baseline of the date labels
 	Days               []chartDay
 	Legend             []chartLegend
 	Total              int
@@ -204,8 +205,9 @@ type chartBar struct {
 type chartLegend struct{ Label, Colour string }
 
 func newChart(now time.Time, days map[string]map[string]int) chart {
-	const n, barW, gap, plotH = 14, 36, 12, 140
-	ch := chart{Width: n * (barW + gap), Height: plotH + 30}
+	// top leaves room for the busiest day's total above its bar.
+	const n, barW, gap, plotH, top = 14, 36, 12, 140, 14
+	ch := chart{Width: n * (barW + gap), Height: top + plotH + 30, LabelY: top + plotH + 18}
 	for _, k := range chartKinds {
 		ch.Legend = append(ch.Legend, chartLegend{k.Label, k.Colour})
 	}
@@ -223,7 +225,7 @@ func newChart(now time.Time, days map[string]map[string]int) chart {
 		return ch
 	}
 	for i := range ch.Days {
-		y := plotH
+		y := top + plotH
 		for _, k := range chartKinds {
 			cnt := days[ch.Days[i].Date][k.Kind]
 			if cnt == 0 {
