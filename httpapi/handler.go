@@ -66,6 +66,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.adminRoutes(mux)
 	h.auditRoutes(mux)
 	h.accessRoutes(mux)
+	h.consoleRoutes(mux)
 }
 
 // scimRoutes is SCIM 2.0 (RFC 7644).
