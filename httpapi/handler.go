@@ -67,6 +67,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.auditRoutes(mux)
 	h.eventsRoutes(mux)
 	h.accessRoutes(mux)
+	h.consoleRoutes(mux)
 }
 
 // scimRoutes is SCIM 2.0 (RFC 7644).
