@@ -33,6 +33,7 @@ type Store interface {
 type ReadTx interface {
 	EventReadTx // store_events.go
 	AccessReadTx
+	Access2ReadTx // store_access2.go
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
 
@@ -71,6 +72,7 @@ type Tx interface {
 	ReadTx
 	EventTx // store_events.go
 	AccessTx
+	Access2Tx // store_access2.go
 
 	InsertTenant(ctx context.Context, t Tenant) error
 

@@ -58,6 +58,7 @@ type AppRoleGrant struct {
 	Role    string    `json:"role"`
 	Granted time.Time `json:"granted"`
 	Seq     int64     `json:"seq"` // the app.role_granted entry
+	By      string    `json:"by,omitempty"` // who in the app granted it (the event's actor.id)
 }
 
 // EventReadTx reads app-event state; ReadTx embeds it.
