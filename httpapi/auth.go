@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/scim/dialect"
@@ -111,9 +112,11 @@ func originOf(r *http.Request, tok scimtrail.Token, channel string) service.Orig
 			ID:        tok.ID,
 			TokenID:   tok.ID,
 			IP:        ip,
-			UserAgent: r.UserAgent(),
-			RequestID: requestIDFrom(r.Context()),
+			UserAgent:  r.UserAgent(),
+			RequestID:  requestIDFrom(r.Context()),
+			OnBehalfOf: r.Header.Get(onBehalfOfHeader), // checked by guard (access2.go)
 		},
+		Received: time.Now().UTC(),
 		Channel: channel,
 		// The tenant's dialect setting is Auto until tenants can choose one; Auto
 		// recognises Entra and Okta by their request shapes and never changes the

@@ -67,6 +67,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.auditRoutes(mux)
 	h.eventsRoutes(mux)
 	h.accessRoutes(mux)
+	h.access2Routes(mux)
 	h.consoleRoutes(mux)
 }
 
@@ -136,6 +137,9 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 		tok, err := h.authenticate(r)
 		if err == nil {
 			err = h.authorize(r.Context(), tok, a, tenant)
+		}
+		if err == nil {
+			err = checkOnBehalfOf(r) // access2.go
 		}
 		if err == nil {
 			err = fn(w, r, call{token: tok, tenant: tenant, origin: originOf(r, tok, channel)})

@@ -572,9 +572,14 @@ func (s *Service) ownerDeprovisioned(ctx context.Context, tx scimtrail.Tx, tenan
 
 // deprovisioned is the write path's hook after a user changed or was deleted (next nil):
 // when the change deprovisions the user, the NHI policy applies to the accounts it owns.
-func (s *Service) deprovisioned(ctx context.Context, tx scimtrail.Tx, cur scimtrail.Resource, next *scimtrail.Resource, at time.Time) ([]scimtrail.Entry, error) {
+// The change's own entry (user.deactivated or user.deleted) gets the request's arrival as
+// requested_at, so that the deprovisioning latency can be read from the log alone.
+func (s *Service) deprovisioned(ctx context.Context, tx scimtrail.Tx, o Origin, cur scimtrail.Resource, next *scimtrail.Resource, at time.Time, e *scimtrail.Entry) ([]scimtrail.Entry, error) {
 	if cur.Type != scimtrail.UserResource || (next != nil && (!cur.Active || next.Active)) {
 		return nil, nil
+	}
+	if !o.Received.IsZero() {
+		e.Changes = append(e.Changes, scimtrail.Change{Path: "requested_at", New: o.Received.UTC().Truncate(time.Microsecond).Format(scimtrail.TimeFormat)})
 	}
 	return s.ownerDeprovisioned(ctx, tx, cur.Tenant, cur.ID, at)
 }

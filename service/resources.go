@@ -548,7 +548,7 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, c
 		return View{}, scimtrail.Receipt{}, err
 	}
 	entries = append(entries, derived...)
-	if derived, err = s.deprovisioned(ctx, tx, cur, &next, at); err != nil { // nhi.go
+	if derived, err = s.deprovisioned(ctx, tx, o, cur, &next, at, &entries[0]); err != nil { // nhi.go
 		return View{}, scimtrail.Receipt{}, err
 	}
 	entries = append(entries, derived...)
@@ -818,7 +818,7 @@ func (s *Service) DeleteResource(ctx context.Context, o Origin, tenant string, t
 		if err != nil {
 			return err
 		}
-		nhi, err := s.deprovisioned(ctx, tx, cur, nil, at) // nhi.go
+		nhi, err := s.deprovisioned(ctx, tx, o, cur, nil, at, &e) // nhi.go
 		if err != nil {
 			return err
 		}
