@@ -120,9 +120,9 @@ func (h Held) key() string { return h.Role + "|" + h.Path.Key() }
 // Subject is what a user's effective access depends on besides the graph.
 type Subject struct {
 	Active    bool
-	Groups    []string          // direct groups
-	SCIMRoles []string          // roles[].value the IdP sent
-	Grants    []scimtrail.Grant // direct and break-glass grants not revoked
+	Groups    []string                 // direct groups
+	SCIMRoles []string                 // roles[].value the IdP sent
+	Grants    []scimtrail.Grant        // direct and break-glass grants not revoked
 	AppGrants []scimtrail.AppRoleGrant // roles the vendor's app granted itself
 }
 
