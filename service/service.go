@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/ledger"
 	"github.com/scimtrail/scimtrail/scim/dialect"
 	"github.com/scimtrail/scimtrail/scim/schema"
 )
@@ -18,12 +19,15 @@ type Service struct {
 	now    func() time.Time
 	users  *schema.ResourceType
 	groups *schema.ResourceType
+	ledger ledgerState // ledger.go: signing keys, install id, audit-read throttle
 }
 
 // Options configure a Service; zero values are sane defaults.
 type Options struct {
 	// Now is the clock; time.Now when nil. Tests pass a fixed clock.
 	Now func() time.Time
+	// Keys sign checkpoints; nil means this Service signs none (a CLI that only writes).
+	Keys *ledger.KeyRing
 }
 
 // New returns a Service over store.
@@ -32,7 +36,7 @@ func New(store scimtrail.Store, opts Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, users: schema.User(), groups: schema.Group()}
+	return &Service{store: store, now: now, users: schema.User(), groups: schema.Group(), ledger: ledgerState{keys: opts.Keys}}
 }
 
 // Origin says who is making a change and through which channel; it becomes the ledger
