@@ -5,6 +5,7 @@
 package service
 
 import (
+	"crypto/rand"
 	"time"
 
 	"github.com/scimtrail/scimtrail"
@@ -20,6 +21,8 @@ type Service struct {
 	users  *schema.ResourceType
 	groups *schema.ResourceType
 	ledger ledgerState // ledger.go: signing keys, install id, audit-read throttle
+	// cursorKey authenticates pagination cursors (cursor.go).
+	cursorKey []byte
 }
 
 // Options configure a Service; zero values are sane defaults.
@@ -28,6 +31,10 @@ type Options struct {
 	Now func() time.Time
 	// Keys sign checkpoints; nil means this Service signs none (a CLI that only writes).
 	Keys *ledger.KeyRing
+	// CursorKey authenticates the pagination cursors the service hands out. Replicas
+	// behind one load balancer need the same key for a cursor from one to work on
+	// another; nil draws a random key, valid for this process only.
+	CursorKey []byte
 }
 
 // New returns a Service over store.
@@ -36,7 +43,12 @@ func New(store scimtrail.Store, opts Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, users: schema.User(), groups: schema.Group(), ledger: ledgerState{keys: opts.Keys}}
+	key := opts.CursorKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	return &Service{store: store, now: now, users: schema.User(), groups: schema.Group(), cursorKey: key, ledger: ledgerState{keys: opts.Keys}}
 }
 
 // Origin says who is making a change and through which channel; it becomes the ledger
