@@ -32,6 +32,7 @@ type Store interface {
 // when it does not exist; resources and members are always scoped to the tenant passed.
 type ReadTx interface {
 	EventReadTx // store_events.go
+	LedgerReadTx
 	AccessReadTx
 	Access2ReadTx // store_access2.go
 	Tenant(ctx context.Context, id string) (Tenant, error)
@@ -71,6 +72,7 @@ type ReadTx interface {
 type Tx interface {
 	ReadTx
 	EventTx // store_events.go
+	LedgerTx
 	AccessTx
 	Access2Tx // store_access2.go
 
