@@ -1,0 +1,697 @@
+// Package loadgen is scimtrail's standard SCIM workload (issue 8): create users, create
+// groups with members, then a weighted mix of reads and writes, each response checked for
+// the right status and the right content, with latency percentiles per operation. The
+// scimtrail-bench command is a thin shell over Run and StartServer; the workload lives here
+// so that it can be tested.
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config describes one run. Zero values of the counts are taken literally (no users means
+// no user operations); New code should start from DefaultConfig.
+type Config struct {
+	// BaseURL is the tenant's SCIM base URL, e.g. http://127.0.0.1:8080/scim/v2/acme.
+	BaseURL string
+	// Token is sent as "Authorization: Bearer <Token>".
+	Token string
+	// Concurrency is the number of clients, each one request at a time.
+	Concurrency int
+	// Users are created in the create phase; Groups, with MembersPerGroup members each
+	// (chosen by Seed), in the groups phase.
+	Users, Groups, MembersPerGroup int
+	// Duration caps the mixed phase; 0 means no cap (then Ops must be set).
+	Duration time.Duration
+	// Ops, if positive, ends the mixed phase after that many operations.
+	Ops int
+	// Mix weights the mixed phase's operations.
+	Mix Mix
+	// Seed makes the choices (group members, the sequence of operations) repeatable.
+	Seed uint64
+	// Client, if set, is used instead of one built for Concurrency.
+	Client *http.Client
+}
+
+// DefaultConfig is the standard workload of issue 8.
+func DefaultConfig() Config {
+	return Config{
+		Concurrency:     8,
+		Users:           10000,
+		Groups:          100,
+		MembersPerGroup: 50,
+		Duration:        30 * time.Second,
+		Mix:             DefaultMix(),
+		Seed:            1,
+	}
+}
+
+// Operation names, as reported. A "member" pick of the mix issues two requests on one
+// group: group_add, then group_remove of the same user.
+const (
+	OpCreateUser  = "create_user"
+	OpCreateGroup = "create_group"
+	OpGet         = "get_user"
+	OpFilter      = "filter_user"
+	OpPatchActive = "patch_active"
+	OpPatchName   = "patch_name"
+	OpPut         = "put_user"
+	OpGroupAdd    = "group_add"
+	OpGroupRemove = "group_remove"
+	OpList        = "list_users"
+)
+
+// Phase names.
+const (
+	PhaseCreate = "create"
+	PhaseGroups = "groups"
+	PhaseMixed  = "mixed"
+)
+
+var mixedOps = []string{OpGet, OpFilter, OpPatchActive, OpPatchName, OpPut, OpGroupAdd, OpGroupRemove, OpList}
+
+// Report is the outcome of a run; the command prints it as a table or as JSON.
+type Report struct {
+	URL             string        `json:"url"`
+	Backend         string        `json:"backend"` // "sqlite", "postgres", or "remote"
+	Concurrency     int           `json:"concurrency"`
+	Users           int           `json:"users"`
+	Groups          int           `json:"groups"`
+	MembersPerGroup int           `json:"members_per_group"`
+	DurationCap     string        `json:"duration_cap,omitempty"`
+	OpsTarget       int           `json:"ops_target,omitempty"`
+	Seed            uint64        `json:"seed"`
+	Mix             string        `json:"mix"`
+	Phases          []PhaseReport `json:"phases"`
+	// Errors is the total over every phase; the command exits non-zero when it is not 0.
+	Errors int64 `json:"errors"`
+	// WriteBatches describes group commit on an in-process server; nil for a remote one.
+	WriteBatches *BatchReport `json:"write_batches,omitempty"`
+}
+
+// PhaseReport is one phase: its wall-clock time and its operations.
+type PhaseReport struct {
+	Name       string    `json:"name"`
+	ElapsedSec float64   `json:"elapsed_sec"`
+	Ops        []OpStats `json:"ops"`
+}
+
+// BatchReport counts the store's committed write batches during the run.
+type BatchReport struct {
+	Batches          int64   `json:"batches"`
+	Commands         int64   `json:"commands"`
+	CommandsPerBatch float64 `json:"commands_per_batch"`
+}
+
+// Run runs the three phases against cfg.BaseURL. It returns an error only when the run
+// could not be set up; failed requests are counted in the report, not returned.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.BaseURL == "" {
+		return nil, errors.New("loadgen: BaseURL is required")
+	}
+	if cfg.Concurrency < 1 {
+		return nil, errors.New("loadgen: Concurrency must be at least 1")
+	}
+	if cfg.Duration <= 0 && cfg.Ops <= 0 && cfg.Mix.total() > 0 {
+		return nil, errors.New("loadgen: the mixed phase needs a Duration or a number of Ops")
+	}
+	r := &runner{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), auth: "Bearer " + cfg.Token}
+	r.client = cfg.Client
+	if r.client == nil {
+		r.client = NewClient(cfg.Concurrency)
+	}
+	rep := &Report{
+		URL: cfg.BaseURL, Backend: "remote", Concurrency: cfg.Concurrency, Users: cfg.Users,
+		Groups: cfg.Groups, MembersPerGroup: cfg.MembersPerGroup, OpsTarget: cfg.Ops,
+		Seed: cfg.Seed, Mix: cfg.Mix.String(),
+	}
+	if cfg.Duration > 0 {
+		rep.DurationCap = cfg.Duration.String()
+	}
+	r.prepare()
+
+	rep.Phases = append(rep.Phases, r.createUsers(ctx))
+	if ctx.Err() == nil {
+		rep.Phases = append(rep.Phases, r.createGroups(ctx))
+	}
+	if ctx.Err() == nil && cfg.Mix.total() > 0 {
+		rep.Phases = append(rep.Phases, r.mixed(ctx))
+	}
+	for _, p := range rep.Phases {
+		for _, o := range p.Ops {
+			rep.Errors += o.Errors
+		}
+	}
+	return rep, ctx.Err()
+}
+
+// NewClient returns a client that keeps one idle connection per concurrent client, so
+// that the run measures requests and not TCP handshakes.
+func NewClient(concurrency int) *http.Client {
+	return &http.Client{
+		Timeout: 60 * time.Second,
+		Transport: &http.Transport{
+			Proxy:               nil, // only ever the server under test
+			MaxIdleConns:        concurrency,
+			MaxIdleConnsPerHost: concurrency,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// runner holds a run's prepared requests and the ids the server assigned.
+type runner struct {
+	cfg    Config
+	base   string
+	auth   string
+	client *http.Client
+
+	userNames  []string
+	createUser [][]byte // POST bodies, by user index
+	userIDs    []string // filled by the create phase; "" where the create failed
+	userURLs   []string
+	filterURLs []string
+	putBodies  [2][][]byte // two variants by user index, so that consecutive PUTs change something
+	// flips counts PATCH active and PUT requests per user: each one sets the other value
+	// than the last, so a server cannot pass by doing nothing, nor run cheaper because a
+	// request changed nothing.
+	activeFlips []atomic.Uint32
+	putFlips    []atomic.Uint32
+	groupNames  []string
+	groupMember [][]int           // user indexes, by group
+	initial     []map[string]bool // the ids each created group started with, by groupURLs index
+	groupIDs    []string
+	groupURLs   []string
+}
+
+// prepare builds every request body and URL that does not depend on a server-assigned id,
+// before any timing starts, so that the client's own work stays small.
+func (r *runner) prepare() {
+	var tag [3]byte
+	rand.Read(tag[:])
+	// The tag keeps userNames unique across runs against one long-lived server.
+	run := hex.EncodeToString(tag[:])
+	n := r.cfg.Users
+	r.userNames = make([]string, n)
+	r.createUser = make([][]byte, n)
+	r.putBodies = [2][][]byte{make([][]byte, n), make([][]byte, n)}
+	r.activeFlips = make([]atomic.Uint32, n)
+	r.putFlips = make([]atomic.Uint32, n)
+	r.filterURLs = make([]string, n)
+	for i := range n {
+		name := fmt.Sprintf("u%06d.%s@example.com", i, run)
+		r.userNames[i] = name
+		r.createUser[i] = userBody(name, i, fmt.Sprintf("Given%d", i), true)
+		r.putBodies[0][i] = userBody(name, i, putGivenName(i, 0), true)
+		r.putBodies[1][i] = userBody(name, i, putGivenName(i, 1), true)
+		r.filterURLs[i] = r.base + "/Users?filter=" + url.QueryEscape(fmt.Sprintf("userName eq %q", name))
+	}
+	rng := mrand.New(mrand.NewPCG(r.cfg.Seed, 1))
+	k := min(r.cfg.MembersPerGroup, n)
+	r.groupNames = make([]string, r.cfg.Groups)
+	r.groupMember = make([][]int, r.cfg.Groups)
+	for g := range r.cfg.Groups {
+		r.groupNames[g] = fmt.Sprintf("g%04d.%s", g, run)
+		r.groupMember[g] = sample(rng, n, k)
+	}
+}
+
+func putGivenName(i, variant int) string { return fmt.Sprintf("Put%c%d", 'A'+variant, i) }
+
+// userBody is a User as an IdP sends it: userName, name, a primary work email, externalId.
+func userBody(userName string, i int, given string, active bool) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"schemas":    []string{"urn:ietf:params:scim:schemas:core:2.0:User"},
+		"userName":   userName,
+		"externalId": fmt.Sprintf("ext-%d", i),
+		"active":     active,
+		"name":       map[string]string{"givenName": given, "familyName": fmt.Sprintf("Family%d", i)},
+		"emails":     []map[string]any{{"value": userName, "type": "work", "primary": true}},
+	})
+	return b
+}
+
+// sample returns k distinct integers from [0, n), by a partial Fisher–Yates shuffle.
+func sample(rng *mrand.Rand, n, k int) []int {
+	perm := make(map[int]int, k)
+	out := make([]int, k)
+	for i := range k {
+		j := i + rng.IntN(n-i)
+		vj, ok := perm[j]
+		if !ok {
+			vj = j
+		}
+		vi, ok := perm[i]
+		if !ok {
+			vi = i
+		}
+		perm[j] = vi
+		out[i] = vj
+	}
+	return out
+}
+
+// parallel runs work on Concurrency workers, each with its own recorder and worker index,
+// and returns the recorders and the wall-clock time until the last worker finished.
+func (r *runner) parallel(work func(w int, rec *recorder)) ([]*recorder, time.Duration) {
+	var rs recorders
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range r.cfg.Concurrency {
+		rec := rs.add()
+		wg.Go(func() { work(w, rec) })
+	}
+	wg.Wait()
+	return rs.list, time.Since(start)
+}
+
+func (r *runner) createUsers(ctx context.Context) PhaseReport {
+	r.userIDs = make([]string, r.cfg.Users)
+	var next atomic.Int64
+	recs, elapsed := r.parallel(func(_ int, rec *recorder) {
+		var c conn
+		c.init(r)
+		for ctx.Err() == nil {
+			i := int(next.Add(1) - 1)
+			if i >= r.cfg.Users {
+				return
+			}
+			var u userDoc
+			d, err := c.do(ctx, http.MethodPost, r.base+"/Users", r.createUser[i], http.StatusCreated, &u)
+			if err == nil {
+				err = u.check(r.userNames[i], "", nil)
+			}
+			if err == nil && u.ID == "" {
+				err = errors.New("POST /Users: the response has no id")
+			}
+			if c.cancelled(ctx, err) {
+				return
+			}
+			if err == nil {
+				r.userIDs[i] = u.ID
+			}
+			rec.record(OpCreateUser, d, err)
+		}
+	})
+	r.userURLs = make([]string, len(r.userIDs))
+	for i, id := range r.userIDs {
+		if id != "" {
+			r.userURLs[i] = r.base + "/Users/" + url.PathEscape(id)
+		}
+	}
+	return PhaseReport{Name: PhaseCreate, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseCreate, []string{OpCreateUser}, recs, elapsed)}
+}
+
+func (r *runner) createGroups(ctx context.Context) PhaseReport {
+	r.groupIDs = make([]string, r.cfg.Groups)
+	// Group bodies need the users' ids, so they are built here, still before timing.
+	bodies := make([][]byte, r.cfg.Groups)
+	want := make([]int, r.cfg.Groups)
+	for g := range r.cfg.Groups {
+		var members []map[string]string
+		for _, i := range r.groupMember[g] {
+			if id := r.userIDs[i]; id != "" {
+				members = append(members, map[string]string{"value": id})
+			}
+		}
+		want[g] = len(members)
+		bodies[g], _ = json.Marshal(map[string]any{
+			"schemas":     []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+			"displayName": r.groupNames[g],
+			"members":     members,
+		})
+	}
+	var next atomic.Int64
+	recs, elapsed := r.parallel(func(_ int, rec *recorder) {
+		var c conn
+		c.init(r)
+		for ctx.Err() == nil {
+			g := int(next.Add(1) - 1)
+			if g >= r.cfg.Groups {
+				return
+			}
+			var doc groupDoc
+			d, err := c.do(ctx, http.MethodPost, r.base+"/Groups", bodies[g], http.StatusCreated, &doc)
+			if err == nil {
+				switch {
+				case doc.ID == "":
+					err = errors.New("POST /Groups: the response has no id")
+				case doc.DisplayName != r.groupNames[g]:
+					err = fmt.Errorf("POST /Groups: displayName %q, want %q", doc.DisplayName, r.groupNames[g])
+				case len(doc.Members) != want[g]:
+					err = fmt.Errorf("POST /Groups: %d members in the response, want %d", len(doc.Members), want[g])
+				}
+			}
+			if c.cancelled(ctx, err) {
+				return
+			}
+			if err == nil {
+				r.groupIDs[g] = doc.ID
+			}
+			rec.record(OpCreateGroup, d, err)
+		}
+	})
+	r.groupURLs, r.initial = nil, nil
+	for g, id := range r.groupIDs {
+		if id != "" {
+			r.groupURLs = append(r.groupURLs, r.base+"/Groups/"+url.PathEscape(id))
+			m := make(map[string]bool)
+			for _, i := range r.groupMember[g] {
+				m[r.userIDs[i]] = true
+			}
+			r.initial = append(r.initial, m)
+		}
+	}
+	return PhaseReport{Name: PhaseGroups, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseGroups, []string{OpCreateGroup}, recs, elapsed)}
+}
+
+// Bodies of the PATCH operations that carry no per-request value.
+var (
+	patchActiveBody = [2][]byte{
+		[]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`),
+		[]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":true}]}`),
+	}
+)
+
+func patchGivenBody(given string) []byte {
+	return []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"name.givenName","value":"` + given + `"}]}`)
+}
+
+func memberAddBody(id string) []byte {
+	return []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"` + id + `"}]}]}`)
+}
+
+func memberRemoveBody(id string) []byte {
+	return []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"` + id + `\"]"}]}`)
+}
+
+// listPage is the page size of list_users, as issue 8 specifies.
+const listPage = 100
+
+func (r *runner) mixed(ctx context.Context) PhaseReport {
+	var live []int // indexes of users that exist
+	for i, id := range r.userIDs {
+		if id != "" {
+			live = append(live, i)
+		}
+	}
+	var deadline time.Time
+	if r.cfg.Duration > 0 {
+		deadline = time.Now().Add(r.cfg.Duration)
+	}
+	var tickets atomic.Int64
+	picks := r.cfg.Mix.table(len(r.groupURLs) > 0)
+	recs, elapsed := r.parallel(func(w int, rec *recorder) {
+		if len(live) == 0 || len(picks) == 0 {
+			return
+		}
+		var c conn
+		c.init(r)
+		rng := mrand.New(mrand.NewPCG(r.cfg.Seed, uint64(w)+2))
+		// Member changes use users that only this worker touches, so that two workers never
+		// add and remove the same membership at once and each response's content is
+		// predictable; the other operations check only what their own request decided.
+		var mine []int
+		for j, i := range live {
+			if j%r.cfg.Concurrency == w {
+				mine = append(mine, i)
+			}
+		}
+		if len(mine) == 0 {
+			mine = live
+		}
+		seq := 0
+		for ctx.Err() == nil {
+			if !deadline.IsZero() && !time.Now().Before(deadline) {
+				return
+			}
+			if r.cfg.Ops > 0 && tickets.Add(1) > int64(r.cfg.Ops) {
+				return
+			}
+			seq++
+			i := live[rng.IntN(len(live))]
+			op := picks[rng.IntN(len(picks))]
+			switch op {
+			case OpGet:
+				var u userDoc
+				d, err := c.do(ctx, http.MethodGet, r.userURLs[i], nil, http.StatusOK, &u)
+				if err == nil {
+					err = u.check(r.userNames[i], r.userIDs[i], nil)
+				}
+				if c.cancelled(ctx, err) {
+					return
+				}
+				rec.record(op, d, err)
+			case OpFilter:
+				var l listDoc
+				d, err := c.do(ctx, http.MethodGet, r.filterURLs[i], nil, http.StatusOK, &l)
+				if err == nil {
+					switch {
+					case l.TotalResults != 1 || len(l.Resources) != 1:
+						err = fmt.Errorf("filter userName eq: totalResults %d with %d resources, want exactly 1", l.TotalResults, len(l.Resources))
+					default:
+						err = l.Resources[0].check(r.userNames[i], r.userIDs[i], nil)
+					}
+				}
+				if c.cancelled(ctx, err) {
+					return
+				}
+				rec.record(op, d, err)
+			case OpPatchActive:
+				// Users start active, so the first PATCH deactivates.
+				v := int(r.activeFlips[i].Add(1) % 2)
+				var u userDoc
+				d, err := c.do(ctx, http.MethodPatch, r.userURLs[i], patchActiveBody[(v+1)%2], http.StatusOK, &u)
+				if err == nil {
+					want := v == 0
+					err = u.check(r.userNames[i], r.userIDs[i], &want)
+				}
+				if c.cancelled(ctx, err) {
+					return
+				}
+				rec.record(op, d, err)
+			case OpPatchName:
+				given := fmt.Sprintf("W%dS%d", w, seq)
+				var u userDoc
+				d, err := c.do(ctx, http.MethodPatch, r.userURLs[i], patchGivenBody(given), http.StatusOK, &u)
+				if err == nil {
+					err = u.check(r.userNames[i], r.userIDs[i], nil)
+				}
+				if err == nil && u.Name.GivenName != given {
+					err = fmt.Errorf("PATCH name.givenName: the response has %q, want %q", u.Name.GivenName, given)
+				}
+				if c.cancelled(ctx, err) {
+					return
+				}
+				rec.record(op, d, err)
+			case OpPut:
+				variant := int(r.putFlips[i].Add(1) % 2)
+				var u userDoc
+				d, err := c.do(ctx, http.MethodPut, r.userURLs[i], r.putBodies[variant][i], http.StatusOK, &u)
+				if err == nil {
+					active := true
+					err = u.check(r.userNames[i], r.userIDs[i], &active)
+				}
+				if want := putGivenName(i, variant); err == nil && u.Name.GivenName != want {
+					err = fmt.Errorf("PUT: the response has name.givenName %q, want %q", u.Name.GivenName, want)
+				}
+				if c.cancelled(ctx, err) {
+					return
+				}
+				rec.record(op, d, err)
+			case OpGroupAdd:
+				gi := rng.IntN(len(r.groupURLs))
+				g := r.groupURLs[gi]
+				// A user who is not an initial member, so that the add really adds and the
+				// remove restores the group as it was; a few tries suffice unless the group
+				// holds most of this worker's users.
+				id := r.userIDs[mine[rng.IntN(len(mine))]]
+				for try := 0; try < 8 && r.initial[gi][id]; try++ {
+					id = r.userIDs[mine[rng.IntN(len(mine))]]
+				}
+				var doc groupDoc
+				d, err := c.do(ctx, http.MethodPatch, g, memberAddBody(id), http.StatusOK, &doc)
+				if err == nil && !doc.has(id) {
+					err = fmt.Errorf("PATCH add member: %s is not among the %d members in the response", id, len(doc.Members))
+				}
+				if c.cancelled(ctx, err) {
+					return
+				}
+				rec.record(OpGroupAdd, d, err)
+				doc = groupDoc{}
+				d, err = c.do(ctx, http.MethodPatch, g, memberRemoveBody(id), http.StatusOK, &doc)
+				if err == nil && doc.has(id) {
+					err = fmt.Errorf("PATCH remove member: %s is still among the members in the response", id)
+				}
+				if c.cancelled(ctx, err) {
+					return
+				}
+				rec.record(OpGroupRemove, d, err)
+			case OpList:
+				n := len(live)
+				start := 1
+				if n > listPage {
+					start = 1 + rng.IntN(n-listPage+1)
+				}
+				u := r.base + "/Users?startIndex=" + fmt.Sprint(start) + "&count=" + fmt.Sprint(listPage)
+				var l listDoc
+				d, err := c.do(ctx, http.MethodGet, u, nil, http.StatusOK, &l)
+				if err == nil {
+					want := min(listPage, max(0, l.TotalResults-start+1))
+					switch {
+					case l.TotalResults < n:
+						err = fmt.Errorf("list: totalResults %d, but %d users were created", l.TotalResults, n)
+					case len(l.Resources) != want:
+						err = fmt.Errorf("list: %d resources from startIndex %d of %d, want %d", len(l.Resources), start, l.TotalResults, want)
+					case l.StartIndex != start:
+						err = fmt.Errorf("list: startIndex %d, want %d", l.StartIndex, start)
+					}
+				}
+				if c.cancelled(ctx, err) {
+					return
+				}
+				rec.record(op, d, err)
+			}
+		}
+	})
+	return PhaseReport{Name: PhaseMixed, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseMixed, mixedOps, recs, elapsed)}
+}
+
+// conn is one worker's client state: a reusable response buffer.
+type conn struct {
+	r   *runner
+	buf bytes.Buffer
+}
+
+func (c *conn) init(r *runner) { c.r = r }
+
+// do sends one request and reads the whole response. The latency is measured from
+// sending to the last byte read, and excludes decoding the JSON into into, which happens
+// afterwards. A status other than want is an error that quotes the start of the body.
+func (c *conn) do(ctx context.Context, method, u string, body []byte, want int, into any) (time.Duration, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", c.r.auth)
+	req.Header.Set("Accept", "application/scim+json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	start := time.Now()
+	resp, err := c.r.client.Do(req)
+	if err != nil {
+		return time.Since(start), fmt.Errorf("%s %s: %w", method, c.path(u), err)
+	}
+	c.buf.Reset()
+	_, err = c.buf.ReadFrom(resp.Body)
+	resp.Body.Close()
+	d := time.Since(start)
+	if err != nil {
+		return d, fmt.Errorf("%s %s: reading the response: %w", method, c.path(u), err)
+	}
+	if resp.StatusCode != want {
+		msg := c.buf.Bytes()
+		if len(msg) > 200 {
+			msg = msg[:200]
+		}
+		return d, fmt.Errorf("%s %s: status %d, want %d: %s", method, c.path(u), resp.StatusCode, want, bytes.TrimSpace(msg))
+	}
+	if into != nil {
+		if err := json.Unmarshal(c.buf.Bytes(), into); err != nil {
+			return d, fmt.Errorf("%s %s: the response is not the expected JSON: %w", method, c.path(u), err)
+		}
+	}
+	return d, nil
+}
+
+// cancelled reports whether err is only the run being stopped, which is not a server error.
+func (c *conn) cancelled(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil
+}
+
+// path shortens u to what follows the tenant's base URL, for error messages that group
+// well: ids vary, the endpoint does not.
+func (c *conn) path(u string) string {
+	p := strings.TrimPrefix(u, c.r.base)
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	if strings.HasPrefix(p, "/Users/") {
+		return "/Users/{id}"
+	}
+	if strings.HasPrefix(p, "/Groups/") {
+		return "/Groups/{id}"
+	}
+	return p
+}
+
+// userDoc, groupDoc and listDoc are the parts of SCIM responses that the checks read.
+type userDoc struct {
+	ID       string `json:"id"`
+	UserName string `json:"userName"`
+	Active   *bool  `json:"active"`
+	Name     struct {
+		GivenName string `json:"givenName"`
+	} `json:"name"`
+}
+
+// check compares u with what the request decided: its userName, its id (when id is not
+// ""), and its active flag (when active is not nil).
+func (u *userDoc) check(userName, id string, active *bool) error {
+	switch {
+	case u.UserName != userName:
+		return fmt.Errorf("wrong user: userName %q, want %q", u.UserName, userName)
+	case id != "" && u.ID != id:
+		return fmt.Errorf("wrong user: id %q, want %q", u.ID, id)
+	case active != nil && (u.Active == nil || *u.Active != *active):
+		got := "absent"
+		if u.Active != nil {
+			got = fmt.Sprint(*u.Active)
+		}
+		return fmt.Errorf("active is %s, want %v", got, *active)
+	}
+	return nil
+}
+
+type groupDoc struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	Members     []struct {
+		Value string `json:"value"`
+	} `json:"members"`
+}
+
+func (g *groupDoc) has(id string) bool {
+	for _, m := range g.Members {
+		if m.Value == id {
+			return true
+		}
+	}
+	return false
+}
+
+type listDoc struct {
+	TotalResults int       `json:"totalResults"`
+	StartIndex   int       `json:"startIndex"`
+	Resources    []userDoc `json:"Resources"`
+}
