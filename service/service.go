@@ -18,12 +18,17 @@ type Service struct {
 	now    func() time.Time
 	users  *schema.ResourceType
 	groups *schema.ResourceType
+	// sinkOpts and commits serve export sinks (sinks.go).
+	sinkOpts SinkOptions
+	commits  *commitSignal
 }
 
 // Options configure a Service; zero values are sane defaults.
 type Options struct {
 	// Now is the clock; time.Now when nil. Tests pass a fixed clock.
 	Now func() time.Time
+	// Sinks configure export sinks (sinks.go).
+	Sinks SinkOptions
 }
 
 // New returns a Service over store.
@@ -32,7 +37,9 @@ func New(store scimtrail.Store, opts Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, users: schema.User(), groups: schema.Group()}
+	commits := newCommitSignal()
+	return &Service{store: notifyingStore{store, commits}, now: now, users: schema.User(), groups: schema.Group(),
+		sinkOpts: opts.Sinks, commits: commits}
 }
 
 // Origin says who is making a change and through which channel; it becomes the ledger
