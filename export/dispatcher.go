@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/service"
 )
@@ -40,8 +38,8 @@ type Options struct {
 	// Checkpoint returns the tenant's latest signed checkpoint as JSON, delivered with each
 	// record; nil delivers null.
 	Checkpoint func(ctx context.Context, tenant string) (json.RawMessage, error)
-	// Registerer receives the dispatcher's metrics; nil: none.
-	Registerer prometheus.Registerer
+	// Metrics receive lag, state and delivery counts (NewMetrics); nil: none.
+	Metrics *Metrics
 }
 
 // Dispatcher runs one goroutine per sink.
@@ -50,7 +48,7 @@ type Dispatcher struct {
 	opts    Options
 	log     *slog.Logger
 	client  *http.Client
-	metrics *metrics
+	metrics *Metrics
 
 	mu      sync.Mutex
 	workers map[string]context.CancelFunc
@@ -78,7 +76,7 @@ func New(svc *service.Service, opts Options) *Dispatcher {
 		opts.Poll = time.Second
 	}
 	d := &Dispatcher{svc: svc, opts: opts, log: opts.Logger, client: opts.Client,
-		workers: map[string]context.CancelFunc{}, metrics: newMetrics(opts.Registerer)}
+		workers: map[string]context.CancelFunc{}, metrics: opts.Metrics}
 	if d.client == nil {
 		d.client = guardedClient(opts.AllowPrivate)
 	}

@@ -2,19 +2,18 @@ package export
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// metrics are the dispatcher's Prometheus metrics, per sink id.
-type metrics struct {
+// Metrics are the dispatcher's Prometheus metrics, per sink id. They outlive a dispatcher, so
+// that a restarted one (tests) keeps publishing into the same registry.
+type Metrics struct {
 	lag        *prometheus.GaugeVec
 	dead       *prometheus.GaugeVec
 	deliveries *prometheus.CounterVec
 	failures   *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	if reg == nil {
-		return nil
-	}
-	m := &metrics{
+// NewMetrics creates the metrics and registers them into reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "scimtrail_sink_lag_entries",
 			Help: "Ledger entries committed but not yet acknowledged by the sink's receiver.",
@@ -36,7 +35,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-func (m *metrics) state(sink string, lag int64, dead bool) {
+func (m *Metrics) state(sink string, lag int64, dead bool) {
 	if m == nil {
 		return
 	}
@@ -48,19 +47,19 @@ func (m *metrics) state(sink string, lag int64, dead bool) {
 	m.dead.WithLabelValues(sink).Set(v)
 }
 
-func (m *metrics) delivered(sink string) {
+func (m *Metrics) delivered(sink string) {
 	if m != nil {
 		m.deliveries.WithLabelValues(sink).Inc()
 	}
 }
 
-func (m *metrics) failure(sink string) {
+func (m *Metrics) failure(sink string) {
 	if m != nil {
 		m.failures.WithLabelValues(sink).Inc()
 	}
 }
 
-func (m *metrics) forget(sink string) {
+func (m *Metrics) forget(sink string) {
 	if m == nil {
 		return
 	}
