@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/export"
 	"github.com/scimtrail/scimtrail/httpapi"
 	"github.com/scimtrail/scimtrail/service"
 )
@@ -38,6 +39,11 @@ Flags:
                        (e.g. https://scim.example.com); used in SCIM meta.location
   --log-format FORMAT  json (default) or text
   --demo               also create a "demo" tenant and print a SCIM token for it
+  --allow-private-sinks  let export sinks reach loopback and private networks
+                       and plain http (tests, development; SSRF otherwise)
+  --sink-key-file FILE key sealing sink secrets in the database (base64 of
+                       32 bytes, created when missing; default: next to a
+                       SQLite database, none with PostgreSQL)
 
 Every flag can also be set as SCIMTRAIL_<FLAG>, e.g. SCIMTRAIL_ADDR, SCIMTRAIL_TLS_CERT.
 `
@@ -59,6 +65,8 @@ const (
 type serveConfig struct {
 	addr, dsn, tlsCert, tlsKey, publicURL, logFormat string
 	demo                                             bool
+	allowPrivateSinks                                bool
+	sinkKeyFile                                      string
 }
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -71,6 +79,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.StringVar(&cfg.publicURL, "public-url", "", "")
 	c.fs.StringVar(&cfg.logFormat, "log-format", "json", "")
 	c.fs.BoolVar(&cfg.demo, "demo", false, "")
+	c.fs.BoolVar(&cfg.allowPrivateSinks, "allow-private-sinks", false, "")
+	c.fs.StringVar(&cfg.sinkKeyFile, "sink-key-file", "", "")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
@@ -124,7 +134,18 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		}
 		logger.Info("stopped")
 	}()
-	svc := service.New(store, service.Options{})
+	sinkKey, sinkKeyPath, err := loadSinkKey(cfg.sinkKeyFile, cfg.dsn)
+	if err != nil {
+		return err
+	}
+	svc := service.New(store, service.Options{Sinks: service.SinkOptions{Key: sinkKey, AllowPrivate: cfg.allowPrivateSinks}})
+	logger.Info("export sinks", "key_file", sinkKeyPath, "allow_private", cfg.allowPrivateSinks)
+	// The dispatcher stops before the store closes (deferred calls run in reverse).
+	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
+	dispatcher := export.New(svc, export.Options{Logger: logger, AllowPrivate: cfg.allowPrivateSinks, Metrics: export.NewMetrics(reg)})
+	dispatched := make(chan struct{})
+	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
+	defer func() { stopDispatch(); <-dispatched }()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
