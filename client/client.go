@@ -1,205 +1,263 @@
-// Package client is the Go client for the vendor's app: it consumes a tenant's audit events
-// through scimtrail's pull API (GET /api/v1/tenants/{t}/events, long poll) from a cursor the
-// app stores, so that a restart of the app resumes where it stopped. Delivery is at least
-// once: an event whose handling succeeded but whose cursor was not yet saved is delivered
-// again, with the same seq.
+// Package client is the Go client of scimtrail for the vendor's app. This file holds the
+// client itself and app event ingestion (POST /api/v1/tenants/{t}/events): RecordEvents
+// batches events, gives every batch an idempotency key, and retries failed batches with
+// backoff, so a retried batch is never recorded twice.
 package client
 
 import (
+	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Client speaks to one scimtrail server with one bearer token (an app, admin or operator
-// token).
+// Client talks to one scimtrail server with one bearer token (an app token of one tenant,
+// or an operator token). It is safe for concurrent use.
 type Client struct {
-	BaseURL string       // e.g. "https://scim.example.com"
-	Token   string       // the bearer token
-	HTTP    *http.Client // nil: a client with a timeout longer than the longest poll
+	base  string
+	token string
+	opts  options
 }
 
-// New returns a client of the server at baseURL.
-func New(baseURL, token string) *Client {
-	return &Client{BaseURL: strings.TrimSuffix(baseURL, "/"), Token: token}
+type options struct {
+	http          *http.Client
+	maxRetries    int
+	minBackoff    time.Duration
+	maxBackoff    time.Duration
+	batchSize     int
+	maxBatchBytes int
+	now           func() time.Time
 }
 
-// Event is one ledger entry of the tenant, with what verifying it needs: Entry holds the
-// exact bytes that were hashed into LeafHash (hex).
-type Event struct {
-	Tenant     string          `json:"tenant"`
-	Seq        int64           `json:"seq"`
-	LeafHash   string          `json:"leaf_hash"`
-	Checkpoint json.RawMessage `json:"checkpoint"`
-	Entry      json.RawMessage `json:"entry"`
+// Option changes a Client's defaults.
+type Option func(*options)
+
+// WithHTTPClient sets the HTTP client (default: one with a 30 s timeout).
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.http = c } }
+
+// WithRetries sets how many times a failed batch is retried (default 5) and the backoff
+// before the first retry (default 200 ms), which doubles, with jitter, up to 10 s.
+func WithRetries(n int, firstBackoff time.Duration) Option {
+	return func(o *options) { o.maxRetries, o.minBackoff = n, firstBackoff }
 }
 
-// Action returns the entry's action, e.g. "user.deactivated".
-func (e Event) Action() string {
-	var v struct {
-		Action string `json:"action"`
+// WithBatchSize sets how many events one request carries at most (default 500, at most
+// 1,000). Batches are also cut before their JSON passes 768 KiB, under the server's default
+// 1 MiB body limit.
+func WithBatchSize(n int) Option { return func(o *options) { o.batchSize = min(max(n, 1), MaxBatch) } }
+
+// MaxBatch is the server's limit of events per request.
+const MaxBatch = 1000
+
+// New returns a client of the server at baseURL ("https://scim.example.com") with token.
+func New(baseURL, token string, opts ...Option) *Client {
+	o := options{
+		http:          &http.Client{Timeout: 30 * time.Second},
+		maxRetries:    5,
+		minBackoff:    200 * time.Millisecond,
+		maxBackoff:    10 * time.Second,
+		batchSize:     500,
+		maxBatchBytes: 768 << 10,
+		now:           time.Now,
 	}
-	json.Unmarshal(e.Entry, &v)
-	return v.Action
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, opts: o}
 }
 
-// APIError is an error answer of the server.
-type APIError struct {
+// Event is one admin action the app performed. Action must start with "app."; see
+// docs/app-integration.md and docs/audit-events.md for the fields and their limits.
+type Event struct {
+	// ID is optional: an event with an ID is recorded at most once, whatever request carries
+	// it. Without one, the batch's generated idempotency key protects the retries.
+	ID         string         `json:"id,omitempty"`
+	Action     string         `json:"action"`
+	OccurredAt time.Time      `json:"occurred_at"` // zero: the time RecordEvents is called
+	Actor      Actor          `json:"actor"`
+	Targets    []Target       `json:"targets,omitempty"`
+	Context    Context        `json:"context,omitzero"`
+	Metadata   map[string]any `json:"metadata,omitempty"`
+}
+
+// Actor is who acted in the app, and on whose behalf (an impersonation, a support ticket).
+type Actor struct {
+	ID         string `json:"id"`
+	Name       string `json:"name,omitempty"`
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+}
+
+// Target is what the action was about. For app.role_granted and app.role_revoked, one
+// {Type: "User", ID: <scimtrail user id>} and one {Type: "Role", ID: <role>}.
+type Target struct {
+	Type    string `json:"type"`
+	ID      string `json:"id"`
+	Display string `json:"display,omitempty"`
+}
+
+// Context is the request in the app that caused the action.
+type Context struct {
+	IP        string `json:"ip,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// Recorded is the outcome of one event: the seq of its ledger entry, and whether an
+// earlier request had recorded it already.
+type Recorded struct {
+	Seq      int64  `json:"seq"`
+	ID       string `json:"id,omitempty"`
+	Replayed bool   `json:"replayed,omitempty"`
+}
+
+// Error is an error response of the server.
+type Error struct {
 	Status  int
-	Code    string
-	Message string
+	Code    string // "invalid", "conflict", "not_found", …
+	Message string // names the field at fault for "invalid"
 }
 
-func (e *APIError) Error() string {
+func (e *Error) Error() string {
 	return fmt.Sprintf("scimtrail: %d %s: %s", e.Status, e.Code, e.Message)
 }
 
-// Events returns the tenant's events after seq after, waiting up to wait for the first one
-// (the server caps the wait), and the cursor to pass next time.
-func (c *Client) Events(ctx context.Context, tenant string, after int64, wait time.Duration) ([]Event, int64, error) {
-	q := url.Values{"after": {strconv.FormatInt(after, 10)}}
-	if wait > 0 {
-		q.Set("wait", wait.String())
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		c.BaseURL+"/api/v1/tenants/"+url.PathEscape(tenant)+"/events?"+q.Encode(), nil)
-	if err != nil {
-		return nil, after, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: wait + 30*time.Second}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, after, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, after, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
+// RecordEvents records events in tenant's ledger, in order, in batches. Each batch is
+// atomic and carries a generated Idempotency-Key that its retries reuse, so retrying after
+// a lost response never records a batch twice. It returns one Recorded per event; on error,
+// the results of the batches that succeeded before it (a prefix of events) and the error.
+// Refusals (4xx other than 429) are returned at once as *Error; network errors, 429 and 5xx
+// are retried with backoff until the retries run out or ctx ends.
+func (c *Client) RecordEvents(ctx context.Context, tenant string, events ...Event) ([]Recorded, error) {
+	now := c.opts.now().UTC()
+	out := make([]Recorded, 0, len(events))
+	var batch []json.RawMessage
+	size := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
 		}
-		json.Unmarshal(body, &e)
-		return nil, after, &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
-	}
-	var page struct {
-		Events    []Event `json:"events"`
-		NextAfter int64   `json:"next_after"`
-	}
-	if err := json.Unmarshal(body, &page); err != nil {
-		return nil, after, fmt.Errorf("scimtrail: events answer: %w", err)
-	}
-	return page.Events, page.NextAfter, nil
-}
-
-// Cursor stores the seq of the last event the app handled.
-type Cursor interface {
-	Load(ctx context.Context) (int64, error)
-	Save(ctx context.Context, seq int64) error
-}
-
-// FileCursor is a Cursor in a file, replaced atomically on each save.
-type FileCursor string
-
-// Load reads the cursor; a missing file is 0, the start of the log.
-func (f FileCursor) Load(context.Context) (int64, error) {
-	b, err := os.ReadFile(string(f))
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-}
-
-// Save writes the cursor to a temporary file and renames it over the old one, so that a
-// crash leaves either the old or the new value.
-func (f FileCursor) Save(_ context.Context, seq int64) error {
-	tmp, err := os.CreateTemp(filepath.Dir(string(f)), ".cursor-*")
-	if err != nil {
+		res, err := c.recordBatch(ctx, tenant, batch)
+		batch, size = batch[:0], 0
+		out = append(out, res...)
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := fmt.Fprintf(tmp, "%d\n", seq); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), string(f))
-}
-
-// Consumer hands every event of a tenant to Handle, in seq order, saving the cursor after
-// each one Handle accepted.
-type Consumer struct {
-	Client *Client
-	Tenant string
-	Cursor Cursor
-	Wait   time.Duration // long-poll wait; 0: 30s
-	// Handle processes one event. An error stops Run with that error, leaving the cursor
-	// before the event, so the next Run delivers it again.
-	Handle func(ctx context.Context, e Event) error
-}
-
-// Run consumes until ctx is done or Handle fails. Network and server errors are retried
-// with exponential backoff; an authentication or authorization error (4xx) is returned.
-func (c *Consumer) Run(ctx context.Context) error {
-	wait := c.Wait
-	if wait <= 0 {
-		wait = 30 * time.Second
-	}
-	after, err := c.Cursor.Load(ctx)
-	if err != nil {
-		return fmt.Errorf("scimtrail: load cursor: %w", err)
-	}
-	backoff := time.Second
-	for ctx.Err() == nil {
-		events, _, err := c.Client.Events(ctx, c.Tenant, after, wait)
+	for _, ev := range events {
+		if ev.OccurredAt.IsZero() {
+			ev.OccurredAt = now
+		}
+		b, err := json.Marshal(ev)
 		if err != nil {
-			var ae *APIError
-			if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 && ae.Status != http.StatusTooManyRequests {
-				return err
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, 30*time.Second)
-			continue
+			return out, fmt.Errorf("scimtrail: event %q: %w", ev.Action, err)
 		}
-		backoff = time.Second
-		for _, e := range events {
-			if e.Seq <= after {
-				continue // already handled: at-least-once duplicates are dropped by seq
+		if len(batch) > 0 && (len(batch) >= c.opts.batchSize || size+len(b) > c.opts.maxBatchBytes) {
+			if err := flush(); err != nil {
+				return out, err
 			}
-			if err := c.Handle(ctx, e); err != nil {
-				return err
-			}
-			after = e.Seq
-			if err := c.Cursor.Save(ctx, after); err != nil {
-				return fmt.Errorf("scimtrail: save cursor: %w", err)
-			}
+		}
+		batch = append(batch, b)
+		size += len(b) + 1
+	}
+	return out, flush()
+}
+
+func (c *Client) recordBatch(ctx context.Context, tenant string, batch []json.RawMessage) ([]Recorded, error) {
+	body, err := json.Marshal(map[string]any{"events": batch})
+	if err != nil {
+		return nil, err
+	}
+	var key [16]byte
+	crand.Read(key[:])
+	var res struct {
+		Events []Recorded `json:"events"`
+	}
+	path := "/api/v1/tenants/" + url.PathEscape(tenant) + "/events"
+	if err := c.do(ctx, http.MethodPost, path, body, map[string]string{"Idempotency-Key": "client-" + hex.EncodeToString(key[:])}, &res); err != nil {
+		return nil, err
+	}
+	if len(res.Events) != len(batch) {
+		return nil, fmt.Errorf("scimtrail: the server answered %d results for %d events", len(res.Events), len(batch))
+	}
+	return res.Events, nil
+}
+
+// do sends a request, retrying network errors, 429 and 5xx with jittered exponential
+// backoff (or the server's Retry-After), and decodes a 2xx JSON answer into out.
+func (c *Client) do(ctx context.Context, method, path string, body []byte, header map[string]string, out any) error {
+	backoff := c.opts.minBackoff
+	for attempt := 0; ; attempt++ {
+		err, retry, wait := c.try(ctx, method, path, body, header, out)
+		if err == nil || !retry || attempt >= c.opts.maxRetries {
+			return err
+		}
+		if wait == 0 {
+			wait = backoff/2 + rand.N(backoff/2+1)
+			backoff = min(2*backoff, c.opts.maxBackoff)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
 		}
 	}
-	return ctx.Err()
+}
+
+func (c *Client) try(ctx context.Context, method, path string, body []byte, header map[string]string, out any) (err error, retry bool, wait time.Duration) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err, false, 0
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := c.opts.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("scimtrail: %s %s: %w", method, path, err), ctx.Err() == nil, 0
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("scimtrail: %s %s: %w", method, path, err), ctx.Err() == nil, 0
+	}
+	if res.StatusCode/100 == 2 {
+		if out == nil {
+			return nil, false, 0
+		}
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("scimtrail: %s %s: the answer is not the expected JSON: %w", method, path, err), false, 0
+		}
+		return nil, false, 0
+	}
+	apiErr := &Error{Status: res.StatusCode}
+	var eb struct {
+		Error struct{ Code, Message string }
+	}
+	if json.Unmarshal(b, &eb) == nil {
+		apiErr.Code, apiErr.Message = eb.Error.Code, eb.Error.Message
+	}
+	retry = res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500
+	if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && s >= 0 {
+		wait = min(time.Duration(s)*time.Second, c.opts.maxBackoff)
+	}
+	return apiErr, retry, wait
 }

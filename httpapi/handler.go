@@ -66,6 +66,9 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.adminRoutes(mux)
 	h.auditRoutes(mux)
 	h.exportRoutes(mux)
+	h.eventsRoutes(mux)
+	h.accessRoutes(mux)
+	h.consoleRoutes(mux)
 }
 
 // scimRoutes is SCIM 2.0 (RFC 7644).
@@ -84,6 +87,10 @@ func (h *handler) scimRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /scim/v2/{tenant}/Groups/{id}", h.guard(areaSCIM, h.replaceGroup))
 	mux.HandleFunc("PATCH /scim/v2/{tenant}/Groups/{id}", h.guard(areaSCIM, h.patchGroup))
 	mux.HandleFunc("DELETE /scim/v2/{tenant}/Groups/{id}", h.guard(areaSCIM, h.deleteGroup))
+	mux.HandleFunc("POST /scim/v2/{tenant}/Bulk", h.guard(areaSCIM, h.bulk))
+	mux.HandleFunc("POST /scim/v2/{tenant}/.search", h.guard(areaSCIM, h.searchAll))
+	mux.HandleFunc("/scim/v2/{tenant}/Me", h.guard(areaSCIM, h.me))
+	mux.HandleFunc("/scim/v2/{tenant}/Me/{rest...}", h.guard(areaSCIM, h.me))
 	mux.HandleFunc("GET /scim/v2/{tenant}/ServiceProviderConfig", h.guard(areaSCIM, h.serviceProviderConfig))
 	mux.HandleFunc("GET /scim/v2/{tenant}/ResourceTypes", h.guard(areaSCIM, h.resourceTypes))
 	mux.HandleFunc("GET /scim/v2/{tenant}/ResourceTypes/{name}", h.guard(areaSCIM, h.resourceType))

@@ -5,6 +5,7 @@
 package service
 
 import (
+	"crypto/rand"
 	"time"
 
 	"github.com/scimtrail/scimtrail"
@@ -21,6 +22,9 @@ type Service struct {
 	// sinkOpts and commits serve export sinks (sinks.go).
 	sinkOpts SinkOptions
 	commits  *commitSignal
+	events   schemaCache // compiled app event schemas (events_schema.go)
+	// cursorKey authenticates pagination cursors (cursor.go).
+	cursorKey []byte
 }
 
 // Options configure a Service; zero values are sane defaults.
@@ -29,6 +33,10 @@ type Options struct {
 	Now func() time.Time
 	// Sinks configure export sinks (sinks.go).
 	Sinks SinkOptions
+	// CursorKey authenticates the pagination cursors the service hands out. Replicas
+	// behind one load balancer need the same key for a cursor from one to work on
+	// another; nil draws a random key, valid for this process only.
+	CursorKey []byte
 }
 
 // New returns a Service over store.
@@ -37,8 +45,13 @@ func New(store scimtrail.Store, opts Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
+	key := opts.CursorKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
 	commits := newCommitSignal()
-	return &Service{store: notifyingStore{store, commits}, now: now, users: schema.User(), groups: schema.Group(),
+	return &Service{store: notifyingStore{store, commits}, now: now, users: schema.User(), groups: schema.Group(), cursorKey: key,
 		sinkOpts: opts.Sinks, commits: commits}
 }
 

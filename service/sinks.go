@@ -45,7 +45,7 @@ type SinkStatus struct {
 	Tenant string `json:"tenant"` // "" for an operator's sink of every tenant
 	Type   string `json:"type"`
 	SinkConfig
-	FromSeq int64 `json:"from_seq"`
+	FromSeq int64  `json:"from_seq"`
 	State   string `json:"state"`
 	// Cursor is the last acknowledged seq of a tenant's sink; nil for a sink of every
 	// tenant, whose positions are in Cursors.

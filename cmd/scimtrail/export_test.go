@@ -130,7 +130,7 @@ func TestExportAcrossServerRestart(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			c := &appclient.Consumer{Client: appclient.New(s.URL, app.Token), Tenant: "acme", Cursor: cursor, Wait: time.Second,
-				Handle: func(_ context.Context, ev appclient.Event) error {
+				Handle: func(_ context.Context, ev appclient.Record) error {
 					if ev.Seq > stopAt {
 						return errStop // not handled: the cursor stays before it
 					}
