@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/export"
 	"github.com/scimtrail/scimtrail/httpapi"
 	"github.com/scimtrail/scimtrail/service"
 )
@@ -44,6 +45,11 @@ Flags:
                        It is never stored in the database.
   --checkpoint-interval D  sign a checkpoint for every grown log this often
                        (default 1s)
+  --allow-private-sinks  let export sinks reach loopback and private networks
+                       and plain http (tests, development; SSRF otherwise)
+  --sink-key-file FILE key sealing sink secrets in the database (base64 of
+                       32 bytes, created when missing; default: next to a
+                       SQLite database, none with PostgreSQL)
 
 Every flag can also be set as SCIMTRAIL_<FLAG>, e.g. SCIMTRAIL_ADDR, SCIMTRAIL_TLS_CERT.
 `
@@ -67,6 +73,8 @@ type serveConfig struct {
 	demo                                             bool
 	signingKey                                       string
 	checkpointInterval                               time.Duration
+	allowPrivateSinks                                bool
+	sinkKeyFile                                      string
 }
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -81,6 +89,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.BoolVar(&cfg.demo, "demo", false, "")
 	c.fs.StringVar(&cfg.signingKey, "signing-key", "", "")
 	c.fs.DurationVar(&cfg.checkpointInterval, "checkpoint-interval", time.Second, "")
+	c.fs.BoolVar(&cfg.allowPrivateSinks, "allow-private-sinks", false, "")
+	c.fs.StringVar(&cfg.sinkKeyFile, "sink-key-file", "", "")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
@@ -137,10 +147,22 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		}
 		logger.Info("stopped")
 	}()
-	svc, err := m.ledgerService(ctx, store, cfg, logger)
+	sinkKey, sinkKeyPath, err := loadSinkKey(cfg.sinkKeyFile, cfg.dsn)
 	if err != nil {
 		return err
 	}
+	svc, err := m.ledgerService(ctx, store, cfg, logger, service.Options{Sinks: service.SinkOptions{Key: sinkKey, AllowPrivate: cfg.allowPrivateSinks}})
+	if err != nil {
+		return err
+	}
+	logger.Info("export sinks", "key_file", sinkKeyPath, "allow_private", cfg.allowPrivateSinks)
+	// The dispatcher stops before the store closes (deferred calls run in reverse).
+	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
+	dispatcher := export.New(svc, export.Options{Logger: logger, AllowPrivate: cfg.allowPrivateSinks, Metrics: export.NewMetrics(reg),
+		Checkpoint: svc.CheckpointRecord})
+	dispatched := make(chan struct{})
+	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
+	defer func() { stopDispatch(); <-dispatched }()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
