@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -15,7 +16,6 @@ import (
 	"testing"
 	"time"
 )
-
 
 // heapWatch samples the live heap with runtime/metrics while a test runs and reports the
 // largest value seen. It measures the whole test process (client and server), so its
@@ -303,3 +303,6 @@ func (e *env) doStream(method, path, token string, body io.Reader) resp {
 	e.t.Helper()
 	return e.do(method, path, token, struct{ io.Reader }{body})
 }
+
+// soak reports whether the long forms of the reliability tests were asked for (make soak).
+func soak() bool { return os.Getenv("SCIMTRAIL_SOAK") != "" }
