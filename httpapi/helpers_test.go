@@ -3,14 +3,11 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/scimtrail/scimtrail/postgres/pgtest"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimtrail/scimtrail"
@@ -59,38 +57,8 @@ func openSQLite(tb testing.TB, onBatch func(int)) scimtrail.Store {
 // when the test ends.
 func openPostgres(tb testing.TB, onBatch func(int)) scimtrail.Store {
 	tb.Helper()
-	dsn := os.Getenv("SCIMTRAIL_TEST_POSTGRES")
-	var b [8]byte
-	rand.Read(b[:])
-	schemaName := "httpapi_" + hex.EncodeToString(b[:])
-	exec := func(sql string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	// The name is ours and hex, so formatting it into the statement is safe.
-	if err := exec("CREATE SCHEMA " + schemaName); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := exec("DROP SCHEMA " + schemaName + " CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schemaName, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		tb.Fatalf("SCIMTRAIL_TEST_POSTGRES must be a postgres:// URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schemaName)
-	u.RawQuery = q.Encode()
-	db, err := postgres.Open(context.Background(), u.String(), postgres.Options{OnBatch: onBatch})
+	dsn := pgtest.Schema(tb, "httpapi")
+	db, err := postgres.Open(context.Background(), dsn, postgres.Options{OnBatch: onBatch})
 	if err != nil {
 		tb.Fatalf("postgres.Open: %v", err)
 	}

@@ -22,6 +22,14 @@ var rangeFactory = compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren
 
 // Encode returns the canonical JSON of e: the bytes that are hashed and kept byte for byte.
 func Encode(e scimtrail.Entry) ([]byte, error) {
+	if b, ok := appendCanonical(make([]byte, 0, 512), e); ok {
+		return b[:len(b)-1], nil // appendCanonical leaves a member separator after the object
+	}
+	return encodeGeneral(e)
+}
+
+// encodeGeneral is Encode for any entry: the standard library's JSON, then JCS.
+func encodeGeneral(e scimtrail.Entry) ([]byte, error) {
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode entry: %w", err)

@@ -181,14 +181,20 @@ type runner struct {
 	auth   string
 	client *http.Client
 
-	userNames   []string
-	createUser  [][]byte // POST bodies, by user index
-	userIDs     []string // filled by the create phase; "" where the create failed
-	userURLs    []string
-	filterURLs  []string
-	putBodies   [][]byte
+	userNames  []string
+	createUser [][]byte // POST bodies, by user index
+	userIDs    []string // filled by the create phase; "" where the create failed
+	userURLs   []string
+	filterURLs []string
+	putBodies  [2][][]byte // two variants by user index, so that consecutive PUTs change something
+	// flips counts PATCH active and PUT requests per user: each one sets the other value
+	// than the last, so a server cannot pass by doing nothing, nor run cheaper because a
+	// request changed nothing.
+	activeFlips []atomic.Uint32
+	putFlips    []atomic.Uint32
 	groupNames  []string
-	groupMember [][]int // user indexes, by group
+	groupMember [][]int           // user indexes, by group
+	initial     []map[string]bool // the ids each created group started with, by groupURLs index
 	groupIDs    []string
 	groupURLs   []string
 }
@@ -203,13 +209,16 @@ func (r *runner) prepare() {
 	n := r.cfg.Users
 	r.userNames = make([]string, n)
 	r.createUser = make([][]byte, n)
-	r.putBodies = make([][]byte, n)
+	r.putBodies = [2][][]byte{make([][]byte, n), make([][]byte, n)}
+	r.activeFlips = make([]atomic.Uint32, n)
+	r.putFlips = make([]atomic.Uint32, n)
 	r.filterURLs = make([]string, n)
 	for i := range n {
 		name := fmt.Sprintf("u%06d.%s@example.com", i, run)
 		r.userNames[i] = name
 		r.createUser[i] = userBody(name, i, fmt.Sprintf("Given%d", i), true)
-		r.putBodies[i] = userBody(name, i, putGivenName(i), true)
+		r.putBodies[0][i] = userBody(name, i, putGivenName(i, 0), true)
+		r.putBodies[1][i] = userBody(name, i, putGivenName(i, 1), true)
 		r.filterURLs[i] = r.base + "/Users?filter=" + url.QueryEscape(fmt.Sprintf("userName eq %q", name))
 	}
 	rng := mrand.New(mrand.NewPCG(r.cfg.Seed, 1))
@@ -222,7 +231,7 @@ func (r *runner) prepare() {
 	}
 }
 
-func putGivenName(i int) string { return fmt.Sprintf("Put%d", i) }
+func putGivenName(i, variant int) string { return fmt.Sprintf("Put%c%d", 'A'+variant, i) }
 
 // userBody is a User as an IdP sends it: userName, name, a primary work email, externalId.
 func userBody(userName string, i int, given string, active bool) []byte {
@@ -357,10 +366,15 @@ func (r *runner) createGroups(ctx context.Context) PhaseReport {
 			rec.record(OpCreateGroup, d, err)
 		}
 	})
-	r.groupURLs = nil
-	for _, id := range r.groupIDs {
+	r.groupURLs, r.initial = nil, nil
+	for g, id := range r.groupIDs {
 		if id != "" {
 			r.groupURLs = append(r.groupURLs, r.base+"/Groups/"+url.PathEscape(id))
+			m := make(map[string]bool)
+			for _, i := range r.groupMember[g] {
+				m[r.userIDs[i]] = true
+			}
+			r.initial = append(r.initial, m)
 		}
 	}
 	return PhaseReport{Name: PhaseGroups, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseGroups, []string{OpCreateGroup}, recs, elapsed)}
@@ -459,11 +473,12 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 				}
 				rec.record(op, d, err)
 			case OpPatchActive:
-				v := rng.IntN(2)
+				// Users start active, so the first PATCH deactivates.
+				v := int(r.activeFlips[i].Add(1) % 2)
 				var u userDoc
-				d, err := c.do(ctx, http.MethodPatch, r.userURLs[i], patchActiveBody[v], http.StatusOK, &u)
+				d, err := c.do(ctx, http.MethodPatch, r.userURLs[i], patchActiveBody[(v+1)%2], http.StatusOK, &u)
 				if err == nil {
-					want := v == 1
+					want := v == 0
 					err = u.check(r.userNames[i], r.userIDs[i], &want)
 				}
 				if c.cancelled(ctx, err) {
@@ -485,23 +500,30 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 				}
 				rec.record(op, d, err)
 			case OpPut:
+				variant := int(r.putFlips[i].Add(1) % 2)
 				var u userDoc
-				d, err := c.do(ctx, http.MethodPut, r.userURLs[i], r.putBodies[i], http.StatusOK, &u)
+				d, err := c.do(ctx, http.MethodPut, r.userURLs[i], r.putBodies[variant][i], http.StatusOK, &u)
 				if err == nil {
 					active := true
 					err = u.check(r.userNames[i], r.userIDs[i], &active)
 				}
-				if err == nil && u.Name.GivenName != putGivenName(i) {
-					err = fmt.Errorf("PUT: the response has name.givenName %q, want %q", u.Name.GivenName, putGivenName(i))
+				if want := putGivenName(i, variant); err == nil && u.Name.GivenName != want {
+					err = fmt.Errorf("PUT: the response has name.givenName %q, want %q", u.Name.GivenName, want)
 				}
 				if c.cancelled(ctx, err) {
 					return
 				}
 				rec.record(op, d, err)
 			case OpGroupAdd:
-				g := r.groupURLs[rng.IntN(len(r.groupURLs))]
-				m := mine[rng.IntN(len(mine))]
-				id := r.userIDs[m]
+				gi := rng.IntN(len(r.groupURLs))
+				g := r.groupURLs[gi]
+				// A user who is not an initial member, so that the add really adds and the
+				// remove restores the group as it was; a few tries suffice unless the group
+				// holds most of this worker's users.
+				id := r.userIDs[mine[rng.IntN(len(mine))]]
+				for try := 0; try < 8 && r.initial[gi][id]; try++ {
+					id = r.userIDs[mine[rng.IntN(len(mine))]]
+				}
 				var doc groupDoc
 				d, err := c.do(ctx, http.MethodPatch, g, memberAddBody(id), http.StatusOK, &doc)
 				if err == nil && !doc.has(id) {

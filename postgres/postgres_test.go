@@ -2,16 +2,15 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scimtrail/scimtrail/postgres/pgtest"
 
 	"github.com/jackc/pgx/v5"
 
@@ -31,42 +30,12 @@ func testDSN(tb testing.TB) string {
 	return dsn
 }
 
-// MustCreateSchema creates an empty schema, dropped when the test ends, and returns a DSN
-// whose search_path is that schema, so that tables and goose's version table land there.
+// MustCreateSchema returns a DSN for a fresh, empty schema of this test (skipping when no
+// test database is configured).
 func MustCreateSchema(tb testing.TB) string {
 	tb.Helper()
-	dsn := testDSN(tb)
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	exec := func(sql string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	// The schema name is ours and hex, so formatting it into the statement is safe.
-	if err := exec("CREATE SCHEMA " + schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		tb.Fatalf("SCIMTRAIL_TEST_POSTGRES must be a postgres:// URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	testDSN(tb)
+	return pgtest.Schema(tb, "t")
 }
 
 // MustOpenDB opens a store on a fresh schema; it is closed before the schema is dropped.

@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/scimtrail/scimtrail/postgres/pgtest"
 )
 
 // syncBuffer is a bytes.Buffer that the server goroutine writes while the test reads.
@@ -96,43 +93,11 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, dsn string)) {
 	}
 }
 
-// mustCreateSchema creates an empty PostgreSQL schema, dropped when the test ends, and
-// returns a DSN whose search_path is that schema, so that every test has its own database
-// inside the one CI provides (as the postgres package's own tests do).
+// mustCreateSchema returns a DSN for a fresh, empty PostgreSQL schema of this test, so every
+// test has its own database inside the one CI provides.
 func mustCreateSchema(tb testing.TB) string {
 	tb.Helper()
-	dsn := os.Getenv("SCIMTRAIL_TEST_POSTGRES")
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "e2e_" + hex.EncodeToString(b[:])
-	exec := func(sql string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	// The schema name is ours and hex, so formatting it into the statement is safe.
-	if err := exec("CREATE SCHEMA " + schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil || !isPostgres(dsn) {
-		tb.Fatalf("SCIMTRAIL_TEST_POSTGRES must be a postgres:// URL, got %q", dsn)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return pgtest.Schema(tb, "e2e")
 }
 
 // server is a running in-process `scimtrail serve`.
