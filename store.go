@@ -107,6 +107,19 @@ type Query struct {
 	Descending bool
 	StartIndex int // 1-based
 	Count      int // at most this many; 0 returns only Total
+	// After, when set, makes this a keyset (cursor) page: only resources strictly after
+	// After in the query's order (descending when Descending) are returned, the database
+	// seeks to it through an index instead of counting past an OFFSET, and StartIndex is
+	// ignored. Total still counts every match. Only creation order (SortBy "" or
+	// "meta.created") and SortBy "id" have a keyset; any other SortBy with After is EINVALID.
+	After *Position
+}
+
+// Position is a place in creation order, (created, id), for keyset pagination. With
+// SortBy "id" only ID counts.
+type Position struct {
+	Created time.Time
+	ID      string
 }
 
 // Page is one page of a query: the total number of matches and the page's resources.

@@ -6,28 +6,41 @@ import (
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/scim/schema"
+	"github.com/scimtrail/scimtrail/service"
 )
 
 // maxResults is the most resources one list or search page returns; the discovery document
 // advertises it.
 const maxResults = 1000
 
-// capabilities is what discovery advertises, and it must stay true: PATCH, filters, sorting
-// and ETags work; bulk and changePassword do not exist (yet).
-var capabilities = schema.Capabilities{
-	Patch:      true,
-	Bulk:       false,
-	Filter:     true,
-	MaxResults: maxResults,
-	Sort:       true,
-	ETag:       true,
+// capabilities is what discovery advertises, and it must stay true: PATCH, bulk, filters,
+// sorting and ETags work; changePassword does not exist. Bulk's limits are the ones the
+// bulk handler enforces (scim_bulk.go).
+func (h *handler) capabilities() schema.Capabilities {
+	return schema.Capabilities{
+		Patch:              true,
+		Bulk:               true,
+		BulkMaxOperations:  service.MaxBulkOperations,
+		BulkMaxPayloadSize: int(h.bulkMaxPayload()),
+		Filter:             true,
+		MaxResults:         maxResults,
+		Sort:               true,
+		ETag:               true,
+		// Index pagination stays the default so that clients written before RFC 9865
+		// see no change (RFC 9865 §2.3, backwards compatibility).
+		Pagination: &schema.Pagination{
+			Cursor: true, Index: true, DefaultPaginationMethod: "index",
+			DefaultPageSize: service.DefaultCount, MaxPageSize: maxResults,
+			CursorTimeout: int(service.CursorTimeout.Seconds()),
+		},
+	}
 }
 
 // resourceTypesServed lists the resource types in the order discovery lists them.
 var resourceTypesServed = []*schema.ResourceType{users.rt, groups.rt}
 
 func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request, c call) error {
-	writeSCIM(w, http.StatusOK, schema.ServiceProviderConfig(h.scimBase(r, c.tenant), capabilities))
+	writeSCIM(w, http.StatusOK, schema.ServiceProviderConfig(h.scimBase(r, c.tenant), h.capabilities()))
 	return nil
 }
 

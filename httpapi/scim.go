@@ -142,6 +142,14 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request, c call, k kind) e
 		Count:     -1,
 	}
 	var err error
+	// RFC 9865 §2: "?cursor" or "?cursor=" asks for the first page of cursor pagination.
+	if qv.Has("cursor") {
+		cursor := qv.Get("cursor")
+		q.Cursor = &cursor
+		if qv.Has("startIndex") {
+			return bothPaginations()
+		}
+	}
 	if s := qv.Get("startIndex"); s != "" {
 		if q.StartIndex, err = intParam("startIndex", s); err != nil {
 			return err
@@ -168,6 +176,12 @@ type searchRequest struct {
 	SortOrder          string   `json:"sortOrder"`
 	StartIndex         *int     `json:"startIndex"`
 	Count              *int     `json:"count"`
+	Cursor             *string  `json:"cursor"` // RFC 9865 §3
+}
+
+func bothPaginations() error {
+	return scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue,
+		"use either startIndex (index pagination) or cursor (cursor pagination, RFC 9865), not both")
 }
 
 func (h *handler) search(w http.ResponseWriter, r *http.Request, c call, k kind) error {
@@ -185,7 +199,10 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request, c call, k kind)
 		return scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidSyntax,
 			"a search request's schemas must contain %q", schema.SearchRequestSchema)
 	}
-	q := service.ListQuery{Filter: sr.Filter, SortBy: sr.SortBy, SortOrder: sr.SortOrder, Count: -1}
+	q := service.ListQuery{Filter: sr.Filter, SortBy: sr.SortBy, SortOrder: sr.SortOrder, Count: -1, Cursor: sr.Cursor}
+	if sr.Cursor != nil && sr.StartIndex != nil {
+		return bothPaginations()
+	}
 	if sr.StartIndex != nil {
 		q.StartIndex = *sr.StartIndex
 	}
@@ -211,14 +228,24 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 	for i, v := range res.Views {
 		docs[i] = k.rt.Project(service.Render(v, base), attrs, excluded)
 	}
-	start := max(res.StartIndex, 1)
-	writeSCIM(w, http.StatusOK, map[string]any{
+	body := map[string]any{
 		"schemas":      []string{schema.ListResponseSchema},
 		"totalResults": res.Total,
-		"startIndex":   start,
 		"itemsPerPage": len(docs),
 		"Resources":    docs,
-	})
+	}
+	// A cursor page has no index (RFC 9865 §2); its position is in the cursors, and
+	// nextCursor is left out exactly on the last page.
+	if q.Cursor == nil {
+		body["startIndex"] = max(res.StartIndex, 1)
+	}
+	if res.NextCursor != "" {
+		body["nextCursor"] = res.NextCursor
+	}
+	if res.PreviousCursor != "" {
+		body["previousCursor"] = res.PreviousCursor
+	}
+	writeSCIM(w, http.StatusOK, body)
 	return nil
 }
 

@@ -344,10 +344,13 @@ func TestDiscovery(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		tok := e.scim["acme"]
 		spc := e.must(e.do("GET", "/scim/v2/acme/ServiceProviderConfig", tok, nil), 200).json()
-		for feature, want := range map[string]bool{"patch": true, "bulk": false, "filter": true, "changePassword": false, "sort": true, "etag": true} {
+		for feature, want := range map[string]bool{"patch": true, "bulk": true, "filter": true, "changePassword": false, "sort": true, "etag": true} {
 			if got := spc[feature].(map[string]any)["supported"]; got != want {
 				t.Errorf("%s.supported %v, want %v", feature, got, want)
 			}
+		}
+		if b := spc["bulk"].(map[string]any); b["maxOperations"] != 1000.0 || b["maxPayloadSize"] != 1048576.0 {
+			t.Errorf("bulk %v, want maxOperations 1000 and maxPayloadSize 1048576", b)
 		}
 		if got := spc["filter"].(map[string]any)["maxResults"]; got != 1000.0 {
 			t.Errorf("filter.maxResults %v, want 1000", got)

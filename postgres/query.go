@@ -351,6 +351,36 @@ var sortKeys = []struct {
 		[]string{`(SELECT min(e.value) FROM resource_emails e WHERE e.tenant = r.tenant AND e.resource_id = r.id)`, `r.id`}},
 }
 
+// keyset is the condition that seeks past q.After through the (tenant, type, created, id)
+// index or the primary key; nil when q is not a keyset page.
+func keyset(q scimtrail.Query) (cond, error) {
+	if q.After == nil {
+		return nil, nil
+	}
+	op := " > "
+	if q.Descending {
+		op = " < "
+	}
+	after := *q.After
+	switch q.Keyset() {
+	case "created":
+		return func(b *sqlBuilder) {
+			b.WriteString(" AND (r.created, r.id)" + op + "(")
+			b.arg(after.Created)
+			b.WriteString(", ")
+			b.arg(after.ID)
+			b.WriteString(")")
+		}, nil
+	case "id":
+		return func(b *sqlBuilder) {
+			b.WriteString(" AND r.id" + op)
+			b.arg(after.ID)
+		}, nil
+	}
+	return nil, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue,
+		"cursor pagination is in creation order or by id; sortBy %q needs startIndex pagination", q.SortBy)
+}
+
 // orderBy returns the ORDER BY clause for q: creation order when SortBy is empty.
 func orderBy(q scimtrail.Query) (string, error) {
 	keys := []string{`r.created`, `r.id`}
@@ -387,6 +417,13 @@ func (t *tx) QueryResources(ctx context.Context, tenant string, q scimtrail.Quer
 	}
 	start := max(q.StartIndex, 1)
 	count := max(q.Count, 0)
+	if q.After != nil {
+		start = 1
+	}
+	seek, err := keyset(q)
+	if err != nil {
+		return scimtrail.Page{}, err
+	}
 
 	from := func(b *sqlBuilder) {
 		b.WriteString(" FROM resources r WHERE r.tenant = ")
@@ -417,6 +454,9 @@ func (t *tx) QueryResources(ctx context.Context, tenant string, q scimtrail.Quer
 		b = sqlBuilder{}
 		b.WriteString("SELECT " + resourceColumns)
 		from(&b)
+		if seek != nil {
+			seek(&b)
+		}
 		b.WriteString(order + " LIMIT ")
 		b.arg(count)
 		b.WriteString(" OFFSET ")
@@ -459,7 +499,7 @@ func (t *tx) QueryResources(ctx context.Context, tenant string, q scimtrail.Quer
 			continue
 		}
 		page.Total++
-		if page.Total >= start && len(page.Resources) < count {
+		if page.Total >= start && len(page.Resources) < count && q.IsAfter(r) {
 			page.Resources = append(page.Resources, r)
 		}
 	}

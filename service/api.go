@@ -36,13 +36,19 @@ type ListQuery struct {
 	SortOrder  string // "ascending" (default) or "descending"
 	StartIndex int    // 1-based; values below 1 mean 1
 	Count      int    // -1 when not given: the default page size applies
+	// Cursor, when not nil, asks for cursor pagination (RFC 9865): "" for the first page,
+	// or a nextCursor/previousCursor value of an earlier page of the same query.
+	Cursor *string
 }
 
-// ListResult is one page of a list.
+// ListResult is one page of a list. With cursor pagination, StartIndex is 0 and
+// NextCursor/PreviousCursor are set when there is a next/previous page.
 type ListResult struct {
-	Total      int
-	StartIndex int
-	Views      []View
+	Total          int
+	StartIndex     int
+	Views          []View
+	NextCursor     string
+	PreviousCursor string
 }
 
 // Interface checks that the signatures below stay as handlers expect them.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -845,7 +846,37 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 	default:
 		return ListResult{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue, "sortOrder must be \"ascending\" or \"descending\", not %q", q.SortOrder)
 	}
+	// Cursor pagination (RFC 9865): a keyset page of one more than asked for, so that
+	// whether a next page exists is known without another query.
+	var cur *cursorState
+	qh := ""
+	want := query.Count
+	if q.Cursor != nil {
+		if query.Keyset() == "" {
+			return ListResult{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue,
+				"cursor pagination sorts by creation (no sortBy), meta.created or id; sortBy %q needs startIndex pagination", q.SortBy)
+		}
+		qh = queryHash(typ, q)
+		if *q.Cursor != "" {
+			st, err := s.decodeCursor(tenant, typ, qh, *q.Cursor)
+			if err != nil {
+				return ListResult{}, err
+			}
+			cur = &st
+			query.After = &scimtrail.Position{Created: time.UnixMicro(st.Created).UTC(), ID: st.ID}
+			if st.Backward {
+				query.Descending = !query.Descending
+			}
+		}
+		query.StartIndex = 1
+		if want > 0 {
+			query.Count = want + 1
+		}
+	}
 	res := ListResult{StartIndex: query.StartIndex}
+	if q.Cursor != nil {
+		res.StartIndex = 0
+	}
 	err = s.store.View(ctx, func(tx scimtrail.ReadTx) error {
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
@@ -855,6 +886,9 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 			return err
 		}
 		res.Total = page.Total
+		if q.Cursor != nil {
+			page.Resources = s.cursorPage(tenant, typ, qh, cur, want, page.Resources, &res)
+		}
 		res.Views = make([]View, 0, len(page.Resources))
 		for _, r := range page.Resources {
 			v, err := view(ctx, tx, r)
@@ -866,6 +900,36 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		return nil
 	})
 	return res, err
+}
+
+// cursorPage trims a keyset page fetched with one extra row, puts a backward page back in
+// the query's order, and sets the page's next and previous cursors.
+func (s *Service) cursorPage(tenant string, typ scimtrail.ResourceType, qh string, cur *cursorState, want int, rows []scimtrail.Resource, res *ListResult) []scimtrail.Resource {
+	more := len(rows) > want
+	if more {
+		rows = rows[:want]
+	}
+	backward := cur != nil && cur.Backward
+	if backward {
+		slices.Reverse(rows)
+	}
+	if len(rows) == 0 {
+		return rows
+	}
+	mk := func(r scimtrail.Resource, back bool) string {
+		p := scimtrail.PositionOf(r)
+		return s.encodeCursor(cursorState{Tenant: tenant, Type: string(typ), Query: qh,
+			Created: p.Created.UnixMicro(), ID: p.ID, Backward: back, Issued: s.now().Unix()})
+	}
+	// Going forward, a next page exists when the extra row came back, and a previous one
+	// whenever this is not the first page; going backward, the other way round.
+	if (!backward && more) || backward {
+		res.NextCursor = mk(rows[len(rows)-1], false)
+	}
+	if (backward && more) || (!backward && cur != nil) {
+		res.PreviousCursor = mk(rows[0], true)
+	}
+	return rows
 }
 
 // AuditEntries reads a tenant's ledger forward from after. limit ≤ 0 means 100; at most 1000.

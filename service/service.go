@@ -5,6 +5,7 @@
 package service
 
 import (
+	"crypto/rand"
 	"time"
 
 	"github.com/scimtrail/scimtrail"
@@ -18,12 +19,18 @@ type Service struct {
 	now    func() time.Time
 	users  *schema.ResourceType
 	groups *schema.ResourceType
+	// cursorKey authenticates pagination cursors (cursor.go).
+	cursorKey []byte
 }
 
 // Options configure a Service; zero values are sane defaults.
 type Options struct {
 	// Now is the clock; time.Now when nil. Tests pass a fixed clock.
 	Now func() time.Time
+	// CursorKey authenticates the pagination cursors the service hands out. Replicas
+	// behind one load balancer need the same key for a cursor from one to work on
+	// another; nil draws a random key, valid for this process only.
+	CursorKey []byte
 }
 
 // New returns a Service over store.
@@ -32,7 +39,12 @@ func New(store scimtrail.Store, opts Options) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, users: schema.User(), groups: schema.Group()}
+	key := opts.CursorKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	return &Service{store: store, now: now, users: schema.User(), groups: schema.Group(), cursorKey: key}
 }
 
 // Origin says who is making a change and through which channel; it becomes the ledger

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -276,6 +277,13 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 	args := append([]any{tenant, string(q.Type)}, c.args...)
 	start := max(q.StartIndex, 1)
 	count := max(q.Count, 0)
+	seek, seekArgs, err := keyset(q)
+	if err != nil {
+		return scimtrail.Page{}, err
+	}
+	if q.After != nil {
+		start = 1
+	}
 
 	if c.exact {
 		var p scimtrail.Page
@@ -285,8 +293,8 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 		if count == 0 || start > p.Total {
 			return p, nil
 		}
-		rows, err := t.q.QueryContext(ctx, `SELECT `+prefixed(resourceCols)+` `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
-			append(args, count, start-1)...)
+		rowArgs := append(append(slices.Clone(args), seekArgs...), count, start-1)
+		rows, err := t.q.QueryContext(ctx, `SELECT `+prefixed(resourceCols)+` `+where+seek+` ORDER BY `+order+` LIMIT ? OFFSET ?`, rowArgs...)
 		if err != nil {
 			return scimtrail.Page{}, dbErr("querying resources", err)
 		}
@@ -316,11 +324,31 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 			continue
 		}
 		p.Total++
-		if p.Total >= start && len(p.Resources) < count {
+		if p.Total >= start && len(p.Resources) < count && q.IsAfter(r) {
 			p.Resources = append(p.Resources, r)
 		}
 	}
 	return p, dbErr("querying resources", rows.Err())
+}
+
+// keyset is the condition that seeks past q.After, through the (tenant, type, created_us,
+// id) index or the primary key; "" when q is not a keyset page.
+func keyset(q scimtrail.Query) (string, []any, error) {
+	if q.After == nil {
+		return "", nil, nil
+	}
+	op := " > "
+	if q.Descending {
+		op = " < "
+	}
+	switch q.Keyset() {
+	case "created":
+		return " AND (r.created_us, r.id)" + op + "(?, ?)", []any{q.After.Created.UnixMicro(), q.After.ID}, nil
+	case "id":
+		return " AND r.id" + op + "?", []any{q.After.ID}, nil
+	}
+	return "", nil, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue,
+		"cursor pagination is in creation order or by id; sortBy %q needs startIndex pagination", q.SortBy)
 }
 
 // prefixed qualifies a column list with the alias r.

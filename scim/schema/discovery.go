@@ -10,6 +10,17 @@ type Capabilities struct {
 	BulkMaxOperations                               int // bulk.maxOperations
 	BulkMaxPayloadSize                              int // bulk.maxPayloadSize, in bytes
 	DocumentationURI                                string
+	// Pagination, when set, is advertised as RFC 9865 §4's "pagination" attribute.
+	Pagination *Pagination
+}
+
+// Pagination is the ServiceProviderConfig "pagination" attribute (RFC 9865 §4).
+type Pagination struct {
+	Cursor, Index           bool
+	DefaultPaginationMethod string // "index" or "cursor"
+	DefaultPageSize         int
+	MaxPageSize             int
+	CursorTimeout           int // seconds
 }
 
 // ServiceProviderConfig returns the ServiceProviderConfig resource (RFC 7643 §5, RFC 7644
@@ -37,6 +48,16 @@ func ServiceProviderConfig(base string, c Capabilities) map[string]any {
 			"resourceType": "ServiceProviderConfig",
 			"location":     base + "/ServiceProviderConfig",
 		},
+	}
+	if p := c.Pagination; p != nil {
+		doc["pagination"] = map[string]any{
+			"cursor":                  p.Cursor,
+			"index":                   p.Index,
+			"defaultPaginationMethod": p.DefaultPaginationMethod,
+			"defaultPageSize":         p.DefaultPageSize,
+			"maxPageSize":             p.MaxPageSize,
+			"cursorTimeout":           p.CursorTimeout,
+		}
 	}
 	if c.DocumentationURI != "" {
 		doc["documentationUri"] = c.DocumentationURI
