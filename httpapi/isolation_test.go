@@ -66,6 +66,21 @@ func searchBody(ref, nonce string) any {
 	}
 }
 
+// isoBulkBody names ref in every place a Bulk request can: the path of an operation, a new
+// group's members, a PATCH's members.
+func isoBulkBody(ref, nonce string) any {
+	return map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"},
+		"Operations": []map[string]any{
+			{"method": "POST", "path": "/Groups", "bulkId": "g" + nonce, "data": groupBody(ref, nonce)},
+			{"method": "PATCH", "path": "/Groups/" + ref, "data": addMemberPatch(ref, nonce)},
+			{"method": "PUT", "path": "/Users/" + ref, "data": userBody(ref, nonce)},
+			{"method": "DELETE", "path": "/Users/" + ref},
+			{"method": "DELETE", "path": "/Groups/" + ref},
+		},
+	}
+}
+
 // isolationMatrix has a row for every route of the server. TestIsolationMatrix fails when
 // a route is registered without a row here: a new route must say how it is attacked.
 // Bulk, when it lands, needs a row whose body names the other tenant's ids in its
@@ -89,6 +104,10 @@ var isolationMatrix = map[string]isoRow{
 	"PUT /scim/v2/{tenant}/Groups/{id}":                {body: groupBody},
 	"PATCH /scim/v2/{tenant}/Groups/{id}":              {body: addMemberPatch},
 	"DELETE /scim/v2/{tenant}/Groups/{id}":             {},
+	"/scim/v2/{tenant}/Me":                             {},
+	"/scim/v2/{tenant}/Me/{rest...}":                   {},
+	"POST /scim/v2/{tenant}/.search":                   {body: searchBody},
+	"POST /scim/v2/{tenant}/Bulk":                      {body: isoBulkBody},
 	"GET /scim/v2/{tenant}/ServiceProviderConfig":      {},
 	"GET /scim/v2/{tenant}/ResourceTypes":              {},
 	"GET /scim/v2/{tenant}/ResourceTypes/{name}":       {},
@@ -149,7 +168,17 @@ func sourceRoutes(t *testing.T) []string {
 	return routes
 }
 
-var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
+var pathParam = regexp.MustCompile(`\{([a-zA-Z]+)(\.\.\.)?\}`)
+
+// splitPattern is a pattern's method ("" for any, which the matrix sends as GET and POST)
+// and path.
+func splitPattern(p string) (methods []string, path string) {
+	m, path, ok := strings.Cut(p, " ")
+	if !ok {
+		return []string{"GET", "POST"}, p
+	}
+	return []string{m}, path
+}
 
 // TestIsolationMatrixCoversEveryRoute fails when a route has no row in isolationMatrix, and
 // checks that every route found in the source is really registered under that pattern.
@@ -162,11 +191,13 @@ func TestIsolationMatrixCoversEveryRoute(t *testing.T) {
 		if _, ok := isolationMatrix[p]; !ok {
 			t.Errorf("route %q has no row in isolationMatrix (httpapi/isolation_test.go): say how another tenant's ids reach it", p)
 		}
-		method, path, _ := strings.Cut(p, " ")
+		methods, path := splitPattern(p)
 		concrete := pathParam.ReplaceAllString(path, "x")
-		req := httptest.NewRequest(method, concrete, nil)
-		if got := httpapi.RegisteredPattern(req); got != p {
-			t.Errorf("%s %s is routed to %q, want %q", method, concrete, got, p)
+		for _, method := range methods {
+			req := httptest.NewRequest(method, concrete, nil)
+			if got := httpapi.RegisteredPattern(req); got != p {
+				t.Errorf("%s %s is routed to %q, want %q", method, concrete, got, p)
+			}
 		}
 	}
 	for p := range isolationMatrix {
@@ -250,7 +281,7 @@ func TestIsolationMatrix(t *testing.T) {
 		// fill turns a pattern into a path: the tenant, and for each {param} the victim's
 		// resource (foreign) or a fresh random id, or the attacker's own one.
 		fill := func(pattern, tenant, which string) string {
-			_, path, _ := strings.Cut(pattern, " ")
+			_, path := splitPattern(pattern)
 			path = strings.ReplaceAll(path, "{tenant}", tenant)
 			return pathParam.ReplaceAllStringFunc(path, func(m string) string {
 				switch m {
@@ -258,6 +289,8 @@ func TestIsolationMatrix(t *testing.T) {
 					return "User"
 				case "{urn}":
 					return "urn:ietf:params:scim:schemas:core:2.0:User"
+				case "{rest...}":
+					return "x"
 				case "{id}":
 				default:
 					t.Fatalf("%s: the matrix does not know how to fill %s", pattern, m)
@@ -309,60 +342,62 @@ func TestIsolationMatrix(t *testing.T) {
 		cells := 0
 		for _, pattern := range sourceRoutes(t) {
 			row := isolationMatrix[pattern]
-			method, _, _ := strings.Cut(pattern, " ")
-			hasTenant := strings.Contains(pattern, "{tenant}")
-			hasID := strings.Contains(pattern, "{id}")
-			for _, k := range kinds {
-				label := pattern + " as " + k.name
-				rnd := randomHex(16)
-				n1, n2 := randomHex(4), randomHex(4)
-				body := func(ref, nonce string) any {
-					if row.body == nil {
-						return nil
+			methods, _ := splitPattern(pattern)
+			for _, method := range methods {
+				hasTenant := strings.Contains(pattern, "{tenant}")
+				hasID := strings.Contains(pattern, "{id}")
+				for _, k := range kinds {
+					label := pattern + " as " + k.name
+					rnd := randomHex(16)
+					n1, n2 := randomHex(4), randomHex(4)
+					body := func(ref, nonce string) any {
+						if row.body == nil {
+							return nil
+						}
+						return row.body(ref, nonce)
 					}
-					return row.body(ref, nonce)
-				}
-				// 1. The other tenant in the path, with its ids, versus a tenant that does not
-				// exist. An operator may reach every tenant, so this cell is not its.
-				if hasTenant && k.name != "operator" {
-					ghost := "ghost" + randomHex(4)
-					a := send(k.secret, method, fill(pattern, "globex", "foreign"), body(v.userID, n1))
-					b := send(k.secret, method, fill(pattern, ghost, rnd), body(rnd, n2))
-					same(label+" [foreign tenant in path]", a, b,
-						[]string{"globex", v.userID, v.groupID, v.tokenID, n1}, []string{ghost, rnd, rnd, rnd, n2})
-					cells++
-				}
-				if !hasTenant {
-					continue
-				}
-				// 2. Its own tenant in the path, the other tenant's id.
-				if hasID {
-					a := send(k.secret, method, fill(pattern, "acme", "foreign"), body(v.userID, n1))
-					b := send(k.secret, method, fill(pattern, "acme", rnd), body(rnd, n2))
-					same(label+" [foreign id in own path]", a, b,
-						[]string{v.userID, v.groupID, v.tokenID, n1}, []string{rnd, rnd, rnd, n2})
-					cells++
-				}
-				// 3. Its own tenant and resource, the other tenant's ids in the body.
-				if row.body != nil {
-					for _, ref := range []string{v.userID, v.groupID} {
-						r2 := randomHex(16)
-						a := send(k.secret, method, fill(pattern, "acme", "own"), row.body(ref, n1))
-						b := send(k.secret, method, fill(pattern, "acme", "own"), row.body(r2, n2))
-						same(label+" [foreign id in body]", a, b, []string{ref, n1}, []string{r2, n2})
+					// 1. The other tenant in the path, with its ids, versus a tenant that does not
+					// exist. An operator may reach every tenant, so this cell is not its.
+					if hasTenant && k.name != "operator" {
+						ghost := "ghost" + randomHex(4)
+						a := send(k.secret, method, fill(pattern, "globex", "foreign"), body(v.userID, n1))
+						b := send(k.secret, method, fill(pattern, ghost, rnd), body(rnd, n2))
+						same(label+" [foreign tenant in path]", a, b,
+							[]string{"globex", v.userID, v.groupID, v.tokenID, n1}, []string{ghost, rnd, rnd, rnd, n2})
 						cells++
-						n1, n2 = randomHex(4), randomHex(4)
 					}
-				}
-				// 4. Its own tenant, a filter naming the other tenant's ids.
-				if row.filter {
-					for _, ref := range []string{v.userID, v.groupID} {
-						r2 := randomHex(16)
-						q := func(id string) string { return "?filter=" + urlQueryEscape(`id eq "`+id+`"`) }
-						a := send(k.secret, method, fill(pattern, "acme", "own")+q(ref), nil)
-						b := send(k.secret, method, fill(pattern, "acme", "own")+q(r2), nil)
-						same(label+" [foreign id in filter]", a, b, []string{ref}, []string{r2})
+					if !hasTenant {
+						continue
+					}
+					// 2. Its own tenant in the path, the other tenant's id.
+					if hasID {
+						a := send(k.secret, method, fill(pattern, "acme", "foreign"), body(v.userID, n1))
+						b := send(k.secret, method, fill(pattern, "acme", rnd), body(rnd, n2))
+						same(label+" [foreign id in own path]", a, b,
+							[]string{v.userID, v.groupID, v.tokenID, n1}, []string{rnd, rnd, rnd, n2})
 						cells++
+					}
+					// 3. Its own tenant and resource, the other tenant's ids in the body.
+					if row.body != nil {
+						for _, ref := range []string{v.userID, v.groupID} {
+							r2 := randomHex(16)
+							a := send(k.secret, method, fill(pattern, "acme", "own"), row.body(ref, n1))
+							b := send(k.secret, method, fill(pattern, "acme", "own"), row.body(r2, n2))
+							same(label+" [foreign id in body]", a, b, []string{ref, n1}, []string{r2, n2})
+							cells++
+							n1, n2 = randomHex(4), randomHex(4)
+						}
+					}
+					// 4. Its own tenant, a filter naming the other tenant's ids.
+					if row.filter {
+						for _, ref := range []string{v.userID, v.groupID} {
+							r2 := randomHex(16)
+							q := func(id string) string { return "?filter=" + urlQueryEscape(`id eq "`+id+`"`) }
+							a := send(k.secret, method, fill(pattern, "acme", "own")+q(ref), nil)
+							b := send(k.secret, method, fill(pattern, "acme", "own")+q(r2), nil)
+							same(label+" [foreign id in filter]", a, b, []string{ref}, []string{r2})
+							cells++
+						}
 					}
 				}
 			}
