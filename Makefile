@@ -1,16 +1,21 @@
 # scimtrail — see README.md. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: test test-sqlite lint bench run fuzz soak
+.PHONY: test test-sqlite lint bench run fuzz screenshots soak
 
 # Every test on SQLite and on a throwaway PostgreSQL cluster (installed from Debian's
-# packages when missing, started on loopback in a temp dir, stopped afterwards).
+# packages when missing, started on loopback in a temp dir, stopped afterwards), with
+# Debian's chromium for the console's browser tests (installed when missing).
 test:
-	scripts/with-postgres $(GO) test -race -count=1 ./...
+	scripts/with-chromium scripts/with-postgres $(GO) test -race -count=1 ./...
 
 # The same without PostgreSQL: quick, for a laptop.
 test-sqlite:
-	$(GO) test -race -count=1 ./...
+	scripts/with-chromium $(GO) test -race -count=1 ./...
+
+# Rewrite the console screenshots under docs/screenshots/ (the README shows them).
+screenshots:
+	scripts/with-chromium $(GO) test -count=1 -run Browser ./httpapi/console -screenshots
 
 # The long forms of the reliability suites (docs/reliability.md): more crash cycles, more
 # If-Match rounds, more slowloris sockets; both backends.

@@ -108,7 +108,7 @@ func TestIfMatchRace(t *testing.T) {
 		}
 		// The ledger records exactly the acknowledged adds, once each.
 		var logged []string
-		for _, en := range e.auditEntries("acme") {
+		for _, en := range e.ledgerEntries("acme") {
 			if en.Action == "group.member_added" && en.Target.ID == groupID {
 				for _, ch := range en.Changes {
 					var nv struct{ Value string }
@@ -168,7 +168,7 @@ func TestConcurrentCreateSameUserName(t *testing.T) {
 			t.Fatalf("%d created %q and %d conflicts; want exactly one 201", len(created), created, conflict)
 		}
 		n := 0
-		for _, en := range e.auditEntries("acme") {
+		for _, en := range e.ledgerEntries("acme") {
 			if en.Action == "user.created" {
 				n++
 			}
@@ -179,8 +179,8 @@ func TestConcurrentCreateSameUserName(t *testing.T) {
 	})
 }
 
-// auditEntry is one entry of the admin API's audit listing.
-type auditEntry struct {
+// ledgerEntry is one entry of the admin API's audit listing.
+type ledgerEntry struct {
 	Seq    int64  `json:"seq"`
 	Action string `json:"action"`
 	Target struct {
@@ -193,17 +193,17 @@ type auditEntry struct {
 	} `json:"changes"`
 }
 
-// auditEntries reads the tenant's whole log through the admin API, page by page.
-func (e *env) auditEntries(tenant string) []auditEntry {
+// ledgerEntries reads the tenant's whole log through the admin API, page by page.
+func (e *env) ledgerEntries(tenant string) []ledgerEntry {
 	e.t.Helper()
-	var all []auditEntry
+	var all []ledgerEntry
 	after := int64(0)
 	for {
 		r := e.must(e.do("GET", fmt.Sprintf("/api/v1/tenants/%s/audit?after=%d&limit=1000", tenant, after), e.operator, nil), 200)
 		var page struct {
 			Entries []struct {
-				Seq   int64      `json:"seq"`
-				Entry auditEntry `json:"entry"`
+				Seq   int64       `json:"seq"`
+				Entry ledgerEntry `json:"entry"`
 			} `json:"entries"`
 		}
 		if err := json.Unmarshal(r.body, &page); err != nil {

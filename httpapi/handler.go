@@ -72,6 +72,8 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.scimRoutes(mux)
 	h.adminRoutes(mux)
 	h.auditRoutes(mux)
+	h.accessRoutes(mux)
+	h.consoleRoutes(mux)
 }
 
 // scimRoutes is SCIM 2.0 (RFC 7644).

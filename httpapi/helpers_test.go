@@ -96,6 +96,7 @@ type env struct {
 	logs     *syncBuffer
 	operator string
 	scim     map[string]string // tenant → SCIM token secret
+	svc      *service.Service
 }
 
 type envOptions struct {
@@ -138,7 +139,7 @@ func newEnv(t *testing.T, b backend, o envOptions) *env {
 	if err != nil || !created {
 		t.Fatalf("Bootstrap: created %v, %v", created, err)
 	}
-	e := &env{t: t, srv: srv, clock: clk, reg: reg, logs: logs, operator: secret, scim: map[string]string{}}
+	e := &env{t: t, srv: srv, clock: clk, reg: reg, logs: logs, operator: secret, scim: map[string]string{}, svc: svc}
 	for _, tenant := range []string{"acme", "globex"} {
 		e.must(e.do("POST", "/api/v1/tenants", secret, map[string]any{"id": tenant, "name": tenant + " Corp"}), 201)
 		e.scim[tenant] = e.issue(tenant, "scim")

@@ -120,7 +120,34 @@ var isolationMatrix = map[string]isoRow{
 	"GET /api/v1/tenants/{tenant}/tokens":              {},
 	"DELETE /api/v1/tenants/{tenant}/tokens/{id}":      {},
 	"POST /api/v1/tenants/{tenant}/tokens/{id}/rotate": {},
-	"GET /api/v1/tenants/{tenant}/audit":               {},
+	// The access model (DESIGN.md §5): the other tenant's users and groups named in
+	// grants, break-glass and mappings; its ids in the paths of roles, grants, mappings.
+	"GET /api/v1/roles":                                 {},
+	"POST /api/v1/roles":                                {body: func(ref, nonce string) any { return map[string]any{"id": "iso-" + nonce, "name": "Iso"} }},
+	"PATCH /api/v1/roles/{id}":                          {body: func(ref, nonce string) any { return map[string]any{"name": "Iso " + nonce} }},
+	"DELETE /api/v1/roles/{id}":                         {},
+	"GET /api/v1/tenants/{tenant}/roles":                {},
+	"POST /api/v1/tenants/{tenant}/roles":               {body: func(ref, nonce string) any { return map[string]any{"id": "iso-" + nonce, "name": "Iso"} }},
+	"PATCH /api/v1/tenants/{tenant}/roles/{id}":         {body: func(ref, nonce string) any { return map[string]any{"name": "Iso " + nonce} }},
+	"DELETE /api/v1/tenants/{tenant}/roles/{id}":        {},
+	"GET /api/v1/tenants/{tenant}/roles/{role}/holders": {},
+	"GET /api/v1/tenants/{tenant}/access":               {},
+	"GET /api/v1/tenants/{tenant}/users/{id}/access":    {},
+	"GET /api/v1/tenants/{tenant}/mappings":             {},
+	"POST /api/v1/tenants/{tenant}/mappings":            {body: func(ref, nonce string) any { return map[string]any{"group_id": ref, "role": "iso-role"} }},
+	"DELETE /api/v1/tenants/{tenant}/mappings/{id}":     {},
+	"POST /api/v1/tenants/{tenant}/grants": {body: func(ref, nonce string) any {
+		return map[string]any{"user_id": ref, "role": "iso-role", "reason": "iso"}
+	}},
+	"DELETE /api/v1/tenants/{tenant}/grants/{id}": {},
+	"POST /api/v1/tenants/{tenant}/break-glass": {body: func(ref, nonce string) any {
+		return map[string]any{"user_id": ref, "role": "iso-role", "justification": "iso", "duration": "1h"}
+	}},
+	// The console authenticates with its own session, not bearer tokens; its pages are
+	// routed inside the console package (not covered here yet).
+	"/console/":                          {},
+	"GET /console":                       {},
+	"GET /api/v1/tenants/{tenant}/audit": {},
 }
 
 // sourceRoutes returns every pattern the package registers, read from its source: each
@@ -291,6 +318,11 @@ func TestIsolationMatrix(t *testing.T) {
 					return "urn:ietf:params:scim:schemas:core:2.0:User"
 				case "{rest...}":
 					return "x"
+				case "{role}":
+					if which == "foreign" {
+						return v.userID // another tenant's id where a role id goes
+					}
+					return which
 				case "{id}":
 				default:
 					t.Fatalf("%s: the matrix does not know how to fill %s", pattern, m)
@@ -303,6 +335,11 @@ func TestIsolationMatrix(t *testing.T) {
 					foreign, own = v.groupID, ownGroup
 				case strings.Contains(path, "/tokens/"):
 					foreign, own = v.tokenID, ownTok
+				case strings.Contains(path, "/users/"):
+					foreign, own = v.userID, ownUser
+				case strings.Contains(path, "/roles/"), strings.Contains(path, "/grants/"), strings.Contains(path, "/mappings/"):
+					// The victim has none of these; its user id is a foreign id all the same.
+					foreign, own = v.userID, "iso-none"
 				default:
 					t.Fatalf("%s: the matrix does not know whose {id} this is", pattern)
 				}

@@ -439,6 +439,11 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if err != nil {
 			return err
 		}
+		derived, err := s.accessAfterChange(ctx, tx, at, r, rows, nil)
+		if err != nil {
+			return err
+		}
+		memberEntries = append(memberEntries, derived...)
 		if rc, err = appendEntries(ctx, tx, tenant, o, at, append(entries, memberEntries...)...); err != nil {
 			return err
 		}
@@ -538,6 +543,11 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, c
 	if err := tx.UpdateResource(ctx, next); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
+	derived, err := s.accessAfterChange(ctx, tx, at, next, addMembers, removeMembers)
+	if err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
+	entries = append(entries, derived...)
 	rc, err := appendEntries(ctx, tx, cur.Tenant, o, at, entries...)
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
@@ -792,10 +802,19 @@ func (s *Service) DeleteResource(ctx context.Context, o Origin, tenant string, t
 				e.Changes = []scimtrail.Change{{Path: "groups", Old: ids}}
 			}
 		}
+		at := s.stamp()
+		afterDelete, err := s.accessBeforeDelete(ctx, tx, at, cur)
+		if err != nil {
+			return err
+		}
 		if err := tx.DeleteResource(ctx, tenant, typ, id); err != nil {
 			return err
 		}
-		rc, err = appendEntries(ctx, tx, tenant, o, s.stamp(), e)
+		derived, err := afterDelete()
+		if err != nil {
+			return err
+		}
+		rc, err = appendEntries(ctx, tx, tenant, o, at, append([]scimtrail.Entry{e}, derived...)...)
 		return err
 	})
 	return rc, err

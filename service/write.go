@@ -31,6 +31,9 @@ func appendEntries(ctx context.Context, tx scimtrail.Tx, tenant string, o Origin
 	for i := range entries {
 		entries[i].Actor = o.Actor
 		entries[i].Channel = o.Channel
+		if entries[i].Cause == causeFirst {
+			entries[i].Cause = head.Size + 1
+		}
 	}
 	stored, next, err := ledger.Append(head, entries, at)
 	if err != nil {
@@ -41,6 +44,10 @@ func appendEntries(ctx context.Context, tx scimtrail.Tx, tenant string, o Origin
 	}
 	return scimtrail.Receipt{Seq: next.Size}, nil
 }
+
+// causeFirst, as an entry's Cause, asks appendEntries for the seq of the first entry of the
+// same append: derived entries (access.granted…) name the change that caused them.
+const causeFirst = -1
 
 // newID returns a new resource or token id. UUIDv7 ids are time-ordered, which keeps index
 // inserts local, and never repeat, so history never confuses two things.

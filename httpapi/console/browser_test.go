@@ -1,0 +1,379 @@
+package console_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+var screenshots = flag.Bool("screenshots", os.Getenv("SCIMTRAIL_SCREENSHOTS") == "1",
+	"write a screenshot of each console page to docs/screenshots/")
+
+// chromiumPath is Debian's chromium, which scripts/with-chromium installs (make test and
+// .ci/run call it), so the browser tests always run rather than skip.
+const chromiumPath = "/usr/bin/chromium"
+
+// browser is the one headless chromium of this test binary; each test opens tabs in it.
+var browser context.Context
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runWithBrowser(m))
+}
+
+func runWithBrowser(m *testing.M) int {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		fmt.Fprintf(os.Stderr, "console browser tests need %s: run scripts/with-chromium (make test does)\n", chromiumPath)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "scimtrail-chromium-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	// The machine may have no network at all: nothing chromium does on its own may need it.
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(dir),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 800),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	if err := chromedp.Do(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "starting chromium: %v\n", err)
+		return 1
+	}
+	browser = ctx
+	return m.Run()
+}
+
+// tab opens a new tab with its own cookies (a fresh browser context), closed when the test
+// ends.
+func tab(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+}
+
+// get runs one action that returns a value.
+func get[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+// text returns the visible text of the first element matching sel.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	run(t, ctx, chromedp.WaitVisible(chromedp.CSS(sel)))
+	return get(t, ctx, chromedp.Text(chromedp.CSS(sel)))
+}
+
+func wantText(t *testing.T, ctx context.Context, sel, want string) {
+	t.Helper()
+	if got := text(t, ctx, sel); !strings.Contains(got, want) {
+		t.Fatalf("%s shows %q, want it to contain %q", sel, got, want)
+	}
+}
+
+// shoot writes a full-page screenshot of the current page when -screenshots is set.
+func shoot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if !*screenshots {
+		return
+	}
+	png := get(t, ctx, chromedp.FullScreenshot(100))
+	dir := filepath.Join("..", "..", "docs", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func signInBrowser(t *testing.T, ctx context.Context, base, secret string) {
+	t.Helper()
+	run(t, ctx,
+		chromedp.Navigate(base+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), secret),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("nav[aria-label=Main]")),
+	)
+}
+
+// TestConsoleInBrowser walks the tenant admin's ten minutes: sign in, connect an IdP, watch
+// the users arrive, open one, and look at the audit log.
+func TestConsoleInBrowser(t *testing.T) {
+	f := newFixture(t)
+	ctx := tab(t)
+	base := f.srv.URL
+
+	run(t, ctx, chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	shoot(t, ctx, "signin")
+	signInBrowser(t, ctx, base, f.acmeAdmin)
+	wantText(t, ctx, "#current-tenant", "Acme Corp")
+	wantText(t, ctx, "#signed-in-as", "it-admin (admin)")
+	wantText(t, ctx, "#no-sync", "Connect an IdP")
+
+	// Connect an IdP: issue a SCIM token in the page and read its secret, shown once.
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/connect"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#token-name")),
+	)
+	baseURL := get(t, ctx, chromedp.Value(chromedp.CSS("#scim-base")))
+	run(t, ctx,
+		chromedp.SendKeys(chromedp.CSS("#token-name"), "entra"),
+		chromedp.Click(chromedp.CSS("#issue-token")),
+		chromedp.WaitVisible(chromedp.CSS("#secret-value")),
+	)
+	secret := get(t, ctx, chromedp.Value(chromedp.CSS("#secret-value")))
+	if want := base + "/scim/v2/acme"; baseURL != want {
+		t.Fatalf("SCIM base URL shown: %q, want %q", baseURL, want)
+	}
+	if !strings.HasPrefix(secret, "stk_scim_") {
+		t.Fatalf("secret shown: %q, want a stk_scim_ token", secret)
+	}
+	wantText(t, ctx, "#new-secret", "shown only once")
+	wantText(t, ctx, "#tokens", "entra")
+	shoot(t, ctx, "connect")
+
+	// The IdP pushes users and a group over SCIM with that secret.
+	alice := f.createUser(t, "acme", secret, "alice@acme.example", "Alice Liddell")
+	f.createUser(t, "acme", secret, "bob@acme.example", "Bob Builder")
+	status, resp := f.scim(t, "POST", "/scim/v2/acme/Groups", secret,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Engineering","members":[{"value":"`+alice+`"}]}`)
+	if status != 201 {
+		t.Fatalf("create group: %d %s", status, resp)
+	}
+
+	// Users: search narrows the list as one types (htmx), then open the user.
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/users"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#user-list")),
+	)
+	wantText(t, ctx, "#result-count", "2 users")
+	shoot(t, ctx, "users")
+	run(t, ctx,
+		chromedp.SendKeys(chromedp.CSS("#q"), "alice"),
+		chromedp.WaitNotPresent(chromedp.CSS(`#user-list a[href$="bob"]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#result-count") && document.querySelector("#result-count").textContent.includes("1 user")`),
+	)
+	wantText(t, ctx, "#user-list", "alice@acme.example")
+	if got := text(t, ctx, "#user-list"); strings.Contains(got, "bob@") {
+		t.Fatalf("search for alice still lists bob: %q", got)
+	}
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`#user-list a`)),
+		chromedp.WaitVisible(chromedp.CSS("#user-heading")),
+	)
+	wantText(t, ctx, "#user-heading", "alice@acme.example")
+	wantText(t, ctx, "#attributes", "Alice Liddell")
+	wantText(t, ctx, "#user-groups", "Engineering")
+	wantText(t, ctx, "#access-placeholder", "no access to show")
+	wantText(t, ctx, "#user-history", "user.created")
+	shoot(t, ctx, "user")
+
+	// Groups: the group shows its member.
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`#user-groups a`)),
+		chromedp.WaitVisible(chromedp.CSS("#group-members")),
+	)
+	wantText(t, ctx, "#group-heading", "Engineering")
+	wantText(t, ctx, "#group-members", "alice@acme.example")
+
+	// Overview: counts, the last sync, the chart.
+	run(t, ctx, chromedp.Click(chromedp.CSS(`nav a[href$="/acme/"]`)), chromedp.WaitVisible(chromedp.CSS("#count-users")))
+	wantText(t, ctx, "#count-users", "2")
+	wantText(t, ctx, "#count-groups", "1")
+	wantText(t, ctx, "#last-sync", "just now")
+	wantText(t, ctx, "#recent", "group.created")
+	bars := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#changes-chart rect").length`))
+	if bars == 0 {
+		t.Fatal("the changes chart draws no bars")
+	}
+	shoot(t, ctx, "overview")
+
+	// Audit log: the newest entry first; expanding it shows its JSON and leaf hash.
+	run(t, ctx, chromedp.Click(chromedp.CSS(`nav a[href$="/audit"]`)), chromedp.WaitVisible(chromedp.CSS("#entries")))
+	wantText(t, ctx, "#entries > li:first-child summary", "Engineering")
+	run(t, ctx, chromedp.Click(chromedp.CSS("#entries > li:first-child summary")))
+	wantText(t, ctx, "#entries > li:first-child .entry-json", `"display": "Engineering"`)
+	leaf := text(t, ctx, "#entries > li:first-child .leaf-hash")
+	if len(leaf) != 64 {
+		t.Fatalf("leaf hash shown: %q", leaf)
+	}
+	shoot(t, ctx, "audit")
+
+	// Filter by action prefix: only token entries, and the console issue is among them.
+	run(t, ctx,
+		chromedp.SendKeys(chromedp.CSS("#f-action"), "token."),
+		chromedp.Click(chromedp.CSS("#apply-filter")),
+		// Only the filtered page has the clear link: waiting for #entries alone could
+		// match the page being left.
+		chromedp.WaitVisible(chromedp.CSS("#clear-filter")),
+		chromedp.WaitVisible(chromedp.CSS("#entries")),
+	)
+	got := text(t, ctx, "#entries")
+	if strings.Contains(got, "user.created") || !strings.Contains(got, "via console") {
+		t.Fatalf("action filter token.: entries show %q", got)
+	}
+
+	// Tenant B's pages answer as if they did not exist.
+	run(t, ctx, chromedp.Navigate(base+"/console/t/globex/users"), chromedp.WaitVisible(chromedp.CSS("#error-heading")))
+	wantText(t, ctx, "#error-heading", "Not found")
+	html := get(t, ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+	if strings.Contains(html, f.globexUser) {
+		t.Fatal("acme's admin sees globex's user")
+	}
+
+	// Narrow screen: the navigation and the list still fit without horizontal scrolling.
+	run(t, ctx,
+		chromedp.EmulateViewport(390, 800),
+		chromedp.Navigate(base+"/console/t/acme/users"),
+		chromedp.WaitVisible(chromedp.CSS("#user-list")),
+	)
+	overflow := get(t, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	if overflow {
+		t.Fatal("the users page scrolls sideways at 390px")
+	}
+	run(t, ctx, chromedp.EmulateViewport(1280, 800))
+
+	// Sign out: the session is gone.
+	run(t, ctx, chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	run(t, ctx, chromedp.Navigate(base+"/console/t/acme/users"), chromedp.WaitVisible(chromedp.CSS("#token")))
+}
+
+// TestAuditorInBrowser: an auditor sees the connect page without its controls, and a POST
+// forged from the page with the auditor's session is refused.
+func TestAuditorInBrowser(t *testing.T) {
+	f := newFixture(t)
+	ctx := tab(t)
+	signInBrowser(t, ctx, f.srv.URL, f.acmeAuditor)
+	run(t, ctx, chromedp.Navigate(f.srv.URL+"/console/t/acme/connect"), chromedp.WaitVisible(chromedp.CSS("#read-only-note")))
+	forms := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#issue-form, form[action*='/rotate'], form[action*='/revoke']").length`))
+	if forms != 0 {
+		t.Fatalf("an auditor sees %d token forms", forms)
+	}
+	status := get(t, ctx, chromedp.Evaluate[int](`fetch("/console/t/acme/connect/tokens", {method: "POST",
+		headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "name=forged&expires=30d"}).then(r => r.status)`,
+		chromedp.EvalAwaitPromise))
+	if status != 403 {
+		t.Fatalf("forged POST by an auditor: %d, want 403", status)
+	}
+}
+
+// TestProofVerifierInBrowser checks console.js's RFC 6962 inclusion verifier, which runs in
+// the browser with WebCrypto, against proofs computed here for every leaf of trees of
+// several sizes, and that it rejects a tampered leaf.
+func TestProofVerifierInBrowser(t *testing.T) {
+	f := newFixture(t)
+	ctx := tab(t)
+	run(t, ctx, chromedp.Navigate(f.srv.URL+"/console/signin"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	for _, size := range []int{1, 2, 3, 7, 8, 13} {
+		leaves := make([][]byte, size)
+		for i := range leaves {
+			leaves[i] = leafHash([]byte(fmt.Sprintf("entry %d", i)))
+		}
+		root := hex.EncodeToString(treeHash(leaves))
+		for i := range size {
+			var proof []string
+			for _, p := range inclusionPath(i, leaves) {
+				proof = append(proof, hex.EncodeToString(p))
+			}
+			leaf := hex.EncodeToString(leaves[i])
+			bad := hex.EncodeToString(leafHash([]byte("tampered")))
+			js := func(l string) string {
+				return fmt.Sprintf(`scimtrailProof.verifyInclusion(%q, %d, %d, %s, %q)`, l, i, size, jsArray(proof), root)
+			}
+			ok := get(t, ctx, chromedp.Evaluate[bool](js(leaf), chromedp.EvalAwaitPromise))
+			tampered := get(t, ctx, chromedp.Evaluate[bool](js(bad), chromedp.EvalAwaitPromise))
+			if !ok || tampered {
+				t.Fatalf("size %d leaf %d: verify=%v, tampered verify=%v; want true, false", size, i, ok, tampered)
+			}
+		}
+	}
+}
+
+func jsArray(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return "[" + strings.Join(q, ",") + "]"
+}
+
+// leafHash, treeHash and inclusionPath are RFC 6962 §2.1 written out from the text, so the
+// browser's verifier is checked against the definition rather than against our own ledger.
+func leafHash(b []byte) []byte {
+	h := sha256.Sum256(append([]byte{0}, b...))
+	return h[:]
+}
+
+func nodeHash(l, r []byte) []byte {
+	h := sha256.Sum256(append(append([]byte{1}, l...), r...))
+	return h[:]
+}
+
+// split is the largest power of two smaller than n.
+func split(n int) int {
+	k := 1
+	for k*2 < n {
+		k *= 2
+	}
+	return k
+}
+
+func treeHash(leaves [][]byte) []byte {
+	if len(leaves) == 1 {
+		return leaves[0]
+	}
+	k := split(len(leaves))
+	return nodeHash(treeHash(leaves[:k]), treeHash(leaves[k:]))
+}
+
+func inclusionPath(m int, leaves [][]byte) [][]byte {
+	if len(leaves) == 1 {
+		return nil
+	}
+	k := split(len(leaves))
+	if m < k {
+		return append(inclusionPath(m, leaves[:k]), treeHash(leaves[k:]))
+	}
+	return append(inclusionPath(m-k, leaves[k:]), treeHash(leaves[:k]))
+}

@@ -1,0 +1,78 @@
+// scimtrail console: small progressive enhancements. Every page works without this file.
+"use strict";
+
+(function () {
+  // Copy buttons: <button data-copy="input-id">.
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest("[data-copy]");
+    if (!b) return;
+    var input = document.getElementById(b.getAttribute("data-copy"));
+    if (!input) return;
+    input.select();
+    var done = function () { b.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
+
+  // Forms that destroy something ask first: <form data-confirm="…">.
+  document.addEventListener("submit", function (ev) {
+    var msg = ev.target.getAttribute && ev.target.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) ev.preventDefault();
+  }, true);
+})();
+
+// scimtrailProof verifies RFC 6962 inclusion proofs in the browser with WebCrypto, so an
+// auditor need not trust the server's word that an entry is in the log: the root recomputed
+// here from the entry's leaf hash and the proof must equal the signed checkpoint's root.
+// (WebCrypto needs a secure context: https, or http on localhost.)
+var scimtrailProof = (function () {
+  function hexToBytes(hex) {
+    if (hex.length % 2) throw new Error("odd hex length");
+    var out = new Uint8Array(hex.length / 2);
+    for (var i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+    return out;
+  }
+  function bytesToHex(b) {
+    return Array.prototype.map.call(new Uint8Array(b), function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
+  }
+  // hashChildren is RFC 6962's interior node hash: SHA-256(0x01 || left || right).
+  async function hashChildren(left, right) {
+    var buf = new Uint8Array(1 + left.length + right.length);
+    buf[0] = 1;
+    buf.set(left, 1);
+    buf.set(right, 1 + left.length);
+    return new Uint8Array(await crypto.subtle.digest("SHA-256", buf));
+  }
+  // rootFromInclusionProof follows RFC 9162 §2.1.3.2: leaf at index in a tree of size,
+  // proof hashes from the bottom up. It returns the root as hex.
+  async function rootFromInclusionProof(leafHex, index, size, proofHex) {
+    if (index < 0 || index >= size) throw new Error("index " + index + " is outside a tree of size " + size);
+    var fn = index, sn = size - 1;
+    var r = hexToBytes(leafHex);
+    for (var i = 0; i < proofHex.length; i++) {
+      var p = hexToBytes(proofHex[i]);
+      if (sn === 0) throw new Error("proof is too long");
+      if (fn % 2 === 1 || fn === sn) {
+        r = await hashChildren(p, r);
+        if (fn % 2 === 0) {
+          while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+        }
+      } else {
+        r = await hashChildren(r, p);
+      }
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+    }
+    if (sn !== 0) throw new Error("proof is too short");
+    return bytesToHex(r);
+  }
+  async function verifyInclusion(leafHex, index, size, proofHex, rootHex) {
+    var got = await rootFromInclusionProof(leafHex, index, size, proofHex);
+    return got === rootHex.toLowerCase();
+  }
+  return { rootFromInclusionProof: rootFromInclusionProof, verifyInclusion: verifyInclusion };
+})();
