@@ -143,6 +143,20 @@ var isolationMatrix = map[string]isoRow{
 	"POST /api/v1/tenants/{tenant}/break-glass": {body: func(ref, nonce string) any {
 		return map[string]any{"user_id": ref, "role": "iso-role", "justification": "iso", "duration": "1h"}
 	}},
+	// App events (the app's own admin actions). Targets are the app's own ids, recorded
+	// as sent, so the body names no foreign id; the cells check path isolation.
+	"GET /api/v1/event-schemas":                           {},
+	"GET /api/v1/event-schemas/{action}":                  {},
+	"PUT /api/v1/event-schemas/{action}":                  {body: func(ref, nonce string) any { return map[string]any{} }},
+	"GET /api/v1/tenants/{tenant}/event-schemas":          {},
+	"GET /api/v1/tenants/{tenant}/event-schemas/{action}": {},
+	"PUT /api/v1/tenants/{tenant}/event-schemas/{action}": {body: func(ref, nonce string) any { return map[string]any{} }},
+	"GET /api/v1/tenants/{tenant}/event-settings":         {},
+	"PUT /api/v1/tenants/{tenant}/event-settings":         {body: func(ref, nonce string) any { return map[string]any{"unknown_actions": "accept"} }},
+	"GET /api/v1/tenants/{tenant}/app-role-grants":        {},
+	"POST /api/v1/tenants/{tenant}/events": {body: func(ref, nonce string) any {
+		return map[string]any{"events": []map[string]any{{"id": "iso-" + nonce, "action": "iso.tested", "occurred_at": "2026-01-01T00:00:00Z", "actor": map[string]any{"id": "iso"}}}}
+	}},
 	// The console authenticates with its own session, not bearer tokens; its pages are
 	// routed inside the console package (not covered here yet).
 	"/console/":                          {},
@@ -318,6 +332,8 @@ func TestIsolationMatrix(t *testing.T) {
 					return "urn:ietf:params:scim:schemas:core:2.0:User"
 				case "{rest...}":
 					return "x"
+				case "{action}":
+					return "iso.tested"
 				case "{role}":
 					if which == "foreign" {
 						return v.userID // another tenant's id where a role id goes
