@@ -157,6 +157,13 @@ var isolationMatrix = map[string]isoRow{
 	"POST /api/v1/tenants/{tenant}/events": {body: func(ref, nonce string) any {
 		return map[string]any{"events": []map[string]any{{"id": "iso-" + nonce, "action": "iso.tested", "occurred_at": "2026-01-01T00:00:00Z", "actor": map[string]any{"id": "iso"}}}}
 	}},
+	// The tenant's log as C2SP tiles (auditor tokens).
+	"GET /logs/{tenant}/tile/{path...}":                    {},
+	"GET /logs/{tenant}/checkpoint":                        {},
+	"GET /api/v1/audit/keys":                               {},
+	"GET /api/v1/tenants/{tenant}/audit/checkpoint":        {},
+	"GET /api/v1/tenants/{tenant}/audit/proof/consistency": {},
+	"GET /api/v1/tenants/{tenant}/audit/proof/inclusion":   {},
 	// The console authenticates with its own session, not bearer tokens; its pages are
 	// routed inside the console package (not covered here yet).
 	"/console/":                          {},
@@ -332,6 +339,8 @@ func TestIsolationMatrix(t *testing.T) {
 					return "urn:ietf:params:scim:schemas:core:2.0:User"
 				case "{rest...}":
 					return "x"
+				case "{path...}":
+					return "0/000"
 				case "{action}":
 					return "iso.tested"
 				case "{role}":

@@ -43,6 +43,12 @@ Flags:
                        (default 5000; 0 turns the limit off); over it: 429
   --rate-burst N       requests a tenant may make at once (default 2 × rate-limit)
   --demo               also create a "demo" tenant and print a SCIM token for it
+  --signing-key FILE   the checkpoint-signing key ring, created (0600) on first
+                       start (default <data dir>/signing-key); or the ring itself
+                       (PRIVATE+KEY+… text or PEM), e.g. in SCIMTRAIL_SIGNING_KEY.
+                       It is never stored in the database.
+  --checkpoint-interval D  sign a checkpoint for every grown log this often
+                       (default 1s)
 
 Every flag can also be set as SCIMTRAIL_<FLAG>, e.g. SCIMTRAIL_ADDR, SCIMTRAIL_TLS_CERT.
 `
@@ -70,7 +76,9 @@ type serveConfig struct {
 	rateLimit                                        float64
 	rateBurst                                        int
 	// readHeaderTimeout overrides the constant for tests (0: readHeaderTimeout).
-	readHeaderTimeout time.Duration
+	readHeaderTimeout  time.Duration
+	signingKey         string
+	checkpointInterval time.Duration
 }
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -85,6 +93,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.BoolVar(&cfg.demo, "demo", false, "")
 	c.fs.Float64Var(&cfg.rateLimit, "rate-limit", defaultRateLimit, "")
 	c.fs.IntVar(&cfg.rateBurst, "rate-burst", 0, "")
+	c.fs.StringVar(&cfg.signingKey, "signing-key", "", "")
+	c.fs.DurationVar(&cfg.checkpointInterval, "checkpoint-interval", time.Second, "")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
@@ -106,6 +116,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	if cfg.rateLimit < 0 || math.IsNaN(cfg.rateLimit) || math.IsInf(cfg.rateLimit, 0) || cfg.rateBurst < 0 {
 		return m.usage(serveUsage, fmt.Errorf("serve: --rate-limit and --rate-burst must be finite and not negative"))
+	}
+	if cfg.checkpointInterval <= 0 {
+		return m.usage(serveUsage, errors.New("serve: --checkpoint-interval must be positive"))
 	}
 	if cfg.publicURL != "" && !strings.HasPrefix(cfg.publicURL, "http://") && !strings.HasPrefix(cfg.publicURL, "https://") {
 		return m.usage(serveUsage, fmt.Errorf("serve: --public-url must start with http:// or https://, not %q", cfg.publicURL))
@@ -142,7 +155,10 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		}
 		logger.Info("stopped")
 	}()
-	svc := service.New(store, service.Options{})
+	svc, err := m.ledgerService(ctx, store, cfg, logger)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -185,6 +201,17 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	cpCtx, stopCheckpointer := context.WithCancel(context.WithoutCancel(ctx))
+	cpDone := make(chan struct{})
+	go func() {
+		defer close(cpDone)
+		svc.RunCheckpointer(cpCtx, cfg.checkpointInterval, logger)
+	}()
+	// After the HTTP server has drained, before the store closes.
+	defer func() {
+		stopCheckpointer()
+		<-cpDone
+	}()
 	serveErr := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {
