@@ -72,6 +72,8 @@ func (d decoded) ActorLabel() string {
 		return "Tenant admin (" + d.Actor.ID + ")"
 	case scimtrail.ActorAdmin:
 		return "Operator (" + d.Actor.ID + ")"
+	case scimtrail.ActorBreakGlass:
+		return "Break-glass (" + d.Actor.ID + ")"
 	case "":
 		return "—"
 	}
@@ -493,6 +495,7 @@ type resourceData struct {
 	Attrs   []attr
 	JSON    string
 	History []decoded
+	Access  *accessData // users only
 }
 
 // shownAttrs are the attributes shown at the top of a page, in order; the full document is
@@ -580,6 +583,9 @@ func attrText(val any) string {
 func (c *Console) user(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
 	d, err := c.resourcePage(r, v, scimtrail.UserResource)
 	if err != nil {
+		return "", err
+	}
+	if d.Access, err = c.userAccess(r, v.TenantID, d.View.Resource.ID); err != nil {
 		return "", err
 	}
 	v.Title = d.View.Resource.UserName

@@ -18,6 +18,21 @@
     }
   });
 
+  // Break-glass countdowns: <span class="countdown" data-expires="RFC 3339">, ticking each
+  // second; the server rendered the same words, so the page is right without this.
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll(".countdown[data-expires]").forEach(function (el) {
+      var left = Math.round((Date.parse(el.getAttribute("data-expires")) - now) / 1000);
+      if (left <= 0) { el.textContent = "expired"; return; }
+      var h = Math.floor(left / 3600), m = Math.floor(left % 3600 / 60), s = left % 60;
+      var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+      el.textContent = (h > 0 ? h + "h " + pad(m) + "m " : m + "m ") + pad(s) + "s left";
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", tick); else tick();
+  setInterval(tick, 1000);
+
   // Forms that destroy something ask first: <form data-confirm="…">.
   document.addEventListener("submit", function (ev) {
     var msg = ev.target.getAttribute && ev.target.getAttribute("data-confirm");
