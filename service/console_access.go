@@ -3,10 +3,16 @@ package service
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/access"
 )
+
+// Now is the service's clock, which stamps every ledger entry; pages that show access at an
+// instant compare with it rather than with the wall clock, so that both agree in tests that
+// move the clock.
+func (s *Service) Now() time.Time { return s.now() }
 
 // historyBatch is how many ledger entries AccessHistory reads at a time.
 const historyBatch = 500

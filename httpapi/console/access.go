@@ -145,7 +145,7 @@ func (c *Console) userAccess(r *http.Request, tenant, userID string) (*accessDat
 		d.Error = "The “as of” date did not work: " + err.Error() + "."
 		at = time.Time{}
 	}
-	now := c.now().UTC()
+	now := c.svc.Now().UTC()
 	if at.After(now) {
 		at = time.Time{}
 	}
@@ -578,7 +578,7 @@ func (c *Console) roleHolders(w http.ResponseWriter, r *http.Request, v *view) (
 		d.Error = "The “as of” date did not work: " + err.Error() + "."
 		return "holders", nil
 	}
-	if at.After(c.now()) {
+	if at.After(c.svc.Now()) {
 		at = time.Time{}
 	}
 	d.Past = !at.IsZero()
@@ -657,7 +657,7 @@ func (c *Console) breakGlassData(r *http.Request, tenant string) (*breakGlassDat
 	if err != nil {
 		return nil, err
 	}
-	now := c.now()
+	now := c.svc.Now()
 	for _, g := range gs {
 		if g.Kind == scimtrail.GrantBreakGlass && g.Expires.After(now) {
 			d.Active = append(d.Active, grantView{Grant: g, User: n.user(g.UserID), RoleName: n.role(g.Role)})
