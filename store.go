@@ -31,6 +31,7 @@ type Store interface {
 // ReadTx reads state. Methods that look one thing up return an *Error with code ENOTFOUND
 // when it does not exist; resources and members are always scoped to the tenant passed.
 type ReadTx interface {
+	EventReadTx // store_events.go
 	AccessReadTx
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
@@ -68,6 +69,7 @@ type ReadTx interface {
 // a unique key is already taken; Update/Delete methods return ENOTFOUND when the row is gone.
 type Tx interface {
 	ReadTx
+	EventTx // store_events.go
 	AccessTx
 
 	InsertTenant(ctx context.Context, t Tenant) error

@@ -65,6 +65,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.scimRoutes(mux)
 	h.adminRoutes(mux)
 	h.auditRoutes(mux)
+	h.eventsRoutes(mux)
 	h.accessRoutes(mux)
 	h.consoleRoutes(mux)
 }

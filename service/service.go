@@ -19,6 +19,7 @@ type Service struct {
 	now    func() time.Time
 	users  *schema.ResourceType
 	groups *schema.ResourceType
+	events schemaCache // compiled app event schemas (events_schema.go)
 	// cursorKey authenticates pagination cursors (cursor.go).
 	cursorKey []byte
 }
