@@ -23,6 +23,25 @@ type names struct {
 	tenant string
 	cache  map[string]string
 	roles  map[string]scimtrail.Role
+	tokens map[string]string // token id → name, loaded on first use
+}
+
+// actor names the token that made a grant: its name when it is one of the tenant's tokens.
+func (n *names) actor(id string) string {
+	if n.tokens == nil {
+		n.tokens = map[string]string{}
+		if ts, err := n.c.svc.Tokens(n.ctx, n.tenant); err == nil {
+			for _, t := range ts {
+				if t.Name != "" {
+					n.tokens[t.ID] = t.Name
+				}
+			}
+		}
+	}
+	if name, ok := n.tokens[id]; ok {
+		return name
+	}
+	return id
 }
 
 func (c *Console) names(r *http.Request, tenant string) (*names, error) {
@@ -94,14 +113,14 @@ func describePath(n *names, p scimtrail.AccessPath, grants map[string]scimtrail.
 	case scimtrail.PathDirect, scimtrail.PathAdminGrant:
 		pv.Text = "direct grant"
 		if g, ok := grants[p.Grant]; ok {
-			pv.Text += " by " + g.By + ": “" + g.Reason + "”"
+			pv.Text += " by " + n.actor(g.By) + ": “" + g.Reason + "”"
 		}
 	case scimtrail.PathSCIM:
 		pv.Text = "sent by your IdP in the user's roles"
 	case scimtrail.PathBreakGlass:
 		pv.Text = "break-glass"
 		if g, ok := grants[p.Grant]; ok {
-			pv.Text += " by " + g.By + ": “" + g.Reason + "”"
+			pv.Text += " by " + n.actor(g.By) + ": “" + g.Reason + "”"
 			pv.Expires = g.Expires
 		}
 	default:
@@ -217,8 +236,9 @@ type tlBar struct {
 }
 
 type tlTick struct {
-	X     int
-	Label string
+	X      int
+	Label  string
+	Anchor string // text-anchor, so the last label stays inside the chart
 }
 
 type tlInterval struct {
@@ -251,15 +271,11 @@ func newTimeline(n *names, ivs []scimtrail.AccessInterval, now, marker time.Time
 	if !marker.IsZero() && marker.Before(start) {
 		start = marker
 	}
+	// The plot runs from a little before the first grant to now.
 	end := now
+	pad := max(end.Sub(start)/10, time.Second)
+	start = start.Add(-pad)
 	span := end.Sub(start)
-	if span < time.Minute {
-		span = time.Minute
-		start = end.Add(-span)
-	}
-	// Leave a little room before the first grant so it does not start on the axis.
-	start = start.Add(-span / 20)
-	span = end.Sub(start)
 	x := func(t time.Time) int {
 		if t.Before(start) {
 			t = start
@@ -300,13 +316,20 @@ func newTimeline(n *names, ivs []scimtrail.AccessInterval, now, marker time.Time
 	}
 	plotBottom := top + len(tl.Rows)*rowH
 	tl.Height = plotBottom + 24
+	layout := "15:04:05"
+	switch {
+	case span > 72*time.Hour:
+		layout = "Jan 2"
+	case span > time.Hour:
+		layout = "Jan 2 15:04"
+	}
 	for i := range 5 {
 		t := start.Add(span * time.Duration(i) / 4)
-		label := t.UTC().Format("Jan 2 15:04")
-		if span > 72*time.Hour {
-			label = t.UTC().Format("Jan 2")
+		anchor := "middle"
+		if i == 4 {
+			anchor = "end"
 		}
-		tl.Ticks = append(tl.Ticks, tlTick{X: x(t), Label: label})
+		tl.Ticks = append(tl.Ticks, tlTick{X: x(t), Label: t.UTC().Format(layout), Anchor: anchor})
 	}
 	if !marker.IsZero() {
 		tl.MarkerX = x(marker)
