@@ -57,7 +57,11 @@ func TestMappingShowsOnUserAndHolders(t *testing.T) {
 		t.Fatalf("mapping.created entry not via console: %s", mapped)
 	}
 
-	_, body, _ := f.get(t, c, "/console/t/acme/users/"+alice)
+	_, body, _ := f.get(t, c, "/console/t/acme/")
+	if !strings.Contains(body, `id="count-roles">2</span>`) || !strings.Contains(body, "(1 group mapping)") {
+		t.Errorf("overview lacks the role and mapping counts")
+	}
+	_, body, _ = f.get(t, c, "/console/t/acme/users/"+alice)
 	for _, want := range []string{`id="effective-access"`, "Viewer", "member of group", "Engineering</a> → ", "All Staff</a>", `id="access-timeline"`, "tl-bar"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("user page lacks %q", want)

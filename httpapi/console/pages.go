@@ -90,6 +90,7 @@ const (
 
 type overviewData struct {
 	Users, ActiveUsers, Groups int
+	Roles, Mappings            int // live roles in the tenant's view of the catalogue
 	LastSync                   time.Time
 	LastSyncKnown              bool // false: no sync among the entries scanned
 	Recent                     []decoded
@@ -116,6 +117,20 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, v *view) (str
 		}
 		*q.out = res.Total
 	}
+	roles, err := c.svc.Roles(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	for _, ro := range roles {
+		if ro.Retired.IsZero() {
+			d.Roles++
+		}
+	}
+	ms, err := c.svc.Mappings(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	d.Mappings = len(ms)
 	size, err := c.svc.LogSize(ctx, t)
 	if err != nil {
 		return "", err
