@@ -32,6 +32,7 @@ type Store interface {
 // when it does not exist; resources and members are always scoped to the tenant passed.
 type ReadTx interface {
 	EventReadTx // store_events.go
+	LedgerReadTx
 	AccessReadTx
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
@@ -70,6 +71,7 @@ type ReadTx interface {
 type Tx interface {
 	ReadTx
 	EventTx // store_events.go
+	LedgerTx
 	AccessTx
 
 	InsertTenant(ctx context.Context, t Tenant) error

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("Resources", func(t *testing.T) { testResources(t, open) })
 	t.Run("Members", func(t *testing.T) { testMembers(t, open) })
 	t.Run("Ledger", func(t *testing.T) { testLedger(t, open) })
+	t.Run("LedgerTree", func(t *testing.T) { testLedgerTree(t, open) })
 	t.Run("Update", func(t *testing.T) { testUpdate(t, open) })
 	t.Run("View", func(t *testing.T) { testView(t, open) })
 	t.Run("Query", func(t *testing.T) { testQuery(t, open) })
