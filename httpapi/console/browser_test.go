@@ -239,6 +239,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if len(leaf) != 64 {
 		t.Fatalf("leaf hash shown: %q", leaf)
 	}
+	run(t, ctx, chromedp.WaitVisible(chromedp.CSS(`#entries > li:first-child .proof[data-state=ok]`)))
+	wantText(t, ctx, "#entries > li:first-child .proof", "Verified in your browser against checkpoint")
+	wantText(t, ctx, "#entries > li:first-child .proof", "signed by scimtrail-test")
 	shoot(t, ctx, "audit")
 
 	// Filter by action prefix: only token entries, and the console issue is among them.

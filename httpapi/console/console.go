@@ -126,6 +126,8 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/t/{tenant}/break-glass", c.page(c.breakGlass))
 	mux.HandleFunc("POST /console/t/{tenant}/break-glass", c.page(c.requestBreakGlass))
 	mux.HandleFunc("GET /console/t/{tenant}/audit", c.page(c.audit))
+	mux.HandleFunc("GET /console/t/{tenant}/audit/checkpoint", c.page(c.auditCheckpoint))
+	mux.HandleFunc("GET /console/t/{tenant}/audit/proof", c.page(c.auditProof))
 	mux.HandleFunc("/console/", c.notFound)
 }
 

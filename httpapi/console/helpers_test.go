@@ -17,6 +17,7 @@ import (
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/httpapi"
+	"github.com/scimtrail/scimtrail/ledger"
 	"github.com/scimtrail/scimtrail/service"
 	"github.com/scimtrail/scimtrail/sqlite"
 )
@@ -48,7 +49,15 @@ func newFixture(tb testing.TB) *fixture {
 	}
 	tb.Cleanup(func() { db.Close() })
 	f := &fixture{}
-	svc := service.New(db, service.Options{Now: func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) }})
+	ringText, err := ledger.NewKeyRing("scimtrail-test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ring, err := ledger.ParseKeyRing(ringText)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc := service.New(db, service.Options{Keys: ring, Now: func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) }})
 	f.svc = svc
 	for _, t := range [][2]string{{"acme", "Acme Corp"}, {"globex", "Globex Inc"}} {
 		if _, _, err := svc.CreateTenant(ctx, operator, t[0], t[1]); err != nil {
