@@ -224,6 +224,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	wantText(t, ctx, "#count-groups", "1")
 	wantText(t, ctx, "#last-sync", "just now")
 	wantText(t, ctx, "#recent", "group.created")
+	wantText(t, ctx, "#log-integrity", "signed by scimtrail-test")
 	bars := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#changes-chart rect").length`))
 	if bars == 0 {
 		t.Fatal("the changes chart draws no bars")

@@ -91,6 +91,7 @@ const (
 type overviewData struct {
 	Users, ActiveUsers, Groups int
 	Roles, Mappings            int // live roles in the tenant's view of the catalogue
+	Checkpoint                 *checkpointView
 	LastSync                   time.Time
 	LastSyncKnown              bool // false: no sync among the entries scanned
 	Recent                     []decoded
@@ -136,6 +137,11 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, v *view) (str
 		return "", err
 	}
 	d.LogSize = size
+	if size > 0 {
+		if cp, err := c.checkpoint(r, t); err == nil {
+			d.Checkpoint = &cp
+		}
+	}
 	now := c.now()
 	since := now.Add(-recentWindow)
 	days := map[string]map[string]int{}
