@@ -81,6 +81,12 @@ func isoBulkBody(ref, nonce string) any {
 	}
 }
 
+// sinkBody is a webhook sink aimed at loopback: refused as private (SSRF) in this env, the
+// same way for every tenant.
+func sinkBody(ref, nonce string) any {
+	return map[string]any{"type": "webhook", "url": "https://127.0.0.1:1/hook", "format": "native"}
+}
+
 // isolationMatrix has a row for every route of the server. TestIsolationMatrix fails when
 // a route is registered without a row here: a new route must say how it is attacked.
 // Bulk, when it lands, needs a row whose body names the other tenant's ids in its
@@ -157,6 +163,21 @@ var isolationMatrix = map[string]isoRow{
 	"POST /api/v1/tenants/{tenant}/events": {body: func(ref, nonce string) any {
 		return map[string]any{"events": []map[string]any{{"id": "iso-" + nonce, "action": "iso.tested", "occurred_at": "2026-01-01T00:00:00Z", "actor": map[string]any{"id": "iso"}}}}
 	}},
+	// Export sinks and the pull API: sink ids in paths; a sink body names a receiver
+	// address, never another tenant's id.
+	"GET /api/v1/tenants/{tenant}/events":             {},
+	"GET /api/v1/sinks":                               {},
+	"POST /api/v1/sinks":                              {body: sinkBody},
+	"GET /api/v1/sinks/{id}":                          {},
+	"DELETE /api/v1/sinks/{id}":                       {},
+	"POST /api/v1/sinks/{id}/retry":                   {},
+	"POST /api/v1/sinks/{id}/rotate":                  {},
+	"GET /api/v1/tenants/{tenant}/sinks":              {},
+	"POST /api/v1/tenants/{tenant}/sinks":             {body: sinkBody},
+	"GET /api/v1/tenants/{tenant}/sinks/{id}":         {},
+	"DELETE /api/v1/tenants/{tenant}/sinks/{id}":      {},
+	"POST /api/v1/tenants/{tenant}/sinks/{id}/retry":  {},
+	"POST /api/v1/tenants/{tenant}/sinks/{id}/rotate": {},
 	// The tenant's log as C2SP tiles (auditor tokens).
 	"GET /logs/{tenant}/tile/{path...}":                    {},
 	"GET /logs/{tenant}/checkpoint":                        {},
@@ -362,7 +383,7 @@ func TestIsolationMatrix(t *testing.T) {
 					foreign, own = v.tokenID, ownTok
 				case strings.Contains(path, "/users/"):
 					foreign, own = v.userID, ownUser
-				case strings.Contains(path, "/roles/"), strings.Contains(path, "/grants/"), strings.Contains(path, "/mappings/"):
+				case strings.Contains(path, "/roles/"), strings.Contains(path, "/grants/"), strings.Contains(path, "/mappings/"), strings.Contains(path, "/sinks/"):
 					// The victim has none of these; its user id is a foreign id all the same.
 					foreign, own = v.userID, "iso-none"
 				default:
