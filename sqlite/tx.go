@@ -676,6 +676,9 @@ func (t *txn) Entries(ctx context.Context, tenant string, after int64, limit int
 			return nil, dbErr("reading ledger entries", err)
 		}
 		e.Time = fromMicros(at)
+		if len(e.Body) == 0 {
+			e.Body = nil // pruned: stored as an empty blob (migration 00009)
+		}
 		out = append(out, e)
 	}
 	return out, dbErr("reading ledger entries", rows.Err())

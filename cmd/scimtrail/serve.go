@@ -44,6 +44,8 @@ Flags:
                        It is never stored in the database.
   --checkpoint-interval D  sign a checkpoint for every grown log this often
                        (default 1s)
+  --prune-interval D   drop entry bodies past each tenant's retention this often
+                       (default 1h; see PUT /api/v1/tenants/{t}/retention)
 
 Every flag can also be set as SCIMTRAIL_<FLAG>, e.g. SCIMTRAIL_ADDR, SCIMTRAIL_TLS_CERT.
 `
@@ -67,6 +69,7 @@ type serveConfig struct {
 	demo                                             bool
 	signingKey                                       string
 	checkpointInterval                               time.Duration
+	pruneInterval                                    time.Duration
 }
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -81,6 +84,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.BoolVar(&cfg.demo, "demo", false, "")
 	c.fs.StringVar(&cfg.signingKey, "signing-key", "", "")
 	c.fs.DurationVar(&cfg.checkpointInterval, "checkpoint-interval", time.Second, "")
+	c.fs.DurationVar(&cfg.pruneInterval, "prune-interval", time.Hour, "")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
@@ -102,6 +106,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	if cfg.checkpointInterval <= 0 {
 		return m.usage(serveUsage, errors.New("serve: --checkpoint-interval must be positive"))
+	}
+	if cfg.pruneInterval <= 0 {
+		return m.usage(serveUsage, errors.New("serve: --prune-interval must be positive"))
 	}
 	if cfg.publicURL != "" && !strings.HasPrefix(cfg.publicURL, "http://") && !strings.HasPrefix(cfg.publicURL, "https://") {
 		return m.usage(serveUsage, fmt.Errorf("serve: --public-url must start with http:// or https://, not %q", cfg.publicURL))
@@ -187,10 +194,16 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		defer close(cpDone)
 		svc.RunCheckpointer(cpCtx, cfg.checkpointInterval, logger)
 	}()
+	pruneDone := make(chan struct{})
+	go func() {
+		defer close(pruneDone)
+		svc.RunPruner(cpCtx, cfg.pruneInterval, logger)
+	}()
 	// After the HTTP server has drained, before the store closes.
 	defer func() {
 		stopCheckpointer()
 		<-cpDone
+		<-pruneDone
 	}()
 	serveErr := make(chan error, 1)
 	go func() {
