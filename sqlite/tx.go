@@ -30,6 +30,9 @@ type txn struct {
 	q     querier
 	tx    *sql.Tx
 	cache *stmtCache
+	// tiles, in the writer's batch transaction, holds the tiles written by the batch's
+	// commands until just before COMMIT (nil elsewhere): see tileBuffer.
+	tiles *tileBuffer
 }
 
 // stmtCache keeps prepared statements for the fixed query texts. Parsing SQL was about a
