@@ -46,6 +46,9 @@ func (h *handler) access2Routes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /api/v1/tenants/{tenant}/policies/nhi", h.guard(areaTenantAdmin, h.putNHIPolicy))
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/reports/deprovisioning", h.guard(areaAudit, h.deprovisioningReport))
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/reports/credentials", h.guard(areaAudit, h.credentialReport))
+	mux.HandleFunc("GET /api/v1/tenants/{tenant}/reports/access", h.guard(areaAudit, h.accessReport))
+	mux.HandleFunc("GET /api/v1/tenants/{tenant}/reports/privileged-changes", h.guard(areaAudit, h.privilegedReport))
+	mux.HandleFunc("GET /api/v1/tenants/{tenant}/reports/stale", h.guard(areaAudit, h.staleReport))
 }
 
 // mayGrant enforces a delegated admin token's scope on anything that gives a role.

@@ -25,6 +25,7 @@ import (
 
 const auditUsage = `Usage: scimtrail audit verify (--db DSN --tenant ID | --bundle PATH)
                              [--trusted-checkpoint FILE] [--keys FILE|URL] [--progress]
+       scimtrail audit verify --report FILE --keys FILE|URL
        scimtrail audit export --tenant ID --out PATH [--db DSN] [--progress]
        scimtrail audit keys [rotate] [--signing-key FILE|TEXT]
        scimtrail audit prune --tenant ID [--db DSN] [--dry-run]
@@ -33,6 +34,12 @@ verify checks a tenant's tamper-evident log, in the database or in an exported
 bundle, against its signed checkpoints and, with --trusted-checkpoint, against a
 checkpoint you saved earlier. It prints the first bad sequence number and the
 kind of failure. Exit status: 0 verified, 1 tampering found, 2 usage or I/O error.
+
+With --report, verify checks a saved JSON evidence report (GET …/reports/access,
+privileged-changes, stale, drift, or "scimtrail report access") offline: the
+checkpoint's signature, each cited entry's inclusion in that checkpoint's tree,
+that each cited body hashes to its leaf, and that every access path cites the
+access.granted entry of that user, role and path.
 
   --keys FILE|URL  the checkpoint verifier keys, one a line, or the URL of
                    /api/v1/audit/keys. Default for --db: the public half of the
@@ -91,8 +98,9 @@ func ioFail(format string, args ...any) error {
 
 func (m *Main) auditVerify(ctx context.Context, args []string) error {
 	c := m.newCommand("audit verify", auditUsage)
-	var dsn, tenant, bundle, trustedFile, keysSpec, signingKey string
+	var dsn, tenant, bundle, trustedFile, keysSpec, signingKey, reportFile string
 	var progress bool
+	c.fs.StringVar(&reportFile, "report", "", "")
 	c.fs.StringVar(&dsn, "db", "", "")
 	c.fs.StringVar(&tenant, "tenant", "", "")
 	c.fs.StringVar(&bundle, "bundle", "", "")
@@ -106,6 +114,12 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 	}
 	if err := c.wantArgs(pos); err != nil {
 		return err
+	}
+	if reportFile != "" {
+		if bundle != "" || dsn != "" || tenant != "" {
+			return m.usage(auditUsage, errors.New("audit verify: --report goes alone with --keys"))
+		}
+		return m.verifyReport(ctx, reportFile, keysSpec)
 	}
 	if (bundle == "") == (dsn == "" && tenant == "") {
 		return m.usage(auditUsage, errors.New("audit verify: give either --db and --tenant, or --bundle"))

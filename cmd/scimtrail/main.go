@@ -85,6 +85,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runAudit(ctx, rest)
 	case "migrate":
 		return m.runMigrate(ctx, rest)
+	case "report":
+		return m.runReport(ctx, rest)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, mainUsage)
 		return nil
@@ -103,6 +105,7 @@ Commands:
   token     issue, list or revoke bearer tokens
   audit     verify or export a tenant's audit log; print or rotate signing keys
   migrate   apply database migrations
+  report    write a verifiable evidence report (access at an instant)
 
 Run "scimtrail COMMAND -h" for a command's flags. Every flag can also be set
 from the environment as SCIMTRAIL_<FLAG> (e.g. SCIMTRAIL_DB for --db); a flag on
