@@ -252,9 +252,7 @@ func (s *Service) AccessReport(ctx context.Context, tenant string, at time.Time)
 		if err != nil {
 			return err
 		}
-		var ids []string
 		for _, u := range access.Summarize(ivs) {
-			ids = append(ids, u.UserID)
 			ru := ReportUser{UserID: u.UserID, Access: []ReportRole{}}
 			for _, ra := range u.Access {
 				rr := ReportRole{Role: ra.Role, Since: ra.Since, Paths: []ReportPath{}}
@@ -267,19 +265,15 @@ func (s *Service) AccessReport(ctx context.Context, tenant string, at time.Time)
 			}
 			rep.Users = append(rep.Users, ru)
 		}
-		users, err := tx.AccessUsers(ctx, tenant, ids)
-		if err != nil {
-			return err
-		}
-		byID := map[string]scimtrail.AccessUser{}
-		for _, u := range users {
-			byID[u.ID] = u
-		}
 		for i := range rep.Users {
-			if u, ok := byID[rep.Users[i].UserID]; ok {
-				rep.Users[i].UserName = u.Display
-				rep.Users[i].External = isExternal(u.Attributes)
+			u, err := tx.Resource(ctx, tenant, scimtrail.UserResource, rep.Users[i].UserID)
+			if isNotFound(err) {
+				continue
+			} else if err != nil {
+				return err
 			}
+			rep.Users[i].UserName = u.UserName
+			rep.Users[i].External = isExternal(u.Attributes)
 		}
 		return nil
 	})
