@@ -177,6 +177,9 @@ var isolationMatrix = map[string]isoRow{
 	"PUT /api/v1/tenants/{tenant}/policies/nhi":                             {body: func(ref, nonce string) any { return map[string]any{"on_owner_deprovisioned": "flag"} }},
 	"GET /api/v1/tenants/{tenant}/reports/deprovisioning":                   {},
 	"GET /api/v1/tenants/{tenant}/reports/credentials":                      {},
+	"GET /api/v1/tenants/{tenant}/reports/access":                           {},
+	"GET /api/v1/tenants/{tenant}/reports/privileged-changes":               {},
+	"GET /api/v1/tenants/{tenant}/reports/stale":                            {},
 	"POST /api/v1/tenants/{tenant}/events": {body: func(ref, nonce string) any {
 		return map[string]any{"events": []map[string]any{{"id": "iso-" + nonce, "action": "iso.tested", "occurred_at": "2026-01-01T00:00:00Z", "actor": map[string]any{"id": "iso"}}}}
 	}},
