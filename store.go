@@ -36,6 +36,7 @@ type ReadTx interface {
 	LedgerReadTx
 	AccessReadTx
 	Access2ReadTx // store_access2.go
+	DriftReadTx   // store_drift.go
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
 
@@ -77,6 +78,7 @@ type Tx interface {
 	LedgerTx
 	AccessTx
 	Access2Tx // store_access2.go
+	DriftTx   // store_drift.go
 
 	InsertTenant(ctx context.Context, t Tenant) error
 

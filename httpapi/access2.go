@@ -49,6 +49,8 @@ func (h *handler) access2Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/reports/access", h.guard(areaAudit, h.accessReport))
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/reports/privileged-changes", h.guard(areaAudit, h.privilegedReport))
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/reports/stale", h.guard(areaAudit, h.staleReport))
+	mux.HandleFunc("GET /api/v1/tenants/{tenant}/reports/drift", h.guard(areaAudit, h.driftReport))
+	mux.HandleFunc("PUT /api/v1/tenants/{tenant}/app-state", h.guard(areaApp, h.putAppState))
 }
 
 // mayGrant enforces a delegated admin token's scope on anything that gives a role.

@@ -180,6 +180,10 @@ var isolationMatrix = map[string]isoRow{
 	"GET /api/v1/tenants/{tenant}/reports/access":                           {},
 	"GET /api/v1/tenants/{tenant}/reports/privileged-changes":               {},
 	"GET /api/v1/tenants/{tenant}/reports/stale":                            {},
+	"GET /api/v1/tenants/{tenant}/reports/drift":                            {},
+	"PUT /api/v1/tenants/{tenant}/app-state": {body: func(ref, nonce string) any {
+		return map[string]any{"snapshot": "s-" + nonce, "last": true, "users": []any{map[string]any{"user_id": "u-" + nonce, "roles": []string{"viewer"}}}}
+	}},
 	"POST /api/v1/tenants/{tenant}/events": {body: func(ref, nonce string) any {
 		return map[string]any{"events": []map[string]any{{"id": "iso-" + nonce, "action": "iso.tested", "occurred_at": "2026-01-01T00:00:00Z", "actor": map[string]any{"id": "iso"}}}}
 	}},

@@ -124,3 +124,39 @@ func (h *handler) staleReport(w http.ResponseWriter, r *http.Request, c call) er
 	writeJSON(w, http.StatusOK, rep)
 	return nil
 }
+
+func (h *handler) putAppState(w http.ResponseWriter, r *http.Request, c call) error {
+	var req service.AppStatePage
+	if err := decodeAdminBody(r, &req); err != nil {
+		return err
+	}
+	head, rc, err := h.svc.PutAppState(r.Context(), c.origin, c.tenant, req)
+	if err != nil {
+		return err
+	}
+	setAuditSeq(w, rc)
+	writeJSON(w, http.StatusOK, map[string]any{"current": head.Current, "pending": head.Pending, "pages": head.Pages})
+	return nil
+}
+
+func (h *handler) driftReport(w http.ResponseWriter, r *http.Request, c call) error {
+	rep, err := h.svc.Drift(r.Context(), c.origin, c.tenant)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Scimtrail-Audit-Seq", itoa64(rep.RecordedSeq))
+	if wantsCSV(r) {
+		var rows [][]string
+		for _, set := range []struct {
+			kind  string
+			items []service.DriftItem
+		}{{"missing_revocation", rep.MissingRevocations}, {"unexpected_grant", rep.UnexpectedGrants}, {"missing_grant", rep.MissingGrants}} {
+			for _, d := range set.items {
+				rows = append(rows, []string{set.kind, d.UserID, d.Role, itoa64(d.Seq)})
+			}
+		}
+		return writeCSVWithEvidence(w, []string{"kind", "user_id", "role", "seq"}, rows, rep.Evidence)
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}

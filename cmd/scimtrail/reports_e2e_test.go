@@ -211,6 +211,53 @@ func TestEvidenceReportsEndToEnd(t *testing.T) {
 		os.WriteFile(file, raw, 0o600)
 		mustCLI(t, env{}, "audit", "verify", "--report", file, "--keys", keysFile)
 		apiErr(t, aud, "/api/v1/tenants/acme/reports/stale?inactive_days=0", 400)
+
+		// Drift: the app sends its view in two pages. It still has bob as root (revoked by
+		// his deactivation), gives alice an "owner" role scimtrail never granted, and lacks
+		// the guest's viewer.
+		apiErr(t, aud, "/api/v1/tenants/acme/reports/drift", 404)
+		appc := op.with(app.Token)
+		appc.must(http.StatusOK, "PUT", "/api/v1/tenants/acme/app-state", map[string]any{"snapshot": "s1", "users": []any{
+			map[string]any{"user_id": alice, "roles": []string{"viewer", "owner"}}}}, nil)
+		apiErr(t, aud, "/api/v1/tenants/acme/reports/drift", 404) // not complete yet
+		appc.must(http.StatusOK, "PUT", "/api/v1/tenants/acme/app-state", map[string]any{"snapshot": "s1", "last": true, "users": []any{
+			map[string]any{"user_id": bob, "roles": []string{"root"}}}}, nil)
+		status, raw = aud.do("GET", "/api/v1/tenants/acme/reports/drift", nil)
+		var dr struct {
+			MissingRevocations []struct {
+				UserID, Role string
+				Seq          int64
+			} `json:"missing_revocations"`
+			UnexpectedGrants []struct{ UserID, Role string } `json:"unexpected_grants"`
+			MissingGrants    []struct{ UserID, Role string } `json:"missing_grants"`
+			RecordedSeq      int64                           `json:"recorded_seq"`
+		}
+		if err := json.Unmarshal(raw, &dr); err != nil || status != 200 {
+			t.Fatalf("drift: %d %s", status, raw)
+		}
+		if len(dr.MissingRevocations) != 1 || dr.MissingRevocations[0].Role != "root" || dr.MissingRevocations[0].Seq == 0 ||
+			len(dr.UnexpectedGrants) != 1 || dr.UnexpectedGrants[0].Role != "owner" || len(dr.MissingGrants) != 1 || dr.RecordedSeq == 0 {
+			t.Fatalf("drift: %s", raw)
+		}
+		os.WriteFile(file, raw, 0o600)
+		mustCLI(t, env{}, "audit", "verify", "--report", file, "--keys", keysFile)
+		var entries struct {
+			Entries []struct {
+				Seq   int64
+				Entry struct {
+					Action  string
+					Changes []struct {
+						Path string
+						New  any
+					}
+				}
+			}
+		}
+		op.must(http.StatusOK, "GET", "/api/v1/tenants/acme/audit?action=access.drift_reported", nil, &entries)
+		if len(entries.Entries) != 1 || entries.Entries[0].Seq != dr.RecordedSeq || len(entries.Entries[0].Entry.Changes) < 3 ||
+			entries.Entries[0].Entry.Changes[0].New != float64(1) {
+			t.Fatalf("access.drift_reported entries: %+v", entries)
+		}
 	})
 }
 
