@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -38,6 +39,10 @@ type Options struct {
 	// Checkpoint returns the tenant's latest signed checkpoint as JSON, delivered with each
 	// record; nil delivers null.
 	Checkpoint func(ctx context.Context, tenant string) (json.RawMessage, error)
+	// FileDir is the directory file sinks write under; WriteFiles writes a batch there
+	// (export/file.Write, wired by the program so that Parquet stays out of this package).
+	FileDir    string
+	WriteFiles func(root *os.Root, dir, format string, recs []Record) error
 	// Metrics receive lag, state and delivery counts (NewMetrics); nil: none.
 	Metrics *Metrics
 }
@@ -281,6 +286,19 @@ func (d *Dispatcher) send(ctx context.Context, del Delivery, recs []Record) (int
 		return d.deliverHEC(ctx, del, recs)
 	case service.SinkSyslog:
 		return d.deliverSyslog(ctx, del, recs)
+	case service.SinkFile:
+		if d.opts.WriteFiles == nil || d.opts.FileDir == "" {
+			return 0, errors.New("this server writes no file sinks (--sink-file-dir)")
+		}
+		root, err := os.OpenRoot(d.opts.FileDir)
+		if err != nil {
+			return 0, err
+		}
+		defer root.Close()
+		if err := d.opts.WriteFiles(root, del.Config.Dir, del.Config.Format, recs); err != nil {
+			return 0, err
+		}
+		return len(recs), nil
 	}
 	return 0, fmt.Errorf("sink type %q cannot be delivered by this build", del.Sink.Type)
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,12 +23,15 @@ const (
 	SinkWebhook   = "webhook"
 	SinkSplunkHEC = "splunk_hec"
 	SinkSyslog    = "syslog"
+	SinkFile      = "file"
 
 	FormatNative  = "native"  // the ledger entry itself, with tenant, seq, leaf hash, checkpoint
 	FormatOCSF    = "ocsf"    // OCSF 1.8.0 events (docs/ocsf.md)
 	FormatSET     = "set"     // SCIM Security Event Tokens (RFC 9967)
 	FormatRFC5424 = "rfc5424" // syslog: the native record as the message of an RFC 5424 line
 	FormatCEF     = "cef"     // syslog: ArcSight Common Event Format (docs/sinks.md)
+	FormatJSONL   = "jsonl"   // file: JSON Lines of native records
+	FormatParquet = "parquet" // file: Parquet of OCSF events, Security Lake layout
 )
 
 // SinkRequest is a sink as an API client configures it (DESIGN.md §5 "Export sinks").
@@ -41,6 +45,8 @@ type SinkRequest struct {
 	// Address (host:port) and TLS are a syslog sink's receiver.
 	Address string   `json:"address,omitempty"`
 	TLS     *SinkTLS `json:"tls,omitempty"`
+	// Dir is a file sink's directory, relative to the operator's --sink-file-dir.
+	Dir string `json:"dir,omitempty"`
 	// FromSeq is the first seq to deliver in each tenant; nil delivers from the first entry.
 	FromSeq *int64 `json:"from_seq,omitempty"`
 }
@@ -58,6 +64,7 @@ type SinkConfig struct {
 	URL     string   `json:"url,omitempty"`
 	Address string   `json:"address,omitempty"`
 	TLS     *SinkTLS `json:"tls,omitempty"`
+	Dir     string   `json:"dir,omitempty"`
 	Format  string   `json:"format,omitempty"`
 }
 
@@ -65,6 +72,9 @@ type SinkConfig struct {
 func (c SinkConfig) destination() string {
 	if c.Address != "" {
 		return c.Address
+	}
+	if c.Dir != "" {
+		return c.Dir
 	}
 	return c.URL
 }
@@ -176,12 +186,13 @@ func (s *Service) checkSinkRequest(ctx context.Context, req *SinkRequest) (SinkC
 		SinkWebhook:   {FormatNative, FormatOCSF, FormatSET},
 		SinkSplunkHEC: {FormatNative, FormatOCSF},
 		SinkSyslog:    {FormatRFC5424, FormatCEF},
+		SinkFile:      {FormatJSONL, FormatParquet},
 	}
 	switch req.Type {
-	case SinkWebhook, SinkSplunkHEC, SinkSyslog:
+	case SinkWebhook, SinkSplunkHEC, SinkSyslog, SinkFile:
 	case "":
 		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "type is required: one of %q", sinkTypes)
-	case "file", "kafka":
+	case "kafka":
 		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.ENOTIMPLEMENTED, "sink type %q is not available yet; use one of %q", req.Type, sinkTypes)
 	default:
 		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "unknown sink type %q: use one of %q", req.Type, sinkTypes)
@@ -201,7 +212,22 @@ func (s *Service) checkSinkRequest(ctx context.Context, req *SinkRequest) (SinkC
 	if req.Type != SinkSyslog && (req.Address != "" || req.TLS != nil) {
 		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "address and tls are for syslog sinks; a %s sink has a url", req.Type)
 	}
+	if req.Type != SinkFile && req.Dir != "" {
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "dir is for file sinks")
+	}
 	switch req.Type {
+	case SinkFile:
+		if req.URL != "" {
+			return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "a file sink has a dir, not a url")
+		}
+		if s.sinkOpts.FileDir == "" {
+			return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "this server allows no file sinks; the operator enables them with --sink-file-dir")
+		}
+		clean := filepath.ToSlash(filepath.Clean(req.Dir))
+		if req.Dir == "" || !filepath.IsLocal(req.Dir) || strings.HasPrefix(clean, ".") {
+			return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "dir %q must be a relative path inside the server's sink file directory, without ..", req.Dir)
+		}
+		return SinkConfig{Dir: clean, Format: req.Format}, false, nil
 	case SinkSplunkHEC:
 		if err := s.checkSinkURL(ctx, req.URL); err != nil {
 			return SinkConfig{}, false, err
@@ -236,7 +262,7 @@ func (s *Service) checkSinkRequest(ctx context.Context, req *SinkRequest) (SinkC
 	return SinkConfig{URL: req.URL, Format: req.Format}, generated, nil
 }
 
-var sinkTypes = []string{SinkWebhook, SinkSplunkHEC, SinkSyslog}
+var sinkTypes = []string{SinkWebhook, SinkSplunkHEC, SinkSyslog, SinkFile}
 
 // checkHECToken accepts what Splunk issues (a GUID) and anything token-like, but nothing
 // that could smuggle a header: printable ASCII without spaces.
