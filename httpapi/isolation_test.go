@@ -95,6 +95,8 @@ var isolationMatrix = map[string]isoRow{
 	"GET /healthz": {},
 	"GET /readyz":  {},
 	"GET /metrics": {},
+	// The OpenAPI document: public, the same for every caller.
+	"GET /api/v1/openapi.json": {},
 
 	"POST /scim/v2/{tenant}/Users":                     {body: userBody},
 	"GET /scim/v2/{tenant}/Users":                      {filter: true},
