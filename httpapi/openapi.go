@@ -88,7 +88,7 @@ var apiOps = []apiOp{
 	// admin.go
 	{pattern: "POST /api/v1/tenants", area: areaInstall, summary: "Create a tenant",
 		body:    object(map[string]any{"id": str("Lower-case letters, digits and hyphens; never reused."), "name": str("Display name.")}, "id"),
-		example: map[string]any{"id": "acme", "name": "Acme Corp"},
+		example: map[string]any{"id": "initech", "name": "Initech"},
 		status:  201, resp: tenantSchema},
 	{pattern: "GET /api/v1/tenants", area: areaInstall, summary: "List tenants", status: 200, resp: listOf("tenants", tenantSchema)},
 	{pattern: "GET /api/v1/tenants/{tenant}", area: areaTenantAdmin, summary: "Get a tenant", status: 200, resp: tenantSchema},
@@ -162,7 +162,7 @@ var apiOps = []apiOp{
 	{pattern: "POST /api/v1/tenants/{tenant}/events", area: areaApp, summary: "Record the app's own admin actions",
 		description: "One event, or {\"events\":[…]} with up to 1,000. 201 when recorded, 200 when the request was an idempotent replay (same event ids or Idempotency-Key header).",
 		body:        map[string]any{"oneOf": []any{appEvent, object(map[string]any{"events": map[string]any{"type": "array", "items": appEvent}}, "events")}},
-		example: map[string]any{"id": "evt-1", "action": "project.deleted", "occurred_at": "2026-11-29T06:40:00Z",
+		example: map[string]any{"id": "evt-1", "action": "app.project.deleted", "occurred_at": "2026-11-29T06:40:00Z",
 			"actor": map[string]any{"id": "u-42", "name": "alice@example.com"}, "targets": []any{map[string]any{"type": "project", "id": "p-7"}}},
 		status: 201, resp: map[string]any{"oneOf": []any{recorded, listOf("events", recorded)}}},
 	{pattern: "GET /api/v1/tenants/{tenant}/event-schemas", area: areaTenantAdmin, summary: "List the tenant's event schemas", status: 200, resp: listOf("schemas", eventSchema)},
@@ -245,7 +245,7 @@ var pathParamRE = regexp.MustCompile(`\{([a-zA-Z]+)\}`)
 var pathParamDesc = map[string]string{
 	"tenant": "The tenant id.",
 	"id":     "The resource id.",
-	"action": "A dotted app event action, e.g. project.deleted.",
+	"action": "An app event action: app. followed by dotted lower-case names, e.g. app.project.deleted.",
 	"role":   "A role id.",
 }
 
