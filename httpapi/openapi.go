@@ -72,8 +72,8 @@ var (
 	checkpoint    = schemaFor[checkpointJSON]()
 	proof         = schemaFor[proofJSON]()
 	pathsSchema   = map[string]any{"type": "array", "items": schemaFor[scimtrail.AccessPath]()}
-	roleInput     = schemaFor[service.RoleInput]()
-	rolePatch     = schemaFor[service.RolePatch]()
+	roleInput     = requires(schemaFor[service.RoleInput](), "id", "name")
+	rolePatch     = requires(schemaFor[service.RolePatch]())
 	sinkRequest   = schemaFor[service.SinkRequest]()
 	appEvent      = schemaFor[service.AppEvent]()
 	recorded      = schemaFor[service.RecordedEvent]()

@@ -110,3 +110,13 @@ func withDesc(s map[string]any, desc string) map[string]any {
 	s["description"] = desc
 	return s
 }
+
+// requires replaces a derived schema's required list: encoding/json decides what a response
+// always has, but a request's required fields are the handler's to decide.
+func requires(s map[string]any, names ...string) map[string]any {
+	delete(s, "required")
+	if len(names) > 0 {
+		s["required"] = names
+	}
+	return s
+}
