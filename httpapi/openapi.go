@@ -226,6 +226,37 @@ var apiOps = []apiOp{
 				"since": map[string]any{"type": "string", "format": "date-time"}}, "user_id", "paths", "since")}}, "role", "at", "holders")},
 	{pattern: "GET /api/v1/tenants/{tenant}/access", area: areaAudit, summary: "Every user's effective access", query: []apiParam{pAt}, status: 200,
 		resp: schemaFor[service.AccessAnswer]()},
+	// access2.go: non-human identities, their policy, reports.
+	{pattern: "POST /api/v1/tenants/{tenant}/service-accounts", area: areaTenantAdmin, summary: "Create a service account",
+		body:    requires(schemaFor[service.ServiceAccountInput](), "name", "owner_id"),
+		example: map[string]any{"name": "ci-deployer", "description": "Deploys from CI", "owner_id": "2819c223-7f76-453a-919d-413861904646"},
+		status:  201, resp: schemaFor[scimtrail.ServiceAccount]()},
+	{pattern: "GET /api/v1/tenants/{tenant}/service-accounts", area: areaAudit, summary: "List service accounts", status: 200, resp: listOf("service_accounts", schemaFor[scimtrail.ServiceAccount]())},
+	{pattern: "POST /api/v1/tenants/{tenant}/service-accounts/verify", area: areaApp, summary: "Verify a service account's API key",
+		body: object(map[string]any{"key": str("The key's secret.")}, "key"), example: map[string]any{"key": "stk_nhi_…"}, status: 200, resp: schemaFor[service.KeyCheck]()},
+	{pattern: "GET /api/v1/tenants/{tenant}/service-accounts/{id}", area: areaAudit, summary: "A service account and its keys", status: 200, resp: schemaFor[service.ServiceAccountView]()},
+	{pattern: "POST /api/v1/tenants/{tenant}/service-accounts/{id}/disable", area: areaTenantAdmin, summary: "Disable a service account",
+		body: object(map[string]any{"reason": str("Why; recorded in the log.")}), example: map[string]any{"reason": "owner left"}, status: 200, resp: schemaFor[scimtrail.ServiceAccount]()},
+	{pattern: "DELETE /api/v1/tenants/{tenant}/service-accounts/{id}", area: areaTenantAdmin, summary: "Delete a service account", status: 204},
+	{pattern: "POST /api/v1/tenants/{tenant}/service-accounts/{id}/keys", area: areaTenantAdmin, summary: "Issue an API key (secret shown once)",
+		body: object(map[string]any{"expires_in": str("\"90d\" or a Go duration; absent: the policy's maximum or never.")}), example: map[string]any{"expires_in": "90d"},
+		status: 201, resp: schemaFor[service.IssuedKey]()},
+	{pattern: "POST /api/v1/tenants/{tenant}/service-accounts/{id}/keys/{key}/rotate", area: areaTenantAdmin, summary: "Rotate an API key",
+		body:    object(map[string]any{"overlap": str("How long the old key keeps working (Go duration)."), "expires_in": str("The new key's lifetime.")}),
+		example: map[string]any{"overlap": "1h"}, status: 201, resp: schemaFor[service.IssuedKey]()},
+	{pattern: "DELETE /api/v1/tenants/{tenant}/service-accounts/{id}/keys/{key}", area: areaTenantAdmin, summary: "Revoke an API key", status: 204},
+	{pattern: "GET /api/v1/tenants/{tenant}/policies/nhi", area: areaAudit, summary: "The non-human identity policy", status: 200, resp: schemaFor[nhiPolicyJSON]()},
+	{pattern: "PUT /api/v1/tenants/{tenant}/policies/nhi", area: areaTenantAdmin, summary: "Change the non-human identity policy", description: "Absent fields are left as they are.",
+		body: requires(schemaFor[nhiPolicyJSON]()), example: map[string]any{"max_key_age": "2160h"}, status: 200, resp: schemaFor[nhiPolicyJSON]()},
+	{pattern: "GET /api/v1/tenants/{tenant}/reports/deprovisioning", area: areaAudit, summary: "Deprovisioning latency report",
+		description: "JSON, or CSV with format=csv or Accept: text/csv.", query: []apiParam{{"format", "string", "csv for CSV.", false}}, status: 200, resp: schemaFor[service.DeprovisioningReport]()},
+	{pattern: "GET /api/v1/tenants/{tenant}/reports/credentials", area: areaAudit, summary: "Credentials report",
+		description: "JSON, or CSV with format=csv or Accept: text/csv.", query: []apiParam{{"format", "string", "csv for CSV.", false}}, status: 200, resp: schemaFor[service.CredentialReport]()},
+	{pattern: "GET /api/v1/tenants/{tenant}/retention", area: areaTenantAdmin, summary: "The tenant's log retention", status: 200, resp: schemaFor[retentionJSON]()},
+	{pattern: "PUT /api/v1/tenants/{tenant}/retention", area: areaTenantAdmin, summary: "Change log retention or legal hold",
+		description: "Past retention, entry bodies are dropped and their leaf hashes kept, so proofs stay valid; legal hold prevents it.",
+		body:        object(map[string]any{"retention": str("e.g. \"2555d\"; \"\": forever."), "legal_hold": map[string]any{"type": "boolean"}}, "retention", "legal_hold"),
+		example:     map[string]any{"retention": "400d", "legal_hold": false}, status: 200, resp: schemaFor[retentionJSON]()},
 }
 
 // openAPIKinds is the token kinds that may call op: those of its area, none when public.
@@ -247,6 +278,7 @@ var pathParamDesc = map[string]string{
 	"id":     "The resource id.",
 	"action": "An app event action: app. followed by dotted lower-case names, e.g. app.project.deleted.",
 	"role":   "A role id.",
+	"key":    "An API key id.",
 }
 
 // errorResponses is which error statuses an operation can answer, with what they mean.

@@ -134,7 +134,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	}
 }
 
-var allowedRefusal = regexp.MustCompile(`does not exist in tenant|of the sink does not resolve`)
+var allowedRefusal = regexp.MustCompile(`does not exist in tenant|is not a user of tenant|of the sink does not resolve`)
 
 var docPathParam = regexp.MustCompile(`\{([a-zA-Z]+)\}`)
 
