@@ -373,7 +373,9 @@ func (a *accumulator) root() [HashSize]byte {
 
 // entryHeader reads the top-level "seq" and "tenant" of an entry body without decoding the
 // rest, which keeps verification near SHA-256 speed. Nested objects (changes' old and new
-// values) may hold keys of the same names, so it walks the top level properly.
+// values) may hold keys of the same names, so it walks the top level properly. It stops
+// once it has both: JCS sorts keys, so only "time" and "v" follow, and the body is the one
+// whose hash was just checked, so reading on would prove nothing more.
 func entryHeader(body []byte) (seq int64, tenant string, ok bool) {
 	i := skipSpace(body, 0)
 	if i >= len(body) || body[i] != '{' {
@@ -419,6 +421,9 @@ func entryHeader(body []byte) (seq int64, tenant string, ok bool) {
 			}
 			haveTenant = true
 		}
+		if haveSeq && haveTenant {
+			return seq, tenant, true
+		}
 		i = skipSpace(body, vend)
 		if i < len(body) && body[i] == ',' {
 			i++
@@ -438,15 +443,22 @@ func skipString(b []byte, i int) int {
 	if i >= len(b) || b[i] != '"' {
 		return -1
 	}
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
+	// Jump from quote to quote; a quote ends the string unless an odd run of backslashes
+	// escapes it.
+	for i++; ; i++ {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return -1
+		}
+		i += q
+		esc := 0
+		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+			esc++
+		}
+		if esc%2 == 0 {
 			return i + 1
 		}
 	}
-	return -1
 }
 
 // skipValue returns the index after the JSON value starting at b[i], or -1.
