@@ -443,22 +443,15 @@ func skipString(b []byte, i int) int {
 	if i >= len(b) || b[i] != '"' {
 		return -1
 	}
-	// Jump from quote to quote; a quote ends the string unless an odd run of backslashes
-	// escapes it.
-	for i++; ; i++ {
-		q := bytes.IndexByte(b[i:], '"')
-		if q < 0 {
-			return -1
-		}
-		i += q
-		esc := 0
-		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
-			esc++
-		}
-		if esc%2 == 0 {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
 			return i + 1
 		}
 	}
+	return -1
 }
 
 // skipValue returns the index after the JSON value starting at b[i], or -1.
