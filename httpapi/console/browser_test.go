@@ -588,6 +588,25 @@ func TestExportsInBrowser(t *testing.T) {
 	}
 	mu.Unlock()
 
+	// Service accounts: issue a key in the page; its secret is shown once.
+	alice := f.createUser(t, "acme", scim.Secret, "bob@acme.example", "Bob Builder")
+	acct, _, err := f.svc.CreateServiceAccount(t.Context(), operator, "acme", service.ServiceAccountInput{Name: "billing-sync", OwnerID: alice, Description: "Nightly invoice export"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/service-accounts"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#accounts")),
+		chromedp.Click(chromedp.CSS("#account-"+acct.ID+" .issue-key")),
+		chromedp.WaitVisible(chromedp.CSS("#secret-value")),
+	)
+	if key := get(t, ctx, chromedp.Value(chromedp.CSS("#secret-value"))); !strings.HasPrefix(key, "stk_nhi_") {
+		t.Fatalf("key shown: %q", key)
+	}
+	wantText(t, ctx, "#account-"+acct.ID, "bob@acme.example")
+	wantText(t, ctx, "#account-"+acct.ID+" .key-state", "active")
+	shoot(t, ctx, "service-accounts")
+
 	// Reports: the page says which checkpoint; the download carries the ledger size.
 	run(t, ctx, chromedp.Click(chromedp.CSS(`nav a[href$="/reports"]`)), chromedp.WaitVisible(chromedp.CSS("#reports")))
 	wantText(t, ctx, "#report-checkpoint", "signed by scimtrail-test")

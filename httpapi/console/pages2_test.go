@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scimtrail/scimtrail/service"
 )
@@ -263,5 +265,63 @@ func TestUsersFilterByRoleAndGroup(t *testing.T) {
 		if !strings.Contains(body, mark(tc.want)) || strings.Contains(body, mark(tc.notWant)) {
 			t.Errorf("users?%s: want %q shown and %q not", tc.query, tc.want, tc.notWant)
 		}
+	}
+}
+
+// TestDeadSinkShowsErrorAndRetry: a sink whose receiver keeps failing stops, the page says so
+// with the receiver's answer, and Retry makes it active again.
+func TestDeadSinkShowsErrorAndRetry(t *testing.T) {
+	f := newFixture(t)
+	var fail atomic.Bool
+	fail.Store(true)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rcv.Close)
+	created, _, err := f.svc.CreateSink(t.Context(), operator, "acme", service.SinkRequest{Type: "webhook", URL: rcv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.client(t)
+	f.signIn(t, c, f.acmeAdmin)
+	var body string
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, body, _ = f.get(t, c, "/console/t/acme/exports")
+		if strings.Contains(body, "stopped after repeated failures") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sink never showed as stopped:\n%s", body)
+		}
+	}
+	for _, want := range []string{"503", "/exports/" + created.ID + "/retry"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the dead sink's row lacks %q", want)
+		}
+	}
+	fail.Store(false)
+	if status, _, _ := f.post(t, c, "/console/t/acme/exports/"+created.ID+"/retry", nil, nil); status != http.StatusSeeOther {
+		t.Fatalf("retry: %d", status)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		st, err := f.svc.SinkStatus(t.Context(), "acme", created.ID)
+		if err == nil && st.State == "active" && st.Lag == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after retry: %+v, %v", st, err)
+		}
+	}
+	es := f.entries(t, "acme")
+	found := false
+	for _, e := range es {
+		found = found || strings.Contains(string(e.Body), `"action":"sink.retried"`) && strings.Contains(string(e.Body), `"channel":"console"`)
+	}
+	if !found {
+		t.Fatal("no sink.retried entry from the console")
 	}
 }
