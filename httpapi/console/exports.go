@@ -13,7 +13,9 @@ import (
 // exportsData is the Exports page: the tenant's sinks and, once, a secret just generated.
 type exportsData struct {
 	Sinks   []sinkView
-	Formats []choice
+	Formats       []choice // webhook
+	SyslogFormats []choice
+	FileFormats   []choice
 	Created *service.CreatedSink // set on the response that generated a secret
 	Rotated bool                 // Created holds a rotated secret rather than a new sink's
 	Error   string
@@ -30,6 +32,12 @@ var sinkFormats = []choice{
 	{service.FormatSET, "SCIM Security Event Tokens (RFC 9967)"},
 }
 
+// syslogFormats and fileFormats are the formats of the other sink types.
+var (
+	syslogFormats = []choice{{service.FormatRFC5424, "RFC 5424 (native record as the message)"}, {service.FormatCEF, "CEF (ArcSight Common Event Format)"}}
+	fileFormats   = []choice{{service.FormatJSONL, "JSON Lines (native records)"}, {service.FormatParquet, "Parquet (OCSF, Security Lake layout)"}}
+)
+
 // sinkView is a sink as a row of the page.
 type sinkView struct {
 	service.SinkStatus
@@ -39,7 +47,28 @@ type sinkView struct {
 func (s sinkView) Dead() bool { return s.State == scimtrail.SinkDead }
 
 // Destination is where the sink delivers, in one line.
-func (s sinkView) Destination() string { return s.URL }
+func (s sinkView) Destination() string {
+	switch {
+	case s.Address != "":
+		return s.Address
+	case s.Dir != "":
+		return s.Dir
+	}
+	return s.URL
+}
+
+// TypeLabel is the sink's type in words.
+func (s sinkView) TypeLabel() string {
+	switch s.Type {
+	case service.SinkSplunkHEC:
+		return "Splunk HEC"
+	case service.SinkSyslog:
+		return "syslog (TLS)"
+	case service.SinkFile:
+		return "file"
+	}
+	return s.Type
+}
 
 // CursorText is how far the sink has delivered.
 func (s sinkView) CursorText() string {
@@ -74,7 +103,7 @@ func (c *Console) exportsData(r *http.Request, tenant string) (*exportsData, err
 	if err != nil {
 		return nil, err
 	}
-	d := &exportsData{Formats: sinkFormats, Form: map[string]string{}}
+	d := &exportsData{Formats: sinkFormats, SyslogFormats: syslogFormats, FileFormats: fileFormats, Form: map[string]string{}}
 	for _, s := range sinks {
 		d.Sinks = append(d.Sinks, sinkView{s})
 	}
@@ -109,11 +138,23 @@ func (c *Console) exports(w http.ResponseWriter, r *http.Request, v *view) (stri
 	return c.exportsPage(v, d), nil
 }
 
+// sinkFormFields are the form fields each sink type's form sends.
+var sinkFormFields = []string{"type", "url", "format", "token", "address", "ca_pem", "server_name", "dir"}
+
 func (c *Console) createSink(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
-	url := strings.TrimSpace(r.PostFormValue("url"))
-	format := r.PostFormValue("format")
-	created, _, err := c.svc.CreateSink(r.Context(), c.origin(w, r, v.Session), v.TenantID,
-		service.SinkRequest{Type: service.SinkWebhook, URL: url, Format: format})
+	form := map[string]string{}
+	for _, k := range sinkFormFields {
+		form[k] = strings.TrimSpace(r.PostFormValue(k))
+	}
+	req := service.SinkRequest{Type: form["type"], URL: form["url"], Format: form["format"], Token: form["token"],
+		Address: form["address"], Dir: form["dir"]}
+	if req.Type == "" {
+		req.Type = service.SinkWebhook
+	}
+	if req.Type == service.SinkSyslog && (form["ca_pem"] != "" || form["server_name"] != "") {
+		req.TLS = &service.SinkTLS{CAPEM: form["ca_pem"], ServerName: form["server_name"]}
+	}
+	created, _, err := c.svc.CreateSink(r.Context(), c.origin(w, r, v.Session), v.TenantID, req)
 	d, derr := c.exportsData(r, v.TenantID)
 	if derr != nil {
 		return "", derr
@@ -122,14 +163,17 @@ func (c *Console) createSink(w http.ResponseWriter, r *http.Request, v *view) (s
 		switch scimtrail.ErrorCode(err) {
 		case scimtrail.EINVALID, scimtrail.ECONFLICT, scimtrail.ENOTIMPLEMENTED:
 			d.Error = sinkError(err)
-			d.Form = map[string]string{"url": url, "format": format}
+			delete(form, "token") // a secret typed is not sent back
+			d.Form = form
 			v.Status = http.StatusBadRequest
 			return c.exportsPage(v, d), nil
 		}
 		return "", err
 	}
-	d.Created = &created
-	v.Flash = "The webhook sink was created. It delivers every entry of the log, oldest first, starting now."
+	if created.Secret != "" {
+		d.Created = &created
+	}
+	v.Flash = "The " + sinkView{created.SinkStatus}.TypeLabel() + " sink was created. It delivers every entry of the log, oldest first, starting now."
 	return c.exportsPage(v, d), nil
 }
 
@@ -141,6 +185,9 @@ func sinkError(err error) string {
 	}
 	if strings.HasPrefix(msg, "url is required") {
 		return "Type the https:// address of the receiver that should get the events."
+	}
+	if strings.HasPrefix(msg, "address is required") || strings.HasPrefix(msg, "dir is required") {
+		return "The sink was not created: " + msg + ". Fill in where the events should go."
 	}
 	return "The sink was not created: " + msg + "."
 }

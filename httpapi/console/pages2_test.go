@@ -71,6 +71,19 @@ func TestExportsPage(t *testing.T) {
 			t.Fatalf("rotate: %d\n%s", status, body)
 		}
 	})
+	t.Run("SplunkHECTokenNeverShown", func(t *testing.T) {
+		status, body, _ := f.post(t, c, "/console/t/acme/exports", url.Values{"type": {"splunk_hec"}, "url": {rcv.URL + "/services/collector"},
+			"token": {"11111111-2222-3333-4444-555555555555"}}, nil)
+		if status != http.StatusOK || !strings.Contains(body, "Splunk HEC") || strings.Contains(body, "11111111-2222") || strings.Contains(body, `id="new-secret"`) {
+			t.Fatalf("create HEC: %d\n%s", status, body)
+		}
+	})
+	t.Run("SyslogWithoutAddressInWords", func(t *testing.T) {
+		status, body, _ := f.post(t, c, "/console/t/acme/exports", url.Values{"type": {"syslog"}, "format": {"cef"}}, nil)
+		if status != http.StatusBadRequest || !strings.Contains(body, `id="form-error"`) || !strings.Contains(body, `id="add-syslog" open`) {
+			t.Fatalf("syslog without address: %d\n%s", status, body)
+		}
+	})
 	t.Run("RetryAndDelete", func(t *testing.T) {
 		if status, _, loc := f.post(t, c, "/console/t/acme/exports/"+id+"/retry", nil, nil); status != http.StatusSeeOther || !strings.HasSuffix(loc, "done=retried") {
 			t.Fatalf("retry: %d %q", status, loc)
@@ -78,7 +91,7 @@ func TestExportsPage(t *testing.T) {
 		if status, _, loc := f.post(t, c, "/console/t/acme/exports/"+id+"/delete", nil, nil); status != http.StatusSeeOther || !strings.HasSuffix(loc, "done=deleted") {
 			t.Fatalf("delete: %d %q", status, loc)
 		}
-		if sinks, _ := f.svc.Sinks(t.Context(), "acme"); len(sinks) != 0 {
+		if sinks, _ := f.svc.Sinks(t.Context(), "acme"); len(sinks) != 1 || sinks[0].Type != "splunk_hec" {
 			t.Fatalf("sinks after delete: %+v", sinks)
 		}
 	})
