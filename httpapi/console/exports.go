@@ -12,14 +12,14 @@ import (
 
 // exportsData is the Exports page: the tenant's sinks and, once, a secret just generated.
 type exportsData struct {
-	Sinks   []sinkView
+	Sinks         []sinkView
 	Formats       []choice // webhook
 	SyslogFormats []choice
 	FileFormats   []choice
-	Created *service.CreatedSink // set on the response that generated a secret
-	Rotated bool                 // Created holds a rotated secret rather than a new sink's
-	Error   string
-	Form    map[string]string
+	Created       *service.CreatedSink // set on the response that generated a secret
+	Rotated       bool                 // Created holds a rotated secret rather than a new sink's
+	Error         string
+	Form          map[string]string
 }
 
 // choice is one option of a select.
