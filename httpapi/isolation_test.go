@@ -66,15 +66,29 @@ func searchBody(ref, nonce string) any {
 	}
 }
 
-// isoBulkBody names ref in every place a Bulk request can: the path of an operation, a new
-// group's members, a PATCH's members.
+// isoBulkBody names ref in every place a Bulk request can: the path of every method on
+// both resource types, a new group's members (beside a bulkId reference), a PATCH's members (by value, through a bulkId path, and in a value
+// filter of a remove).
 func isoBulkBody(ref, nonce string) any {
+	removeMember := map[string]any{
+		"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+		"Operations": []map[string]any{{"op": "remove", "path": `members[value eq "` + ref + `"]`}},
+	}
 	return map[string]any{
 		"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"},
 		"Operations": []map[string]any{
 			{"method": "POST", "path": "/Groups", "bulkId": "g" + nonce, "data": groupBody(ref, nonce)},
+			{"method": "POST", "path": "/Groups", "bulkId": "h" + nonce, "data": map[string]any{
+				"schemas":     []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+				"displayName": "iso-h-" + nonce,
+				"members":     []map[string]any{{"value": "bulkId:g" + nonce}, {"value": ref}},
+			}},
+			{"method": "PATCH", "path": "/Groups/bulkId:g" + nonce, "data": addMemberPatch(ref, nonce)},
 			{"method": "PATCH", "path": "/Groups/" + ref, "data": addMemberPatch(ref, nonce)},
+			{"method": "PATCH", "path": "/Groups/" + ref, "data": removeMember},
+			{"method": "PATCH", "path": "/Users/" + ref, "data": userPatch(ref, nonce)},
 			{"method": "PUT", "path": "/Users/" + ref, "data": userBody(ref, nonce)},
+			{"method": "PUT", "path": "/Groups/" + ref, "data": groupBody(ref, nonce)},
 			{"method": "DELETE", "path": "/Users/" + ref},
 			{"method": "DELETE", "path": "/Groups/" + ref},
 		},
@@ -89,8 +103,6 @@ func sinkBody(ref, nonce string) any {
 
 // isolationMatrix has a row for every route of the server. TestIsolationMatrix fails when
 // a route is registered without a row here: a new route must say how it is attacked.
-// Bulk, when it lands, needs a row whose body names the other tenant's ids in its
-// operations' paths, data and members.
 var isolationMatrix = map[string]isoRow{
 	"GET /healthz": {},
 	"GET /readyz":  {},
