@@ -198,7 +198,8 @@ var isolationMatrix = map[string]isoRow{
 	"GET /api/v1/tenants/{tenant}/audit/proof/consistency": {},
 	"GET /api/v1/tenants/{tenant}/audit/proof/inclusion":   {},
 	// The console authenticates with its own session, not bearer tokens; its pages are
-	// routed inside the console package (not covered here yet).
+	// routed inside the console package and have rows in consoleMatrix
+	// (console_isolation_test.go).
 	"/console/":                          {},
 	"GET /console":                       {},
 	"GET /api/v1/tenants/{tenant}/audit": {},
@@ -213,6 +214,12 @@ func sourceRoutes(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The console's pages are routed inside package console, mounted at /console/.
+	consoleFiles, err := filepath.Glob("console/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, consoleFiles...)
 	fset := token.NewFileSet()
 	var routes []string
 	for _, f := range files {
@@ -269,11 +276,22 @@ func TestIsolationMatrixCoversEveryRoute(t *testing.T) {
 		t.Fatalf("found only %d routes in the source: %v", len(routes), routes)
 	}
 	for _, p := range routes {
-		if _, ok := isolationMatrix[p]; !ok {
-			t.Errorf("route %q has no row in isolationMatrix (httpapi/isolation_test.go): say how another tenant's ids reach it", p)
-		}
 		methods, path := splitPattern(p)
-		concrete := pathParam.ReplaceAllString(path, "x")
+		concrete := pathParam.ReplaceAllString(strings.TrimSuffix(path, "{$}"), "x")
+		if _, ok := consoleMatrix[p]; ok {
+			// A console page: the server routes it to the console's mount.
+			for _, method := range methods {
+				req := httptest.NewRequest(method, concrete, nil)
+				if got := httpapi.RegisteredPattern(req); got != "/console/" {
+					t.Errorf("%s %s is routed to %q, want the console's /console/", method, concrete, got)
+				}
+			}
+			continue
+		}
+		if _, ok := isolationMatrix[p]; !ok {
+			t.Errorf("route %q has no row in isolationMatrix or consoleMatrix (httpapi/isolation_test.go): say how another tenant's ids reach it", p)
+			continue
+		}
 		for _, method := range methods {
 			req := httptest.NewRequest(method, concrete, nil)
 			if got := httpapi.RegisteredPattern(req); got != p {
@@ -284,6 +302,11 @@ func TestIsolationMatrixCoversEveryRoute(t *testing.T) {
 	for p := range isolationMatrix {
 		if !slices.Contains(routes, p) {
 			t.Errorf("isolationMatrix has a row for %q, which is not a route", p)
+		}
+	}
+	for p := range consoleMatrix {
+		if !slices.Contains(routes, p) {
+			t.Errorf("consoleMatrix has a row for %q, which is not a console route", p)
 		}
 	}
 }
