@@ -35,6 +35,7 @@ type ReadTx interface {
 	EventReadTx // store_events.go
 	LedgerReadTx
 	AccessReadTx
+	Access2ReadTx // store_access2.go
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
 
@@ -75,6 +76,7 @@ type Tx interface {
 	EventTx // store_events.go
 	LedgerTx
 	AccessTx
+	Access2Tx // store_access2.go
 
 	InsertTenant(ctx context.Context, t Tenant) error
 

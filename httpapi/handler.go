@@ -75,6 +75,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.exportRoutes(mux)
 	h.eventsRoutes(mux)
 	h.accessRoutes(mux)
+	h.access2Routes(mux)
 	h.consoleRoutes(mux)
 }
 
@@ -142,6 +143,9 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 		}
 		if err == nil {
 			err = h.authorize(r.Context(), tok, a, tenant)
+		}
+		if err == nil {
+			err = checkOnBehalfOf(r) // access2.go
 		}
 		if err == nil {
 			w := h.withReceipt(w, r)
