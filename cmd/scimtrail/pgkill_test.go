@@ -137,7 +137,10 @@ func TestKillPostgres(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		t.Logf("cycle %d: PostgreSQL killed and restarted; %d creates acknowledged so far", cycle, len(acked))
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		t.Logf("cycle %d: PostgreSQL killed and restarted; %d creates acknowledged so far", cycle, n)
 	}
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
