@@ -50,6 +50,8 @@ Flags:
                        It is never stored in the database.
   --checkpoint-interval D  sign a checkpoint for every grown log this often
                        (default 1s)
+  --prune-interval D   drop entry bodies past each tenant's retention this often
+                       (default 1h; see PUT /api/v1/tenants/{t}/retention)
   --allow-private-sinks  let export sinks reach loopback and private networks
                        and plain http (tests, development; SSRF otherwise)
   --sink-key-file FILE key sealing sink secrets in the database (base64 of
@@ -81,6 +83,7 @@ type serveConfig struct {
 	demo                                             bool
 	signingKey                                       string
 	checkpointInterval                               time.Duration
+	pruneInterval                                    time.Duration
 	allowPrivateSinks                                bool
 	sinkKeyFile                                      string
 	rateLimit                                        float64
@@ -103,6 +106,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.IntVar(&cfg.rateBurst, "rate-burst", 0, "")
 	c.fs.StringVar(&cfg.signingKey, "signing-key", "", "")
 	c.fs.DurationVar(&cfg.checkpointInterval, "checkpoint-interval", time.Second, "")
+	c.fs.DurationVar(&cfg.pruneInterval, "prune-interval", time.Hour, "")
 	c.fs.BoolVar(&cfg.allowPrivateSinks, "allow-private-sinks", false, "")
 	c.fs.StringVar(&cfg.sinkKeyFile, "sink-key-file", "", "")
 	pos, err := c.parse(args)
@@ -129,6 +133,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	if cfg.checkpointInterval <= 0 {
 		return m.usage(serveUsage, errors.New("serve: --checkpoint-interval must be positive"))
+	}
+	if cfg.pruneInterval <= 0 {
+		return m.usage(serveUsage, errors.New("serve: --prune-interval must be positive"))
 	}
 	if cfg.publicURL != "" && !strings.HasPrefix(cfg.publicURL, "http://") && !strings.HasPrefix(cfg.publicURL, "https://") {
 		return m.usage(serveUsage, fmt.Errorf("serve: --public-url must start with http:// or https://, not %q", cfg.publicURL))
@@ -229,10 +236,16 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		defer close(cpDone)
 		svc.RunCheckpointer(cpCtx, cfg.checkpointInterval, logger)
 	}()
+	pruneDone := make(chan struct{})
+	go func() {
+		defer close(pruneDone)
+		svc.RunPruner(cpCtx, cfg.pruneInterval, logger)
+	}()
 	// After the HTTP server has drained, before the store closes.
 	defer func() {
 		stopCheckpointer()
 		<-cpDone
+		<-pruneDone
 	}()
 	serveErr := make(chan error, 1)
 	go func() {
