@@ -30,6 +30,7 @@ type txn struct {
 	q     querier
 	tx    *sql.Tx
 	cache *stmtCache
+	local map[string]*sql.Stmt // see txn.repeated
 }
 
 // stmtCache keeps prepared statements for the fixed query texts. Parsing SQL was about a
@@ -606,15 +607,16 @@ func (t *txn) AppendEntries(ctx context.Context, entries []scimtrail.StoredEntry
 	if head.Size != next-1 {
 		return scimtrail.Errorf(scimtrail.ECONFLICT, "ledger head size %d does not match the last appended seq %d", head.Size, next-1)
 	}
-	for _, e := range entries {
-		if _, err := t.exec(ctx, `INSERT INTO ledger_entries
-			(tenant, seq, time_us, action, actor_id, target_id, body, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.Tenant, e.Seq, micros(e.Time), e.Action, e.ActorID, e.TargetID, e.Body, e.LeafHash); err != nil {
-			if uniqueViolation(err) {
-				return scimtrail.Errorf(scimtrail.ECONFLICT, "ledger entry %s/%d already exists", e.Tenant, e.Seq)
-			}
-			return dbErr("appending ledger entries", err)
+	if _, err := t.execRows(ctx, `INSERT INTO ledger_entries
+			(tenant, seq, time_us, action, actor_id, target_id, body, leaf_hash) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`, ``,
+		len(entries), func(i int, args []any) []any {
+			e := entries[i]
+			return append(args, e.Tenant, e.Seq, micros(e.Time), e.Action, e.ActorID, e.TargetID, e.Body, e.LeafHash)
+		}); err != nil {
+		if uniqueViolation(err) {
+			return scimtrail.Errorf(scimtrail.ECONFLICT, "ledger entries %s/%d–%d already exist", head.Tenant, entries[0].Seq, head.Size)
 		}
+		return dbErr("appending ledger entries", err)
 	}
 	rng := head.Range
 	if rng == nil {
