@@ -32,6 +32,7 @@ type Store interface {
 // when it does not exist; resources and members are always scoped to the tenant passed.
 type ReadTx interface {
 	AccessReadTx
+	BatchReadTx
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
 

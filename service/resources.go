@@ -908,15 +908,8 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		if q.Cursor != nil {
 			page.Resources = s.cursorPage(tenant, typ, qh, cur, want, page.Resources, &res)
 		}
-		res.Views = make([]View, 0, len(page.Resources))
-		for _, r := range page.Resources {
-			v, err := view(ctx, tx, r)
-			if err != nil {
-				return err
-			}
-			res.Views = append(res.Views, v)
-		}
-		return nil
+		res.Views, err = viewPage(ctx, tx, tenant, typ, page.Resources, q)
+		return err
 	})
 	return res, err
 }
