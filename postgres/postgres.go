@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"runtime"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -53,6 +55,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, &scimtrail.Error{Code: scimtrail.EINVALID, Message: "the PostgreSQL connection string is not valid", Err: err}
 	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns()
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
@@ -64,6 +69,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	return db, nil
 }
+
+// defaultMaxConns is the pool size when the DSN does not set pool_max_conns. pgxpool's own
+// default, max(4, NumCPU), made 8 or 64 HTTP clients queue for 4 connections on a 2-core
+// host while the database server sat mostly idle (docs/benchmarks.md); a request holds its
+// connection mostly waiting on the network and the server, not on this process's CPU.
+func defaultMaxConns() int32 { return int32(max(16, 4*runtime.NumCPU())) }
 
 func (db *DB) migrate(ctx context.Context) error {
 	var database, schema string
@@ -148,10 +159,11 @@ func (db *DB) Update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 	}
 	// Rollback after Commit is a no-op; this covers fn's errors and panics.
 	defer pgtx.Rollback(context.WithoutCancel(ctx))
-	if _, err := lockHead(ctx, pgtx, tenant); err != nil {
+	head, err := lockHead(ctx, pgtx, tenant)
+	if err != nil {
 		return err
 	}
-	if err := fn(&tx{tx: pgtx}); err != nil {
+	if err := fn(&tx{tx: pgtx, heads: map[string]*scimtrail.LedgerHead{tenant: &head}}); err != nil {
 		return err
 	}
 	if err := pgtx.Commit(ctx); err != nil {
@@ -163,21 +175,27 @@ func (db *DB) Update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 	return nil
 }
 
-// lockHead takes the tenant's write lock. The INSERT makes sure there is a row to lock; if
-// another transaction is inserting it at the same moment, ON CONFLICT waits for that
-// transaction and then does nothing, and the SELECT queues behind it.
-// It returns the head's size.
-func lockHead(ctx context.Context, pgtx pgx.Tx, tenant string) (int64, error) {
-	_, err := pgtx.Exec(ctx, `INSERT INTO ledger_heads (tenant, size, range) VALUES ($1, 0, '') ON CONFLICT DO NOTHING`, tenant)
-	if err != nil {
-		return 0, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
+// lockHead takes the tenant's write lock and returns the locked head. The common case, a
+// head row that exists, is one round trip; otherwise the INSERT makes sure there is a row to
+// lock (if another transaction is inserting it at the same moment, ON CONFLICT waits for
+// that transaction and then does nothing) and the SELECT queues behind it.
+func lockHead(ctx context.Context, pgtx pgx.Tx, tenant string) (scimtrail.LedgerHead, error) {
+	head := scimtrail.LedgerHead{Tenant: tenant}
+	const lock = `SELECT size, range FROM ledger_heads WHERE tenant = $1 FOR UPDATE`
+	err := pgtx.QueryRow(ctx, lock, tenant).Scan(&head.Size, &head.Range)
+	if errors.Is(err, pgx.ErrNoRows) {
+		_, err = pgtx.Exec(ctx, `INSERT INTO ledger_heads (tenant, size, range) VALUES ($1, 0, '') ON CONFLICT DO NOTHING`, tenant)
+		if err == nil {
+			err = pgtx.QueryRow(ctx, lock, tenant).Scan(&head.Size, &head.Range)
+		}
 	}
-	var size int64
-	err = pgtx.QueryRow(ctx, `SELECT size FROM ledger_heads WHERE tenant = $1 FOR UPDATE`, tenant).Scan(&size)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
+		return head, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
 	}
-	return size, nil
+	if len(head.Range) == 0 {
+		head.Range = nil
+	}
+	return head, nil
 }
 
 // View runs fn in a REPEATABLE READ, read-only transaction: one snapshot for all of fn.

@@ -447,6 +447,11 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if rc, err = appendEntries(ctx, tx, tenant, o, at, append(entries, memberEntries...)...); err != nil {
 			return err
 		}
+		if typ == scimtrail.UserResource {
+			// A user created just now, under a new id, is in no group yet: no MemberOf read.
+			v = View{Resource: r}
+			return nil
+		}
 		v, err = view(ctx, tx, r)
 		return err
 	})
