@@ -65,6 +65,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.scimRoutes(mux)
 	h.adminRoutes(mux)
 	h.auditRoutes(mux)
+	h.eventsRoutes(mux)
 	h.accessRoutes(mux)
 	h.consoleRoutes(mux)
 }
@@ -107,11 +108,6 @@ func (h *handler) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/tenants/{tenant}/tokens/{id}/rotate", h.guard(areaTenantAdmin, h.rotateToken))
 }
 
-// auditRoutes is the audit log: entries, checkpoints, proofs.
-func (h *handler) auditRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/tenants/{tenant}/audit", h.guard(areaAudit, h.auditEntries))
-}
-
 // call is what guard learned about a request before the handler runs.
 type call struct {
 	token  scimtrail.Token
@@ -137,6 +133,7 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 			err = h.authorize(r.Context(), tok, a, tenant)
 		}
 		if err == nil {
+			w := h.withReceipt(w, r)
 			err = fn(w, r, call{token: tok, tenant: tenant, origin: originOf(r, tok, channel)})
 		}
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/ledger"
 	"github.com/scimtrail/scimtrail/scim/dialect"
 	"github.com/scimtrail/scimtrail/scim/schema"
 )
@@ -19,6 +20,8 @@ type Service struct {
 	now    func() time.Time
 	users  *schema.ResourceType
 	groups *schema.ResourceType
+	events schemaCache // compiled app event schemas (events_schema.go)
+	ledger ledgerState // ledger.go: signing keys, install id, audit-read throttle
 	// cursorKey authenticates pagination cursors (cursor.go).
 	cursorKey []byte
 }
@@ -27,6 +30,8 @@ type Service struct {
 type Options struct {
 	// Now is the clock; time.Now when nil. Tests pass a fixed clock.
 	Now func() time.Time
+	// Keys sign checkpoints; nil means this Service signs none (a CLI that only writes).
+	Keys *ledger.KeyRing
 	// CursorKey authenticates the pagination cursors the service hands out. Replicas
 	// behind one load balancer need the same key for a cursor from one to work on
 	// another; nil draws a random key, valid for this process only.
@@ -44,7 +49,7 @@ func New(store scimtrail.Store, opts Options) *Service {
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
-	return &Service{store: store, now: now, users: schema.User(), groups: schema.Group(), cursorKey: key}
+	return &Service{store: store, now: now, users: schema.User(), groups: schema.Group(), cursorKey: key, ledger: ledgerState{keys: opts.Keys}}
 }
 
 // Origin says who is making a change and through which channel; it becomes the ledger
