@@ -23,6 +23,11 @@ type Options struct {
 	// Location and $ref. Otherwise the request's scheme and Host are used, which is right
 	// when clients reach the server directly but wrong behind a rewriting proxy.
 	PublicURL string
+	// RateLimit is the requests a second each tenant may make once its burst is spent
+	// (0: no limit); RateBurst is the burst (0: twice RateLimit). Over it, a request gets
+	// 429 with Retry-After. See ratelimit.go.
+	RateLimit float64
+	RateBurst int
 }
 
 const defaultMaxBody = 1 << 20
@@ -33,6 +38,7 @@ type handler struct {
 	metrics   *Metrics
 	maxBody   int64
 	publicURL string
+	limiter   *tenantLimiter // nil: no rate limit
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -43,6 +49,7 @@ func NewHandler(svc *service.Service, opts Options) http.Handler {
 		metrics:   opts.Metrics,
 		maxBody:   opts.MaxBodyBytes,
 		publicURL: opts.PublicURL,
+		limiter:   newTenantLimiter(opts.RateLimit, opts.RateBurst, nil),
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -65,6 +72,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.scimRoutes(mux)
 	h.adminRoutes(mux)
 	h.auditRoutes(mux)
+	h.exportRoutes(mux)
 	h.eventsRoutes(mux)
 	h.accessRoutes(mux)
 	h.consoleRoutes(mux)
@@ -129,6 +137,9 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 		tenant := r.PathValue("tenant")
 		infoFrom(r.Context()).tenant = tenant
 		tok, err := h.authenticate(r)
+		if err == nil {
+			err = h.rateLimited(w, tok)
+		}
 		if err == nil {
 			err = h.authorize(r.Context(), tok, a, tenant)
 		}

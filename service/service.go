@@ -20,8 +20,11 @@ type Service struct {
 	now    func() time.Time
 	users  *schema.ResourceType
 	groups *schema.ResourceType
-	events schemaCache // compiled app event schemas (events_schema.go)
-	ledger ledgerState // ledger.go: signing keys, install id, audit-read throttle
+	// sinkOpts and commits serve export sinks (sinks.go).
+	sinkOpts SinkOptions
+	commits  *commitSignal
+	events   schemaCache // compiled app event schemas (events_schema.go)
+	ledger   ledgerState // ledger.go: signing keys, install id, audit-read throttle
 	// cursorKey authenticates pagination cursors (cursor.go).
 	cursorKey []byte
 }
@@ -32,6 +35,8 @@ type Options struct {
 	Now func() time.Time
 	// Keys sign checkpoints; nil means this Service signs none (a CLI that only writes).
 	Keys *ledger.KeyRing
+	// Sinks configure export sinks (sinks.go).
+	Sinks SinkOptions
 	// CursorKey authenticates the pagination cursors the service hands out. Replicas
 	// behind one load balancer need the same key for a cursor from one to work on
 	// another; nil draws a random key, valid for this process only.
@@ -49,7 +54,9 @@ func New(store scimtrail.Store, opts Options) *Service {
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
-	return &Service{store: store, now: now, users: schema.User(), groups: schema.Group(), cursorKey: key, ledger: ledgerState{keys: opts.Keys}}
+	commits := newCommitSignal()
+	return &Service{store: notifyingStore{store, commits}, now: now, users: schema.User(), groups: schema.Group(), cursorKey: key,
+		sinkOpts: opts.Sinks, commits: commits, ledger: ledgerState{keys: opts.Keys}}
 }
 
 // Origin says who is making a change and through which channel; it becomes the ledger
