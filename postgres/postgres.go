@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
-	"runtime"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -50,13 +48,16 @@ var _ scimtrail.Store = (*DB)(nil)
 // any pending migrations. Migrations run under a PostgreSQL advisory lock, so replicas
 // started together migrate once; the lock is keyed by database and schema so that
 // installs in different schemas of one database never wait for each other.
+//
+// The pool keeps pgxpool's default size, max(4, NumCPU), unless the DSN sets
+// pool_max_conns: on a 2-core host with PostgreSQL on the same machine, 16 connections
+// halved creates and GETs at 64 clients against 4 (docs/benchmarks.md), because writes
+// queue on the tenant's head-row lock inside PostgreSQL instead of in the pool. A database
+// on its own host may want more.
 func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, &scimtrail.Error{Code: scimtrail.EINVALID, Message: "the PostgreSQL connection string is not valid", Err: err}
-	}
-	if !strings.Contains(dsn, "pool_max_conns") {
-		cfg.MaxConns = defaultMaxConns()
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -69,12 +70,6 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	return db, nil
 }
-
-// defaultMaxConns is the pool size when the DSN does not set pool_max_conns. pgxpool's own
-// default, max(4, NumCPU), made 8 or 64 HTTP clients queue for 4 connections on a 2-core
-// host while the database server sat mostly idle (docs/benchmarks.md); a request holds its
-// connection mostly waiting on the network and the server, not on this process's CPU.
-func defaultMaxConns() int32 { return int32(max(16, 4*runtime.NumCPU())) }
 
 func (db *DB) migrate(ctx context.Context) error {
 	var database, schema string
