@@ -266,8 +266,7 @@ func orderBy(q scimtrail.Query) (string, error) {
 // keeping only the page, so memory stays bounded by the page size.
 //
 // Filter texts go through the bounded statement cache: a filter's SQL has placeholders
-// only, so one shape (userName eq ?) is one text, and parsing it was 13% of the CPU of a
-// filter-only load.
+// only, so one shape (userName eq ?) is one text and is parsed once.
 func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Query) (scimtrail.Page, error) {
 	order, err := orderBy(q)
 	if err != nil {
@@ -277,8 +276,20 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 	if !c.exact && q.Match == nil {
 		return scimtrail.Page{}, internal("cannot evaluate the filter", errString("query filter without Match"))
 	}
+	// The type is written into the text, from a fixed set: bound as a parameter, it hides
+	// from the planner whether the partial index on userName (WHERE type = 'User') applies,
+	// and SQLite then re-prepared the cached statement on every run (sqlite3Reprepare
+	// was 13% of a filter-only load).
 	where := `FROM resources r WHERE r.tenant = ? AND r.type = ? AND ` + c.sql
 	args := append([]any{tenant, string(q.Type)}, c.args...)
+	switch q.Type {
+	case scimtrail.UserResource:
+		where = `FROM resources r WHERE r.tenant = ? AND r.type = 'User' AND ` + c.sql
+		args = append([]any{tenant}, c.args...)
+	case scimtrail.GroupResource:
+		where = `FROM resources r WHERE r.tenant = ? AND r.type = 'Group' AND ` + c.sql
+		args = append([]any{tenant}, c.args...)
+	}
 	start := max(q.StartIndex, 1)
 	count := max(q.Count, 0)
 	seek, seekArgs, err := keyset(q)
