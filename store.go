@@ -35,7 +35,8 @@ type ReadTx interface {
 	EventReadTx // store_events.go
 	LedgerReadTx
 	AccessReadTx
-	BatchReadTx
+	BatchReadTx   // store_perf.go
+	Access2ReadTx // store_access2.go
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
 
@@ -76,6 +77,7 @@ type Tx interface {
 	EventTx // store_events.go
 	LedgerTx
 	AccessTx
+	Access2Tx // store_access2.go
 
 	InsertTenant(ctx context.Context, t Tenant) error
 

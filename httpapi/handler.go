@@ -69,12 +69,14 @@ func (h *handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
 	mux.HandleFunc("GET /metrics", h.serveMetrics)
+	h.openAPIRoutes(mux)
 	h.scimRoutes(mux)
 	h.adminRoutes(mux)
 	h.auditRoutes(mux)
 	h.exportRoutes(mux)
 	h.eventsRoutes(mux)
 	h.accessRoutes(mux)
+	h.access2Routes(mux)
 	h.consoleRoutes(mux)
 }
 
@@ -142,6 +144,9 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 		}
 		if err == nil {
 			err = h.authorize(r.Context(), tok, a, tenant)
+		}
+		if err == nil {
+			err = checkOnBehalfOf(r) // access2.go
 		}
 		if err == nil {
 			w := h.withReceipt(w, r)

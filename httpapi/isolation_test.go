@@ -95,6 +95,8 @@ var isolationMatrix = map[string]isoRow{
 	"GET /healthz": {},
 	"GET /readyz":  {},
 	"GET /metrics": {},
+	// The OpenAPI document: public, the same for every caller.
+	"GET /api/v1/openapi.json": {},
 
 	"POST /scim/v2/{tenant}/Users":                     {body: userBody},
 	"GET /scim/v2/{tenant}/Users":                      {filter: true},
@@ -160,6 +162,23 @@ var isolationMatrix = map[string]isoRow{
 	"GET /api/v1/tenants/{tenant}/event-settings":         {},
 	"PUT /api/v1/tenants/{tenant}/event-settings":         {body: func(ref, nonce string) any { return map[string]any{"unknown_actions": "accept"} }},
 	"GET /api/v1/tenants/{tenant}/app-role-grants":        {},
+	// Non-human identities and reports (access2.go): the other tenant's user named as an
+	// owner, its ids in the paths of accounts and keys.
+	"POST /api/v1/tenants/{tenant}/service-accounts": {body: func(ref, nonce string) any {
+		return map[string]any{"name": "iso-" + nonce, "owner_id": ref}
+	}},
+	"GET /api/v1/tenants/{tenant}/service-accounts":                         {},
+	"POST /api/v1/tenants/{tenant}/service-accounts/verify":                 {body: func(ref, nonce string) any { return map[string]any{"key": ref} }},
+	"GET /api/v1/tenants/{tenant}/service-accounts/{id}":                    {},
+	"DELETE /api/v1/tenants/{tenant}/service-accounts/{id}":                 {},
+	"POST /api/v1/tenants/{tenant}/service-accounts/{id}/disable":           {},
+	"POST /api/v1/tenants/{tenant}/service-accounts/{id}/keys":              {},
+	"POST /api/v1/tenants/{tenant}/service-accounts/{id}/keys/{key}/rotate": {},
+	"DELETE /api/v1/tenants/{tenant}/service-accounts/{id}/keys/{key}":      {},
+	"GET /api/v1/tenants/{tenant}/policies/nhi":                             {},
+	"PUT /api/v1/tenants/{tenant}/policies/nhi":                             {body: func(ref, nonce string) any { return map[string]any{"on_owner_deprovisioned": "flag"} }},
+	"GET /api/v1/tenants/{tenant}/reports/deprovisioning":                   {},
+	"GET /api/v1/tenants/{tenant}/reports/credentials":                      {},
 	"POST /api/v1/tenants/{tenant}/events": {body: func(ref, nonce string) any {
 		return map[string]any{"events": []map[string]any{{"id": "iso-" + nonce, "action": "iso.tested", "occurred_at": "2026-01-01T00:00:00Z", "actor": map[string]any{"id": "iso"}}}}
 	}},
@@ -185,6 +204,9 @@ var isolationMatrix = map[string]isoRow{
 	"GET /api/v1/tenants/{tenant}/audit/checkpoint":        {},
 	"GET /api/v1/tenants/{tenant}/audit/proof/consistency": {},
 	"GET /api/v1/tenants/{tenant}/audit/proof/inclusion":   {},
+	// Retention and legal hold (tenant admins).
+	"GET /api/v1/tenants/{tenant}/retention": {},
+	"PUT /api/v1/tenants/{tenant}/retention": {body: func(ref, nonce string) any { return map[string]any{"retention": "400d", "legal_hold": false} }},
 	// The console authenticates with its own session, not bearer tokens; its pages are
 	// routed inside the console package (not covered here yet).
 	"/console/":                          {},
@@ -192,17 +214,34 @@ var isolationMatrix = map[string]isoRow{
 	"GET /api/v1/tenants/{tenant}/audit": {},
 }
 
-// sourceRoutes returns every pattern the package registers, read from its source: each
-// call of HandleFunc or Handle whose first argument is the pattern. A pattern that is not a
-// string literal fails the test, since the matrix could not see it.
+// sourceRoutes returns every pattern the package registers, read from its source (see
+// sourceRouteDecls).
 func sourceRoutes(t *testing.T) []string {
+	t.Helper()
+	var routes []string
+	for _, d := range sourceRouteDecls(t) {
+		routes = append(routes, d.pattern)
+	}
+	return routes
+}
+
+// routeDecl is one registration of the routing table: its pattern and, when the handler is
+// h.guard(area, …), the name of the area ("" for a route without authentication).
+type routeDecl struct {
+	pattern, area string
+}
+
+// sourceRouteDecls reads every call of HandleFunc or Handle whose first argument is the
+// pattern from the package's source, sorted by pattern. A pattern that is not a string
+// literal fails the test, since neither the isolation matrix nor the OpenAPI test could see it.
+func sourceRouteDecls(t *testing.T) []routeDecl {
 	t.Helper()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fset := token.NewFileSet()
-	var routes []string
+	var routes []routeDecl
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
@@ -229,11 +268,19 @@ func sourceRoutes(t *testing.T) []string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			routes = append(routes, p)
+			d := routeDecl{pattern: p}
+			if g, ok := call.Args[1].(*ast.CallExpr); ok && len(g.Args) > 0 {
+				if gs, ok := g.Fun.(*ast.SelectorExpr); ok && gs.Sel.Name == "guard" {
+					if id, ok := g.Args[0].(*ast.Ident); ok {
+						d.area = id.Name
+					}
+				}
+			}
+			routes = append(routes, d)
 			return true
 		})
 	}
-	slices.Sort(routes)
+	slices.SortFunc(routes, func(a, b routeDecl) int { return strings.Compare(a.pattern, b.pattern) })
 	return routes
 }
 
@@ -369,7 +416,7 @@ func TestIsolationMatrix(t *testing.T) {
 						return v.userID // another tenant's id where a role id goes
 					}
 					return which
-				case "{id}":
+				case "{id}", "{key}":
 				default:
 					t.Fatalf("%s: the matrix does not know how to fill %s", pattern, m)
 				}
@@ -383,7 +430,7 @@ func TestIsolationMatrix(t *testing.T) {
 					foreign, own = v.tokenID, ownTok
 				case strings.Contains(path, "/users/"):
 					foreign, own = v.userID, ownUser
-				case strings.Contains(path, "/roles/"), strings.Contains(path, "/grants/"), strings.Contains(path, "/mappings/"), strings.Contains(path, "/sinks/"):
+				case strings.Contains(path, "/roles/"), strings.Contains(path, "/grants/"), strings.Contains(path, "/mappings/"), strings.Contains(path, "/sinks/"), strings.Contains(path, "/service-accounts/"):
 					// The victim has none of these; its user id is a foreign id all the same.
 					foreign, own = v.userID, "iso-none"
 				default:

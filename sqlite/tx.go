@@ -32,6 +32,9 @@ type txn struct {
 	tx    *sql.Tx
 	cache *stmtCache
 	local map[string]*sql.Stmt // see txn.repeated
+	// tiles, in the writer's batch transaction, holds the tiles written by the batch's
+	// commands until just before COMMIT (nil elsewhere): see tileBuffer.
+	tiles *tileBuffer
 }
 
 // stmtCache keeps prepared statements by query text. Parsing SQL was about a third of the
@@ -725,6 +728,9 @@ func (t *txn) Entries(ctx context.Context, tenant string, after int64, limit int
 			return nil, dbErr("reading ledger entries", err)
 		}
 		e.Time = fromMicros(at)
+		if len(e.Body) == 0 {
+			e.Body = nil // pruned: stored as an empty blob (migration 00009)
+		}
 		out = append(out, e)
 	}
 	return out, dbErr("reading ledger entries", rows.Err())

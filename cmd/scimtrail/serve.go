@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/export"
+	"github.com/scimtrail/scimtrail/export/file"
 	"github.com/scimtrail/scimtrail/httpapi"
 	"github.com/scimtrail/scimtrail/service"
 )
@@ -50,11 +52,15 @@ Flags:
                        It is never stored in the database.
   --checkpoint-interval D  sign a checkpoint for every grown log this often
                        (default 1s)
+  --prune-interval D   drop entry bodies past each tenant's retention this often
+                       (default 1h; see PUT /api/v1/tenants/{t}/retention)
   --allow-private-sinks  let export sinks reach loopback and private networks
                        and plain http (tests, development; SSRF otherwise)
   --sink-key-file FILE key sealing sink secrets in the database (base64 of
                        32 bytes, created when missing; default: next to a
                        SQLite database, none with PostgreSQL)
+  --sink-file-dir DIR  directory file sinks write under (each sink's dir is
+                       relative to it and cannot leave it); none: no file sinks
 
 Every flag can also be set as SCIMTRAIL_<FLAG>, e.g. SCIMTRAIL_ADDR, SCIMTRAIL_TLS_CERT.
 `
@@ -81,8 +87,10 @@ type serveConfig struct {
 	demo                                             bool
 	signingKey                                       string
 	checkpointInterval                               time.Duration
+	pruneInterval                                    time.Duration
 	allowPrivateSinks                                bool
 	sinkKeyFile                                      string
+	sinkFileDir                                      string
 	rateLimit                                        float64
 	rateBurst                                        int
 	// readHeaderTimeout overrides the constant for tests (0: readHeaderTimeout).
@@ -103,8 +111,10 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.IntVar(&cfg.rateBurst, "rate-burst", 0, "")
 	c.fs.StringVar(&cfg.signingKey, "signing-key", "", "")
 	c.fs.DurationVar(&cfg.checkpointInterval, "checkpoint-interval", time.Second, "")
+	c.fs.DurationVar(&cfg.pruneInterval, "prune-interval", time.Hour, "")
 	c.fs.BoolVar(&cfg.allowPrivateSinks, "allow-private-sinks", false, "")
 	c.fs.StringVar(&cfg.sinkKeyFile, "sink-key-file", "", "")
+	c.fs.StringVar(&cfg.sinkFileDir, "sink-file-dir", "", "")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
@@ -129,6 +139,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	if cfg.checkpointInterval <= 0 {
 		return m.usage(serveUsage, errors.New("serve: --checkpoint-interval must be positive"))
+	}
+	if cfg.pruneInterval <= 0 {
+		return m.usage(serveUsage, errors.New("serve: --prune-interval must be positive"))
 	}
 	if cfg.publicURL != "" && !strings.HasPrefix(cfg.publicURL, "http://") && !strings.HasPrefix(cfg.publicURL, "https://") {
 		return m.usage(serveUsage, fmt.Errorf("serve: --public-url must start with http:// or https://, not %q", cfg.publicURL))
@@ -169,15 +182,20 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	svc, err := m.ledgerService(ctx, store, cfg, logger, service.Options{Sinks: service.SinkOptions{Key: sinkKey, AllowPrivate: cfg.allowPrivateSinks}})
+	svc, err := m.ledgerService(ctx, store, cfg, logger, service.Options{Sinks: service.SinkOptions{Key: sinkKey, AllowPrivate: cfg.allowPrivateSinks, FileDir: cfg.sinkFileDir}})
 	if err != nil {
 		return err
+	}
+	if cfg.sinkFileDir != "" {
+		if err := os.MkdirAll(cfg.sinkFileDir, 0o750); err != nil {
+			return fmt.Errorf("--sink-file-dir: %w", err)
+		}
 	}
 	logger.Info("export sinks", "key_file", sinkKeyPath, "allow_private", cfg.allowPrivateSinks)
 	// The dispatcher stops before the store closes (deferred calls run in reverse).
 	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
 	dispatcher := export.New(svc, export.Options{Logger: logger, AllowPrivate: cfg.allowPrivateSinks, Metrics: export.NewMetrics(reg),
-		Checkpoint: svc.CheckpointRecord})
+		Checkpoint: svc.CheckpointRecord, FileDir: cfg.sinkFileDir, WriteFiles: file.Write})
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
 	defer func() { stopDispatch(); <-dispatched }()
@@ -229,10 +247,16 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		defer close(cpDone)
 		svc.RunCheckpointer(cpCtx, cfg.checkpointInterval, logger)
 	}()
+	pruneDone := make(chan struct{})
+	go func() {
+		defer close(pruneDone)
+		svc.RunPruner(cpCtx, cfg.pruneInterval, logger)
+	}()
 	// After the HTTP server has drained, before the store closes.
 	defer func() {
 		stopCheckpointer()
 		<-cpDone
+		<-pruneDone
 	}()
 	serveErr := make(chan error, 1)
 	go func() {
