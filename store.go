@@ -35,6 +35,7 @@ type ReadTx interface {
 	EventReadTx // store_events.go
 	LedgerReadTx
 	AccessReadTx
+	BatchReadTx   // store_perf.go
 	Access2ReadTx // store_access2.go
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)

@@ -219,6 +219,7 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 		return scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue,
 			"sortOrder must be \"ascending\" or \"descending\", not %q", q.SortOrder)
 	}
+	q.Attributes, q.ExcludedAttributes = attrs, excluded
 	res, err := h.svc.ListResources(r.Context(), c.tenant, k.typ, q)
 	if err != nil {
 		return err

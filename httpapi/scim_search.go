@@ -24,7 +24,8 @@ func (h *handler) searchAll(w http.ResponseWriter, r *http.Request, c call) erro
 		return scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidSyntax,
 			"a search request's schemas must contain %q", schema.SearchRequestSchema)
 	}
-	q := service.ListQuery{Filter: sr.Filter, SortBy: sr.SortBy, SortOrder: sr.SortOrder, Count: -1, Cursor: sr.Cursor}
+	q := service.ListQuery{Filter: sr.Filter, SortBy: sr.SortBy, SortOrder: sr.SortOrder, Count: -1, Cursor: sr.Cursor,
+		Attributes: sr.Attributes, ExcludedAttributes: sr.ExcludedAttributes}
 	if sr.StartIndex != nil {
 		q.StartIndex = *sr.StartIndex
 	}

@@ -447,6 +447,11 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if rc, err = appendEntries(ctx, tx, tenant, o, at, append(entries, memberEntries...)...); err != nil {
 			return err
 		}
+		if typ == scimtrail.UserResource {
+			// A user created just now, under a new id, is in no group yet: no MemberOf read.
+			v = View{Resource: r}
+			return nil
+		}
 		v, err = view(ctx, tx, r)
 		return err
 	})
@@ -917,15 +922,8 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		if q.Cursor != nil {
 			page.Resources = s.cursorPage(tenant, typ, qh, cur, want, page.Resources, &res)
 		}
-		res.Views = make([]View, 0, len(page.Resources))
-		for _, r := range page.Resources {
-			v, err := view(ctx, tx, r)
-			if err != nil {
-				return err
-			}
-			res.Views = append(res.Views, v)
-		}
-		return nil
+		res.Views, err = viewPage(ctx, tx, tenant, typ, page.Resources, q)
+		return err
 	})
 	return res, err
 }
