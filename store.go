@@ -32,6 +32,7 @@ type Store interface {
 // when it does not exist; resources and members are always scoped to the tenant passed.
 type ReadTx interface {
 	AccessReadTx
+	SettingsReadTx
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
 
@@ -69,6 +70,7 @@ type ReadTx interface {
 type Tx interface {
 	ReadTx
 	AccessTx
+	SettingsTx
 
 	InsertTenant(ctx context.Context, t Tenant) error
 
