@@ -23,26 +23,31 @@ type Options struct {
 	// Location and $ref. Otherwise the request's scheme and Host are used, which is right
 	// when clients reach the server directly but wrong behind a rewriting proxy.
 	PublicURL string
+	// SessionKey signs console session cookies; replicas need the same key (derived from the
+	// server key) for a session to work on each. Nil: a random key per process.
+	SessionKey []byte
 }
 
 const defaultMaxBody = 1 << 20
 
 type handler struct {
-	svc       *service.Service
-	logger    *slog.Logger
-	metrics   *Metrics
-	maxBody   int64
-	publicURL string
+	svc        *service.Service
+	logger     *slog.Logger
+	metrics    *Metrics
+	maxBody    int64
+	publicURL  string
+	sessionKey []byte
 }
 
 // NewHandler returns the HTTP handler of the whole server.
 func NewHandler(svc *service.Service, opts Options) http.Handler {
 	h := &handler{
-		svc:       svc,
-		logger:    opts.Logger,
-		metrics:   opts.Metrics,
-		maxBody:   opts.MaxBodyBytes,
-		publicURL: opts.PublicURL,
+		svc:        svc,
+		logger:     opts.Logger,
+		metrics:    opts.Metrics,
+		maxBody:    opts.MaxBodyBytes,
+		publicURL:  opts.PublicURL,
+		sessionKey: opts.SessionKey,
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +121,11 @@ func startServer(tb testing.TB, e env, dsn string, extra ...string) *server {
 	s := &server{env: e, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	m := &Main{Stdout: s.stdout, Stderr: s.stderr, Getenv: e.get, Ready: ready}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dsn}, extra...)
+	// A PostgreSQL DSN names no directory, so the server key would default to the working
+	// directory; keep it in the test's own.
+	if isPostgres(dsn) && e["SCIMTRAIL_SERVER_KEY"] == "" && !slices.Contains(extra, "--server-key") {
+		args = append(args, "--server-key", filepath.Join(tb.TempDir(), "server.key"))
+	}
 	go func() { s.done <- m.Run(ctx, args) }()
 	select {
 	case s.URL = <-ready:

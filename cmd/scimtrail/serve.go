@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,11 +17,13 @@ import (
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/httpapi"
+	"github.com/scimtrail/scimtrail/serverkey"
 	"github.com/scimtrail/scimtrail/service"
 )
 
 const serveUsage = `Usage: scimtrail serve [--addr 127.0.0.1:8080] [--db PATH|postgres://…]
                        [--tls-cert FILE --tls-key FILE] [--public-url URL] [--log-format json|text]
+                       [--server-key FILE]
 
 Runs the HTTP server: SCIM 2.0 at /scim/v2/{tenant}, the admin API at /api/v1,
 the console at /console/, and /healthz, /readyz, /metrics.
@@ -37,6 +40,12 @@ Flags:
   --public-url URL     the URL clients reach this server at, behind a proxy
                        (e.g. https://scim.example.com); used in SCIM meta.location
   --log-format FORMAT  json (default) or text
+  --server-key FILE    the install's secret key, kept outside the database, from which
+                       SCIM cursor and console session keys are derived; created (0600,
+                       32 random bytes) on first start (default: server.key beside the
+                       SQLite database, or ./scimtrail-data/server.key for PostgreSQL).
+                       Replicas share one key: copy the file, or set SCIMTRAIL_SERVER_KEY
+                       to the key in base64 instead of a path
   --demo               also create a "demo" tenant and print a SCIM token for it
 
 Every flag can also be set as SCIMTRAIL_<FLAG>, e.g. SCIMTRAIL_ADDR, SCIMTRAIL_TLS_CERT.
@@ -59,6 +68,9 @@ const (
 type serveConfig struct {
 	addr, dsn, tlsCert, tlsKey, publicURL, logFormat string
 	demo                                             bool
+	// serverKeyFile is --server-key; serverKeyEnv is SCIMTRAIL_SERVER_KEY, the key itself
+	// in base64, used when no --server-key is given on the command line.
+	serverKeyFile, serverKeyEnv string
 }
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -71,9 +83,16 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.StringVar(&cfg.publicURL, "public-url", "", "")
 	c.fs.StringVar(&cfg.logFormat, "log-format", "json", "")
 	c.fs.BoolVar(&cfg.demo, "demo", false, "")
+	c.fs.StringVar(&cfg.serverKeyFile, "server-key", "", "")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
+	}
+	// SCIMTRAIL_SERVER_KEY is the key, not a path (a replica's key comes from a secret
+	// store, not a file); parse copied it into the flag like any SCIMTRAIL_* variable, so
+	// take it back out unless the command line named a file.
+	if env := m.Getenv("SCIMTRAIL_SERVER_KEY"); env != "" && cfg.serverKeyFile == env {
+		cfg.serverKeyFile, cfg.serverKeyEnv = "", env
 	}
 	if err := c.wantArgs(pos); err != nil {
 		return err
@@ -124,7 +143,11 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		}
 		logger.Info("stopped")
 	}()
-	svc := service.New(store, service.Options{})
+	serverKey, err := loadServerKey(cfg, logger)
+	if err != nil {
+		return err
+	}
+	svc := service.New(store, service.Options{CursorKey: serverkey.Derive(serverKey, serverkey.CursorLabel)})
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -156,6 +179,7 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 			Metrics:      metrics,
 			MaxBodyBytes: maxBodyBytes,
 			PublicURL:    cfg.publicURL,
+			SessionKey:   serverkey.Derive(serverKey, serverkey.SessionLabel),
 		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -196,6 +220,39 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 	}
 	<-serveErr // http.ErrServerClosed
 	return nil
+}
+
+// loadServerKey returns the server key from SCIMTRAIL_SERVER_KEY, or from the key file,
+// creating the file on first start. The key is never logged; only where it came from.
+func loadServerKey(cfg serveConfig, logger *slog.Logger) ([]byte, error) {
+	if cfg.serverKeyEnv != "" {
+		key, err := serverkey.Parse(cfg.serverKeyEnv)
+		if err != nil {
+			return nil, fmt.Errorf("SCIMTRAIL_SERVER_KEY: %w", err)
+		}
+		return key, nil
+	}
+	path := cfg.serverKeyFile
+	if path == "" {
+		path = defaultServerKeyPath(cfg.dsn)
+	}
+	key, created, err := serverkey.LoadOrCreate(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		logger.Info("created the server key; replicas and restores need this file", "path", path)
+	}
+	return key, nil
+}
+
+// defaultServerKeyPath is server.key beside the SQLite database, or in ./scimtrail-data for
+// PostgreSQL, whose DSN names no directory.
+func defaultServerKeyPath(dsn string) string {
+	if isPostgres(dsn) {
+		return filepath.Join("scimtrail-data", "server.key")
+	}
+	return filepath.Join(filepath.Dir(strings.TrimPrefix(dsn, "file:")), "server.key")
 }
 
 // shutdown stops accepting connections and waits up to drainTimeout for in-flight requests.
