@@ -72,6 +72,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.auditRoutes(mux)
 	h.accessRoutes(mux)
 	h.consoleRoutes(mux)
+	h.settingsRoutes(mux)
 }
 
 // scimRoutes is SCIM 2.0 (RFC 7644).
@@ -141,8 +142,12 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 		if err == nil {
 			err = h.authorize(r.Context(), tok, a, tenant)
 		}
+		o := originOf(r, tok, channel)
+		if err == nil && a == areaSCIM {
+			o.Dialect, err = h.scimDialect(r, tenant)
+		}
 		if err == nil {
-			err = fn(w, r, call{token: tok, tenant: tenant, origin: originOf(r, tok, channel)})
+			err = fn(w, r, call{token: tok, tenant: tenant, origin: o})
 		}
 		if err != nil {
 			h.writeError(w, r, err)

@@ -33,22 +33,6 @@ const (
 // caseExact false). Backends fold filter values the same way.
 func FoldUserName(s string) string { return strings.ToLower(norm.NFC.String(s)) }
 
-func (s *Service) resourceType(typ scimtrail.ResourceType) (*schema.ResourceType, error) {
-	switch typ {
-	case scimtrail.UserResource:
-		return s.users, nil
-	case scimtrail.GroupResource:
-		return s.groups, nil
-	}
-	return nil, scimtrail.Errorf(scimtrail.ENOTFOUND, "resource type %q not found", typ)
-}
-
-// ResourceType returns the schema of a resource type, for projection and discovery.
-func (s *Service) ResourceType(typ scimtrail.ResourceType) *schema.ResourceType {
-	rt, _ := s.resourceType(typ)
-	return rt
-}
-
 func dialectOf(o Origin) dialect.Dialect {
 	if o.Dialect == "" {
 		return dialect.Auto
@@ -393,7 +377,7 @@ func view(ctx context.Context, tx scimtrail.ReadTx, r scimtrail.Resource) (View,
 // CreateResource creates a User or Group from a SCIM body. Returns EINVALID (with the SCIM
 // scimType) for a body that breaks the schema, ECONFLICT/uniqueness for a taken userName.
 func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, typ scimtrail.ResourceType, body []byte) (View, scimtrail.Receipt, error) {
-	rt, err := s.resourceType(typ)
+	tc, rt, err := s.writeConfig(ctx, tenant, typ)
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
@@ -403,6 +387,9 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 	}
 	doc, err := rt.Normalize(dialect.NormalizeResource(dialectOf(o), rt, in))
 	if err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
+	if err := tc.checkPassword(doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
 	passwordSet := takePassword(doc)
@@ -423,6 +410,9 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 			return err
 		}
 		if err := userNameFree(ctx, tx, r); err != nil {
+			return err
+		}
+		if err := checkDoc(ctx, tx, tc, rt, r, doc); err != nil {
 			return err
 		}
 		at := s.stamp()
@@ -470,7 +460,7 @@ func attributesOf(doc map[string]any) map[string]any {
 // Resource returns one resource with its members or groups. Returns ENOTFOUND, also for a
 // resource of another tenant or type.
 func (s *Service) Resource(ctx context.Context, tenant string, typ scimtrail.ResourceType, id string) (View, error) {
-	if _, err := s.resourceType(typ); err != nil {
+	if _, err := s.resourceType(ctx, tenant, typ); err != nil {
 		return View{}, err
 	}
 	var v View
@@ -499,13 +489,16 @@ func updateAction(old, new scimtrail.Resource) string {
 
 // commitUpdate stores next as the new state of cur when anything changed, applies member
 // changes, and appends the entries. It is shared by PUT and PATCH.
-func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, cur scimtrail.Resource, doc map[string]any, passwordSet bool,
+func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, tc *tenantConfig, rt *schema.ResourceType, cur scimtrail.Resource, doc map[string]any, passwordSet bool,
 	addMembers []scimtrail.Member, displays map[string]string, removeMembers []string) (View, scimtrail.Receipt, error) {
 	next, err := buildResource(cur.Tenant, cur.Type, cur.ID, doc)
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
 	if err := userNameFree(ctx, tx, next); err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
+	if err := checkDoc(ctx, tx, tc, rt, next, doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
 	oldDoc, err := storedDoc(cur)
@@ -560,7 +553,7 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, c
 // left out are cleared, readOnly ones are ignored, a Group's members become exactly those
 // sent. Returns ENOTFOUND, EPRECONDITION on an If-Match mismatch, EINVALID, ECONFLICT.
 func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, typ scimtrail.ResourceType, id string, body []byte, ifMatch string) (View, scimtrail.Receipt, error) {
-	rt, err := s.resourceType(typ)
+	tc, rt, err := s.writeConfig(ctx, tenant, typ)
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
@@ -573,6 +566,9 @@ func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, 
 	}
 	doc, err := rt.Normalize(dialect.NormalizeResource(dialectOf(o), rt, in))
 	if err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
+	if err := tc.checkPassword(doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
 	passwordSet := takePassword(doc)
@@ -609,7 +605,7 @@ func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, 
 				}
 			}
 		}
-		v, rc, err = s.commitUpdate(ctx, tx, o, cur, doc, passwordSet, add, displays, remove)
+		v, rc, err = s.commitUpdate(ctx, tx, o, tc, rt, cur, doc, passwordSet, add, displays, remove)
 		return err
 	})
 	if err != nil {
@@ -622,7 +618,7 @@ func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, 
 // Group member operations touch only the named membership rows. Returns ENOTFOUND,
 // EPRECONDITION, EINVALID (invalidPath, noTarget, mutability, invalidValue…), ECONFLICT.
 func (s *Service) PatchResource(ctx context.Context, o Origin, tenant string, typ scimtrail.ResourceType, id string, body []byte, ifMatch string) (View, scimtrail.Receipt, error) {
-	rt, err := s.resourceType(typ)
+	tc, rt, err := s.writeConfig(ctx, tenant, typ)
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
@@ -657,12 +653,15 @@ func (s *Service) PatchResource(ctx context.Context, o Origin, tenant string, ty
 		if err != nil {
 			return err
 		}
+		if err := tc.checkPassword(next); err != nil {
+			return err
+		}
 		passwordSet := takePassword(next)
 		add, displays, remove, err := s.memberOps(ctx, tx, rt, cur, res.Members)
 		if err != nil {
 			return err
 		}
-		v, rc, err = s.commitUpdate(ctx, tx, o, cur, next, passwordSet, add, displays, remove)
+		v, rc, err = s.commitUpdate(ctx, tx, o, tc, rt, cur, next, passwordSet, add, displays, remove)
 		return err
 	})
 	if err != nil {
@@ -774,7 +773,7 @@ func (s *Service) memberOps(ctx context.Context, tx scimtrail.ReadTx, rt *schema
 
 // DeleteResource deletes a resource and its memberships. Returns ENOTFOUND or EPRECONDITION.
 func (s *Service) DeleteResource(ctx context.Context, o Origin, tenant string, typ scimtrail.ResourceType, id string, ifMatch string) (scimtrail.Receipt, error) {
-	if _, err := s.resourceType(typ); err != nil {
+	if _, err := s.resourceType(ctx, tenant, typ); err != nil {
 		return scimtrail.Receipt{}, err
 	}
 	var rc scimtrail.Receipt
@@ -829,7 +828,7 @@ var sortable = map[string]string{
 // ListResources returns one page of a tenant's resources (RFC 7644 §3.4.2). Returns EINVALID
 // with invalidFilter for a bad filter and invalidValue for an unsupported sortBy.
 func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrail.ResourceType, q ListQuery) (ListResult, error) {
-	rt, err := s.resourceType(typ)
+	rt, err := s.resourceType(ctx, tenant, typ)
 	if err != nil {
 		return ListResult{}, err
 	}

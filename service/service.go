@@ -10,15 +10,14 @@ import (
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/scim/dialect"
-	"github.com/scimtrail/scimtrail/scim/schema"
 )
 
 // Service implements scimtrail's use cases over a Store.
 type Service struct {
-	store  scimtrail.Store
-	now    func() time.Time
-	users  *schema.ResourceType
-	groups *schema.ResourceType
+	store scimtrail.Store
+	now   func() time.Time
+	// configs caches tenants' settings and resource types (settings.go).
+	configs configCache
 	// cursorKey authenticates pagination cursors (cursor.go).
 	cursorKey []byte
 }
@@ -44,7 +43,7 @@ func New(store scimtrail.Store, opts Options) *Service {
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
-	return &Service{store: store, now: now, users: schema.User(), groups: schema.Group(), cursorKey: key}
+	return &Service{store: store, now: now, cursorKey: key}
 }
 
 // Origin says who is making a change and through which channel; it becomes the ledger
