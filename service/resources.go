@@ -848,14 +848,17 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		query.Filter = expr
 		query.Match = func(r scimtrail.Resource) bool { return filter.Match(expr, filterDoc(r), rt) }
 	}
+	// memSort is set when sortBy names an attribute no backend indexes: the filtered set
+	// is then sorted here, in memory, up to MaxSortMatches.
+	var memSort *sortKey
 	if q.SortBy != "" {
 		name := strings.ToLower(q.SortBy)
 		name = strings.TrimPrefix(name, strings.ToLower(rt.Schema.ID)+":")
-		sortBy, ok := sortable[name]
-		if !ok {
-			return ListResult{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue, "sortBy %q is not supported; sort by id, externalId, userName, displayName, meta.created or meta.lastModified", q.SortBy)
+		if sortBy, ok := sortable[name]; ok {
+			query.SortBy = sortBy
+		} else if memSort, err = parseSortKey(rt, q.SortBy); err != nil {
+			return ListResult{}, err
 		}
-		query.SortBy = sortBy
 	}
 	switch strings.ToLower(q.SortOrder) {
 	case "", "ascending":
@@ -870,7 +873,7 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 	qh := ""
 	want := query.Count
 	if q.Cursor != nil {
-		if query.Keyset() == "" {
+		if query.Keyset() == "" || memSort != nil {
 			return ListResult{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue,
 				"cursor pagination sorts by creation (no sortBy), meta.created or id; sortBy %q needs startIndex pagination", q.SortBy)
 		}
@@ -899,7 +902,13 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}
-		page, err := tx.QueryResources(ctx, tenant, query)
+		var page scimtrail.Page
+		var err error
+		if memSort != nil {
+			page, err = sortedPage(ctx, tx, tenant, query, memSort, q.SortBy)
+		} else {
+			page, err = tx.QueryResources(ctx, tenant, query)
+		}
 		if err != nil {
 			return err
 		}
@@ -918,6 +927,35 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		return nil
 	})
 	return res, err
+}
+
+// sortedPage answers a query sorted by an attribute that is not indexed: it counts the
+// matches, refuses more than MaxSortMatches, reads them all in creation order, sorts them by
+// k and cuts the page out. Cursor pagination never gets here (it needs a keyset).
+func sortedPage(ctx context.Context, tx scimtrail.ReadTx, tenant string, q scimtrail.Query, k *sortKey, sortBy string) (scimtrail.Page, error) {
+	all := q
+	all.SortBy, all.Descending, all.StartIndex, all.Count = "", false, 1, 0
+	counted, err := tx.QueryResources(ctx, tenant, all)
+	if err != nil {
+		return scimtrail.Page{}, err
+	}
+	if counted.Total > MaxSortMatches {
+		return scimtrail.Page{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue,
+			"sortBy %q is sorted in memory, which is offered for at most %d matches; this query matches %d. Add a filter that narrows it, or sort by id, externalId, userName, displayName, meta.created or meta.lastModified",
+			sortBy, MaxSortMatches, counted.Total)
+	}
+	if q.Count == 0 {
+		return counted, nil
+	}
+	all.Count = counted.Total
+	page, err := tx.QueryResources(ctx, tenant, all)
+	if err != nil {
+		return scimtrail.Page{}, err
+	}
+	k.sortInMemory(page.Resources, q.Descending)
+	start := min(max(q.StartIndex, 1)-1, len(page.Resources))
+	end := min(start+q.Count, len(page.Resources))
+	return scimtrail.Page{Total: page.Total, Resources: page.Resources[start:end]}, nil
 }
 
 // cursorPage trims a keyset page fetched with one extra row, puts a backward page back in

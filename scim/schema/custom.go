@@ -165,6 +165,7 @@ func customAttributes(in []customAttrIn, parent string, sub bool) ([]Attribute, 
 				return nil, invalidValue("attribute %q: canonicalValues are offered for string attributes only", path)
 			}
 			at.CanonicalValues = slices.Clone(a.CanonicalValues)
+			at.EnforceCanonical = true
 		}
 		if a.Type == filter.TypeReference {
 			at.ReferenceTypes = slices.Clone(a.ReferenceTypes)
