@@ -207,4 +207,5 @@ type LedgerHead struct {
 // Receipt acknowledges a committed change: the seq of the last ledger entry it appended.
 type Receipt struct {
 	Seq int64
+	Log string // the tenant (or SystemLog) whose log holds the entry
 }

@@ -31,6 +31,8 @@ type Store interface {
 // ReadTx reads state. Methods that look one thing up return an *Error with code ENOTFOUND
 // when it does not exist; resources and members are always scoped to the tenant passed.
 type ReadTx interface {
+	EventReadTx // store_events.go
+	LedgerReadTx
 	AccessReadTx
 	SettingsReadTx
 	Tenant(ctx context.Context, id string) (Tenant, error)
@@ -69,6 +71,8 @@ type ReadTx interface {
 // a unique key is already taken; Update/Delete methods return ENOTFOUND when the row is gone.
 type Tx interface {
 	ReadTx
+	EventTx // store_events.go
+	LedgerTx
 	AccessTx
 	SettingsTx
 

@@ -21,16 +21,17 @@ const (
 	areaTenantAdmin             // /api/v1/tenants/{tenant}, …/tokens: delegated administration
 	areaAudit                   // GET /api/v1/tenants/{tenant}/audit…: read the log
 	areaSCIM                    // /scim/v2/{tenant}/…
+	areaApp                     // POST /api/v1/tenants/{tenant}/events: the vendor's app
 )
 
 // mayUse lists, per area, the token kinds that may use it. An operator may do everything;
-// every other kind is also confined to its own tenant (see authorize). App tokens have no
-// routes yet.
+// every other kind is also confined to its own tenant (see authorize).
 var mayUse = map[area][]scimtrail.TokenKind{
 	areaInstall:     {scimtrail.TokenOperator},
 	areaTenantAdmin: {scimtrail.TokenOperator, scimtrail.TokenAdmin},
 	areaAudit:       {scimtrail.TokenOperator, scimtrail.TokenAdmin, scimtrail.TokenAuditor},
 	areaSCIM:        {scimtrail.TokenOperator, scimtrail.TokenSCIM},
+	areaApp:         {scimtrail.TokenOperator, scimtrail.TokenApp},
 }
 
 // authorize decides whether tok may use a route of area a about tenant ("" for routes not

@@ -70,6 +70,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.scimRoutes(mux)
 	h.adminRoutes(mux)
 	h.auditRoutes(mux)
+	h.eventsRoutes(mux)
 	h.accessRoutes(mux)
 	h.consoleRoutes(mux)
 	h.settingsRoutes(mux)
@@ -113,11 +114,6 @@ func (h *handler) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/tenants/{tenant}/tokens/{id}/rotate", h.guard(areaTenantAdmin, h.rotateToken))
 }
 
-// auditRoutes is the audit log: entries, checkpoints, proofs.
-func (h *handler) auditRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/tenants/{tenant}/audit", h.guard(areaAudit, h.auditEntries))
-}
-
 // call is what guard learned about a request before the handler runs.
 type call struct {
 	token  scimtrail.Token
@@ -147,6 +143,7 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 			o.Dialect, err = h.scimDialect(r, tenant)
 		}
 		if err == nil {
+			w := h.withReceipt(w, r)
 			err = fn(w, r, call{token: tok, tenant: tenant, origin: o})
 		}
 		if err != nil {

@@ -276,6 +276,9 @@ func (h *handler) writeResource(w http.ResponseWriter, r *http.Request, c call, 
 // setAuditSeq tells the client which ledger entry recorded its change (DESIGN.md §2).
 func setAuditSeq(w http.ResponseWriter, receipt scimtrail.Receipt) {
 	w.Header().Set("Scimtrail-Audit-Seq", strconv.FormatInt(receipt.Seq, 10))
+	if rw, ok := w.(*receiptWriter); ok {
+		rw.receipt = receipt
+	}
 }
 
 // scimBase is the tenant's SCIM base URL, the prefix of meta.location, Location and $ref.

@@ -905,7 +905,7 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		var page scimtrail.Page
 		var err error
 		if memSort != nil {
-			page, err = sortedPage(ctx, tx, tenant, query, memSort, q.SortBy)
+			page, err = sortedPage(ctx, tx, tenant, query, memSort, q.SortBy, s.maxSort)
 		} else {
 			page, err = tx.QueryResources(ctx, tenant, query)
 		}
@@ -932,17 +932,17 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 // sortedPage answers a query sorted by an attribute that is not indexed: it counts the
 // matches, refuses more than MaxSortMatches, reads them all in creation order, sorts them by
 // k and cuts the page out. Cursor pagination never gets here (it needs a keyset).
-func sortedPage(ctx context.Context, tx scimtrail.ReadTx, tenant string, q scimtrail.Query, k *sortKey, sortBy string) (scimtrail.Page, error) {
+func sortedPage(ctx context.Context, tx scimtrail.ReadTx, tenant string, q scimtrail.Query, k *sortKey, sortBy string, limit int) (scimtrail.Page, error) {
 	all := q
 	all.SortBy, all.Descending, all.StartIndex, all.Count = "", false, 1, 0
 	counted, err := tx.QueryResources(ctx, tenant, all)
 	if err != nil {
 		return scimtrail.Page{}, err
 	}
-	if counted.Total > MaxSortMatches {
+	if counted.Total > limit {
 		return scimtrail.Page{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue,
 			"sortBy %q is sorted in memory, which is offered for at most %d matches; this query matches %d. Add a filter that narrows it, or sort by id, externalId, userName, displayName, meta.created or meta.lastModified",
-			sortBy, MaxSortMatches, counted.Total)
+			sortBy, limit, counted.Total)
 	}
 	if q.Count == 0 {
 		return counted, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/ledger"
 	"github.com/scimtrail/scimtrail/scim/dialect"
 )
 
@@ -18,6 +19,10 @@ type Service struct {
 	now   func() time.Time
 	// configs caches tenants' settings and resource types (settings.go).
 	configs configCache
+	// maxSort caps queries sorted in memory (sort.go).
+	maxSort int
+	events  schemaCache // compiled app event schemas (events_schema.go)
+	ledger  ledgerState // ledger.go: signing keys, install id, audit-read throttle
 	// cursorKey authenticates pagination cursors (cursor.go).
 	cursorKey []byte
 }
@@ -26,10 +31,14 @@ type Service struct {
 type Options struct {
 	// Now is the clock; time.Now when nil. Tests pass a fixed clock.
 	Now func() time.Time
+	// Keys sign checkpoints; nil means this Service signs none (a CLI that only writes).
+	Keys *ledger.KeyRing
 	// CursorKey authenticates the pagination cursors the service hands out. Replicas
 	// behind one load balancer need the same key for a cursor from one to work on
 	// another; nil draws a random key, valid for this process only.
 	CursorKey []byte
+	// MaxSortMatches caps queries sorted in memory (sort.go); 0 means MaxSortMatches.
+	MaxSortMatches int
 }
 
 // New returns a Service over store.
@@ -43,7 +52,11 @@ func New(store scimtrail.Store, opts Options) *Service {
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
-	return &Service{store: store, now: now, cursorKey: key}
+	maxSort := opts.MaxSortMatches
+	if maxSort <= 0 {
+		maxSort = MaxSortMatches
+	}
+	return &Service{store: store, now: now, cursorKey: key, maxSort: maxSort, ledger: ledgerState{keys: opts.Keys}}
 }
 
 // Origin says who is making a change and through which channel; it becomes the ledger

@@ -26,7 +26,7 @@ func appendEntries(ctx context.Context, tx scimtrail.Tx, tenant string, o Origin
 	}
 	head.Tenant = tenant
 	if len(entries) == 0 {
-		return scimtrail.Receipt{Seq: head.Size}, nil
+		return scimtrail.Receipt{Seq: head.Size, Log: tenant}, nil
 	}
 	for i := range entries {
 		entries[i].Actor = o.Actor
@@ -39,10 +39,13 @@ func appendEntries(ctx context.Context, tx scimtrail.Tx, tenant string, o Origin
 	if err != nil {
 		return scimtrail.Receipt{}, err
 	}
+	if err := appendTiles(ctx, tx, head.Size, stored); err != nil {
+		return scimtrail.Receipt{}, err
+	}
 	if err := tx.AppendEntries(ctx, stored, next); err != nil {
 		return scimtrail.Receipt{}, err
 	}
-	return scimtrail.Receipt{Seq: next.Size}, nil
+	return scimtrail.Receipt{Seq: next.Size, Log: tenant}, nil
 }
 
 // causeFirst, as an entry's Cause, asks appendEntries for the seq of the first entry of the

@@ -276,6 +276,10 @@ func (m *Main) runMigrate(ctx context.Context, args []string) error {
 		if err := store.Ping(ctx); err != nil {
 			return err
 		}
+		// Logs written before ledger tiles existed get theirs now (serve does it too).
+		if err := svc.BackfillTiles(ctx, nil); err != nil {
+			return err
+		}
 		fmt.Fprintf(m.Stdout, "database %s is migrated\n", redactDSN(*dsn))
 		return nil
 	})

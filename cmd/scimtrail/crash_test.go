@@ -149,6 +149,13 @@ func TestCrash(t *testing.T) {
 			scimToken = tok.Token
 		} else {
 			checkCrashInvariants(t, op, client{tb: t, base: p.URL, token: scimToken}, acked)
+			// The log verifies after the crash, against a checkpoint of all of it (signed
+			// on demand) and every checkpoint signed before the kill.
+			op.must(http.StatusOK, "GET", "/api/v1/tenants/acme/audit/checkpoint", nil, nil)
+			out := mustCLI(t, env{}, "audit", "verify", "--db", dsn, "--tenant", "acme")
+			if !strings.HasPrefix(out, "OK ") {
+				t.Fatalf("cycle %d: audit verify:\n%s", cycle, out)
+			}
 		}
 		if cycle == cycles {
 			break

@@ -76,6 +76,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runTenant(ctx, rest)
 	case "token":
 		return m.runToken(ctx, rest)
+	case "audit":
+		return m.runAudit(ctx, rest)
 	case "migrate":
 		return m.runMigrate(ctx, rest)
 	case "help", "-h", "-help", "--help":
@@ -94,6 +96,7 @@ Commands:
   serve     run the HTTP server
   tenant    create or list tenants
   token     issue, list or revoke bearer tokens
+  audit     verify or export a tenant's audit log; print or rotate signing keys
   migrate   apply database migrations
 
 Run "scimtrail COMMAND -h" for a command's flags. Every flag can also be set
@@ -122,9 +125,12 @@ var errHelp = errors.New("help requested")
 // usage errors, 1 for everything else.
 func ExitCode(err error) int {
 	var ue *usageError
+	var ee *exitError
 	switch {
 	case err == nil, errors.Is(err, errHelp):
 		return 0
+	case errors.As(err, &ee):
+		return ee.code
 	case errors.As(err, &ue):
 		return 2
 	default:

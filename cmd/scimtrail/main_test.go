@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,10 +123,14 @@ func startServer(tb testing.TB, e env, dsn string, extra ...string) *server {
 	s := &server{env: e, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	m := &Main{Stdout: s.stdout, Stderr: s.stderr, Getenv: e.get, Ready: ready}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dsn}, extra...)
-	// A PostgreSQL DSN names no directory, so the server key would default to the working
-	// directory; keep it in the test's own.
+	if isPostgres(dsn) && !slices.Contains(extra, "--signing-key") {
+		// The default key file is relative to the working directory for PostgreSQL;
+		// keep each test database's key ring in its own place instead.
+		args = append(args, "--signing-key", testKeyFile(tb, dsn))
+	}
+	// Likewise the server key, beside the signing key so restarts keep it.
 	if isPostgres(dsn) && e["SCIMTRAIL_SERVER_KEY"] == "" && !slices.Contains(extra, "--server-key") {
-		args = append(args, "--server-key", filepath.Join(tb.TempDir(), "server.key"))
+		args = append(args, "--server-key", filepath.Join(filepath.Dir(testKeyFile(tb, dsn)), "server.key"))
 	}
 	go func() { s.done <- m.Run(ctx, args) }()
 	select {
@@ -142,6 +148,18 @@ func startServer(tb testing.TB, e env, dsn string, extra ...string) *server {
 		}
 	})
 	return s
+}
+
+// testKeyFile is the signing key ring of the test database dsn: the same file for every
+// server a test starts on dsn, removed when the test ends.
+func testKeyFile(tb testing.TB, dsn string) string {
+	sum := sha256.Sum256([]byte(dsn))
+	dir := filepath.Join(os.TempDir(), "scimtrail-test-key-"+hex.EncodeToString(sum[:8]))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "signing-key")
 }
 
 // stop cancels the server's context, as SIGTERM does, and waits for Run to return.

@@ -47,6 +47,12 @@ Flags:
                        Replicas share one key: copy the file, or set SCIMTRAIL_SERVER_KEY
                        to the key in base64 instead of a path
   --demo               also create a "demo" tenant and print a SCIM token for it
+  --signing-key FILE   the checkpoint-signing key ring, created (0600) on first
+                       start (default <data dir>/signing-key); or the ring itself
+                       (PRIVATE+KEY+… text or PEM), e.g. in SCIMTRAIL_SIGNING_KEY.
+                       It is never stored in the database.
+  --checkpoint-interval D  sign a checkpoint for every grown log this often
+                       (default 1s)
 
 Every flag can also be set as SCIMTRAIL_<FLAG>, e.g. SCIMTRAIL_ADDR, SCIMTRAIL_TLS_CERT.
 `
@@ -68,9 +74,13 @@ const (
 type serveConfig struct {
 	addr, dsn, tlsCert, tlsKey, publicURL, logFormat string
 	demo                                             bool
+	signingKey                                       string
+	checkpointInterval                               time.Duration
 	// serverKeyFile is --server-key; serverKeyEnv is SCIMTRAIL_SERVER_KEY, the key itself
 	// in base64, used when no --server-key is given on the command line.
 	serverKeyFile, serverKeyEnv string
+	// cursorKey is derived from the server key for the service's pagination cursors.
+	cursorKey []byte
 }
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -83,6 +93,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.StringVar(&cfg.publicURL, "public-url", "", "")
 	c.fs.StringVar(&cfg.logFormat, "log-format", "json", "")
 	c.fs.BoolVar(&cfg.demo, "demo", false, "")
+	c.fs.StringVar(&cfg.signingKey, "signing-key", "", "")
+	c.fs.DurationVar(&cfg.checkpointInterval, "checkpoint-interval", time.Second, "")
 	c.fs.StringVar(&cfg.serverKeyFile, "server-key", "", "")
 	pos, err := c.parse(args)
 	if err != nil {
@@ -108,6 +120,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		handler = slog.NewTextHandler(m.Stderr, nil)
 	default:
 		return m.usage(serveUsage, fmt.Errorf("serve: --log-format must be json or text, not %q", cfg.logFormat))
+	}
+	if cfg.checkpointInterval <= 0 {
+		return m.usage(serveUsage, errors.New("serve: --checkpoint-interval must be positive"))
 	}
 	if cfg.publicURL != "" && !strings.HasPrefix(cfg.publicURL, "http://") && !strings.HasPrefix(cfg.publicURL, "https://") {
 		return m.usage(serveUsage, fmt.Errorf("serve: --public-url must start with http:// or https://, not %q", cfg.publicURL))
@@ -147,7 +162,11 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	svc := service.New(store, service.Options{CursorKey: serverkey.Derive(serverKey, serverkey.CursorLabel)})
+	cfg.cursorKey = serverkey.Derive(serverKey, serverkey.CursorLabel)
+	svc, err := m.ledgerService(ctx, store, cfg, logger)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -189,6 +208,17 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	cpCtx, stopCheckpointer := context.WithCancel(context.WithoutCancel(ctx))
+	cpDone := make(chan struct{})
+	go func() {
+		defer close(cpDone)
+		svc.RunCheckpointer(cpCtx, cfg.checkpointInterval, logger)
+	}()
+	// After the HTTP server has drained, before the store closes.
+	defer func() {
+		stopCheckpointer()
+		<-cpDone
+	}()
 	serveErr := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {

@@ -1,0 +1,127 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/scimtrail/scimtrail"
+)
+
+// The ledger's tree (tiles), checkpoints and settings (scimtrail.LedgerReadTx, LedgerTx).
+
+func (t *tx) ReadTile(ctx context.Context, tenant string, level, index int64) ([]byte, error) {
+	var data []byte
+	err := t.tx.QueryRow(ctx, `SELECT data FROM ledger_tiles WHERE tenant = $1 AND level = $2 AND idx = $3`, tenant, level, index).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tile %d/%d of %q: %w", level, index, tenant, err)
+	}
+	return data, nil
+}
+
+func (t *tx) PutTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile) error {
+	if len(tiles) == 0 {
+		return nil
+	}
+	levels := make([]int64, len(tiles))
+	idxs := make([]int64, len(tiles))
+	datas := make([][]byte, len(tiles))
+	for i, tl := range tiles {
+		levels[i], idxs[i], datas[i] = tl.Level, tl.Index, tl.Data
+	}
+	_, err := t.tx.Exec(ctx, `INSERT INTO ledger_tiles (tenant, level, idx, data)
+		SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[])
+		ON CONFLICT (tenant, level, idx) DO UPDATE SET data = excluded.data`, tenant, levels, idxs, datas)
+	if err != nil {
+		return fmt.Errorf("postgres: store tiles of %q: %w", tenant, err)
+	}
+	return nil
+}
+
+func (t *tx) LeafHashes(ctx context.Context, tenant string, after int64, limit int) ([][]byte, error) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, err := t.tx.Query(ctx, `SELECT leaf_hash FROM ledger_entries WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3`, tenant, after, lim)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: leaf hashes of %q: %w", tenant, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: leaf hashes of %q: %w", tenant, err)
+	}
+	return out, nil
+}
+
+func (t *tx) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.StoredCheckpoint, error) {
+	rows, err := t.tx.Query(ctx, `SELECT tenant, size, root, note FROM checkpoints WHERE tenant = $1 ORDER BY size`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: checkpoints of %q: %w", tenant, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[scimtrail.StoredCheckpoint])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: checkpoints of %q: %w", tenant, err)
+	}
+	return out, nil
+}
+
+func (t *tx) LatestCheckpoint(ctx context.Context, tenant string) (scimtrail.StoredCheckpoint, error) {
+	c := scimtrail.StoredCheckpoint{Tenant: tenant}
+	err := t.tx.QueryRow(ctx, `SELECT size, root, note FROM checkpoints WHERE tenant = $1 ORDER BY size DESC LIMIT 1`, tenant).Scan(&c.Size, &c.Root, &c.Note)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, scimtrail.Errorf(scimtrail.ENOTFOUND, "the log of tenant %q has no checkpoint yet", tenant)
+	}
+	if err != nil {
+		return c, fmt.Errorf("postgres: checkpoint of %q: %w", tenant, err)
+	}
+	return c, nil
+}
+
+func (t *tx) UncheckpointedHeads(ctx context.Context) ([]scimtrail.LedgerHead, error) {
+	rows, err := t.tx.Query(ctx, `SELECT h.tenant, h.size, h.range FROM ledger_heads h
+		WHERE h.size > coalesce((SELECT max(c.size) FROM checkpoints c WHERE c.tenant = h.tenant), 0)
+		ORDER BY h.tenant`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: ledger heads: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[scimtrail.LedgerHead])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: ledger heads: %w", err)
+	}
+	return out, nil
+}
+
+func (t *tx) InsertCheckpoint(ctx context.Context, c scimtrail.StoredCheckpoint) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `INSERT INTO checkpoints (tenant, size, root, note) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (tenant, size) DO NOTHING`, c.Tenant, c.Size, c.Root, c.Note)
+	if err != nil {
+		return false, fmt.Errorf("postgres: store checkpoint of %q: %w", c.Tenant, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func (t *tx) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := t.tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", scimtrail.Errorf(scimtrail.ENOTFOUND, "setting %q is not set", key)
+	}
+	if err != nil {
+		return "", fmt.Errorf("postgres: setting %q: %w", key, err)
+	}
+	return v, nil
+}
+
+func (t *tx) InsertSetting(ctx context.Context, key, value string) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value)
+	if err != nil {
+		return false, fmt.Errorf("postgres: store setting %q: %w", key, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}

@@ -1,0 +1,123 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/scimtrail/scimtrail"
+)
+
+// The ledger's tree (tiles), checkpoints and settings (scimtrail.LedgerReadTx, LedgerTx).
+
+func (t *txn) ReadTile(ctx context.Context, tenant string, level, index int64) ([]byte, error) {
+	var data []byte
+	err := t.queryRow(ctx, `SELECT data FROM ledger_tiles WHERE tenant = ? AND level = ? AND idx = ?`, tenant, level, index).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return data, dbErr("reading a ledger tile", err)
+}
+
+func (t *txn) PutTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile) error {
+	for _, tl := range tiles {
+		if _, err := t.exec(ctx, `INSERT INTO ledger_tiles (tenant, level, idx, data) VALUES (?, ?, ?, ?)
+			ON CONFLICT (tenant, level, idx) DO UPDATE SET data = excluded.data`, tenant, tl.Level, tl.Index, tl.Data); err != nil {
+			return dbErr("storing ledger tiles", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) LeafHashes(ctx context.Context, tenant string, after int64, limit int) ([][]byte, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := t.query(ctx, `SELECT leaf_hash FROM ledger_entries WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?`, tenant, after, limit)
+	if err != nil {
+		return nil, dbErr("reading leaf hashes", err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return nil, dbErr("reading leaf hashes", err)
+		}
+		out = append(out, h)
+	}
+	return out, dbErr("reading leaf hashes", rows.Err())
+}
+
+func (t *txn) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.StoredCheckpoint, error) {
+	rows, err := t.query(ctx, `SELECT size, root, note FROM checkpoints WHERE tenant = ? ORDER BY size`, tenant)
+	if err != nil {
+		return nil, dbErr("reading checkpoints", err)
+	}
+	defer rows.Close()
+	var out []scimtrail.StoredCheckpoint
+	for rows.Next() {
+		c := scimtrail.StoredCheckpoint{Tenant: tenant}
+		if err := rows.Scan(&c.Size, &c.Root, &c.Note); err != nil {
+			return nil, dbErr("reading checkpoints", err)
+		}
+		out = append(out, c)
+	}
+	return out, dbErr("reading checkpoints", rows.Err())
+}
+
+func (t *txn) LatestCheckpoint(ctx context.Context, tenant string) (scimtrail.StoredCheckpoint, error) {
+	c := scimtrail.StoredCheckpoint{Tenant: tenant}
+	err := t.queryRow(ctx, `SELECT size, root, note FROM checkpoints WHERE tenant = ? ORDER BY size DESC LIMIT 1`, tenant).Scan(&c.Size, &c.Root, &c.Note)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, notFound("the log of tenant %q has no checkpoint yet", tenant)
+	}
+	return c, dbErr("reading a checkpoint", err)
+}
+
+func (t *txn) UncheckpointedHeads(ctx context.Context) ([]scimtrail.LedgerHead, error) {
+	rows, err := t.query(ctx, `SELECT h.tenant, h.size, h.compact_range FROM ledger_heads h
+		WHERE h.size > coalesce((SELECT max(c.size) FROM checkpoints c WHERE c.tenant = h.tenant), 0)
+		ORDER BY h.tenant`)
+	if err != nil {
+		return nil, dbErr("reading ledger heads", err)
+	}
+	defer rows.Close()
+	var out []scimtrail.LedgerHead
+	for rows.Next() {
+		var h scimtrail.LedgerHead
+		if err := rows.Scan(&h.Tenant, &h.Size, &h.Range); err != nil {
+			return nil, dbErr("reading ledger heads", err)
+		}
+		out = append(out, h)
+	}
+	return out, dbErr("reading ledger heads", rows.Err())
+}
+
+func (t *txn) InsertCheckpoint(ctx context.Context, c scimtrail.StoredCheckpoint) (bool, error) {
+	res, err := t.exec(ctx, `INSERT INTO checkpoints (tenant, size, root, note) VALUES (?, ?, ?, ?)
+		ON CONFLICT (tenant, size) DO NOTHING`, c.Tenant, c.Size, c.Root, c.Note)
+	if err != nil {
+		return false, dbErr("storing a checkpoint", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, dbErr("storing a checkpoint", err)
+}
+
+func (t *txn) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := t.queryRow(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound("setting %q is not set", key)
+	}
+	return v, dbErr("reading a setting", err)
+}
+
+func (t *txn) InsertSetting(ctx context.Context, key, value string) (bool, error) {
+	res, err := t.exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, value)
+	if err != nil {
+		return false, dbErr("storing a setting", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, dbErr("storing a setting", err)
+}

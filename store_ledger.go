@@ -1,0 +1,52 @@
+package scimtrail
+
+import "context"
+
+// Tile is one stored C2SP tile of a tenant's Merkle tree: the concatenated 32-byte hashes at
+// tree level 8·Level of nodes [256·Index, 256·Index+len(Data)/32). A partial tile of the
+// tree's right edge is overwritten by a wider one as the tree grows, so a store keeps one
+// row per (tenant, Level, Index).
+type Tile struct {
+	Level, Index int64
+	Data         []byte
+}
+
+// StoredCheckpoint is a signed checkpoint as kept in the database: the tree size, its root
+// and the signed note (C2SP tlog-checkpoint) that commits to them.
+type StoredCheckpoint struct {
+	Tenant string
+	Size   int64
+	Root   []byte
+	Note   []byte
+}
+
+// LedgerReadTx reads the ledger's tree and checkpoints; it is part of ReadTx.
+type LedgerReadTx interface {
+	// ReadTile returns the tenant's stored tile at level and index, or nil and no error
+	// when there is none.
+	ReadTile(ctx context.Context, tenant string, level, index int64) ([]byte, error)
+	// LeafHashes returns the stored leaf hashes of the tenant's entries with seq > after,
+	// up to limit of them (limit <= 0: all), in seq order.
+	LeafHashes(ctx context.Context, tenant string, after int64, limit int) ([][]byte, error)
+	// Checkpoints returns every checkpoint of the tenant, smallest size first.
+	Checkpoints(ctx context.Context, tenant string) ([]StoredCheckpoint, error)
+	// LatestCheckpoint returns the tenant's checkpoint of the largest size, or ENOTFOUND.
+	LatestCheckpoint(ctx context.Context, tenant string) (StoredCheckpoint, error)
+	// UncheckpointedHeads returns the heads of every log whose size is larger than that of
+	// its latest checkpoint (and above zero): the logs a checkpointer must sign.
+	UncheckpointedHeads(ctx context.Context) ([]LedgerHead, error)
+	// Setting returns an install-wide setting, or ENOTFOUND.
+	Setting(ctx context.Context, key string) (string, error)
+}
+
+// LedgerTx writes the ledger's tree and checkpoints; it is part of Tx.
+type LedgerTx interface {
+	// PutTiles stores tiles of the tenant, replacing stored tiles at the same position.
+	PutTiles(ctx context.Context, tenant string, tiles []Tile) error
+	// InsertCheckpoint stores c unless the tenant already has a checkpoint of c.Size, and
+	// reports whether it stored it. A second root for one size can therefore never be kept.
+	InsertCheckpoint(ctx context.Context, c StoredCheckpoint) (bool, error)
+	// InsertSetting stores an install-wide setting unless key is already set, and reports
+	// whether it stored it, so that replicas starting together agree on the first value.
+	InsertSetting(ctx context.Context, key, value string) (bool, error)
+}
