@@ -1,7 +1,7 @@
 # scimtrail — see README.md. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: test test-sqlite lint bench run fuzz screenshots
+.PHONY: test test-sqlite lint bench run fuzz screenshots soak
 
 # Every test on SQLite and on a throwaway PostgreSQL cluster (installed from Debian's
 # packages when missing, started on loopback in a temp dir, stopped afterwards), with
@@ -16,6 +16,13 @@ test-sqlite:
 # Rewrite the console screenshots under docs/screenshots/ (the README shows them).
 screenshots:
 	scripts/with-chromium $(GO) test -count=1 -run Browser ./httpapi/console -screenshots
+
+# The long forms of the reliability suites (docs/reliability.md): more crash cycles, more
+# If-Match rounds, more slowloris sockets; both backends.
+soak:
+	SCIMTRAIL_SOAK=1 SCIMTRAIL_CRASH_CYCLES=$${SCIMTRAIL_CRASH_CYCLES:-20} scripts/with-postgres $(GO) test -count=1 -timeout 60m \
+		-run 'TestCrash|TestIfMatchRace|TestConcurrentCreate|TestSlowloris|TestIsolation|TestAbuse|TestRateLimit|TestSecretsCanary|TestMassAssignment' \
+		./httpapi/ ./cmd/scimtrail/
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt would change:"; gofmt -l .; exit 1)

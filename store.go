@@ -31,6 +31,7 @@ type Store interface {
 // ReadTx reads state. Methods that look one thing up return an *Error with code ENOTFOUND
 // when it does not exist; resources and members are always scoped to the tenant passed.
 type ReadTx interface {
+	ExportReadTx
 	EventReadTx // store_events.go
 	LedgerReadTx
 	AccessReadTx
@@ -71,6 +72,7 @@ type ReadTx interface {
 // a unique key is already taken; Update/Delete methods return ENOTFOUND when the row is gone.
 type Tx interface {
 	ReadTx
+	ExportTx
 	EventTx // store_events.go
 	LedgerTx
 	AccessTx

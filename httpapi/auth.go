@@ -21,6 +21,7 @@ const (
 	areaTenantAdmin             // /api/v1/tenants/{tenant}, …/tokens: delegated administration
 	areaAudit                   // GET /api/v1/tenants/{tenant}/audit…: read the log
 	areaSCIM                    // /scim/v2/{tenant}/…
+	areaEvents                  // GET /api/v1/tenants/{tenant}/events: the app's pull API
 	areaApp                     // POST /api/v1/tenants/{tenant}/events: the vendor's app
 )
 
@@ -31,6 +32,7 @@ var mayUse = map[area][]scimtrail.TokenKind{
 	areaTenantAdmin: {scimtrail.TokenOperator, scimtrail.TokenAdmin},
 	areaAudit:       {scimtrail.TokenOperator, scimtrail.TokenAdmin, scimtrail.TokenAuditor},
 	areaSCIM:        {scimtrail.TokenOperator, scimtrail.TokenSCIM},
+	areaEvents:      {scimtrail.TokenOperator, scimtrail.TokenAdmin, scimtrail.TokenApp},
 	areaApp:         {scimtrail.TokenOperator, scimtrail.TokenApp},
 }
 

@@ -26,6 +26,11 @@ type Options struct {
 	// SessionKey signs console session cookies; replicas need the same key (derived from the
 	// server key) for a session to work on each. Nil: a random key per process.
 	SessionKey []byte
+	// RateLimit is the requests a second each tenant may make once its burst is spent
+	// (0: no limit); RateBurst is the burst (0: twice RateLimit). Over it, a request gets
+	// 429 with Retry-After. See ratelimit.go.
+	RateLimit float64
+	RateBurst int
 }
 
 const defaultMaxBody = 1 << 20
@@ -37,6 +42,7 @@ type handler struct {
 	maxBody    int64
 	publicURL  string
 	sessionKey []byte
+	limiter    *tenantLimiter // nil: no rate limit
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -48,6 +54,7 @@ func NewHandler(svc *service.Service, opts Options) http.Handler {
 		maxBody:    opts.MaxBodyBytes,
 		publicURL:  opts.PublicURL,
 		sessionKey: opts.SessionKey,
+		limiter:    newTenantLimiter(opts.RateLimit, opts.RateBurst, nil),
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -70,6 +77,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.scimRoutes(mux)
 	h.adminRoutes(mux)
 	h.auditRoutes(mux)
+	h.exportRoutes(mux)
 	h.eventsRoutes(mux)
 	h.accessRoutes(mux)
 	h.consoleRoutes(mux)
@@ -135,6 +143,9 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 		tenant := r.PathValue("tenant")
 		infoFrom(r.Context()).tenant = tenant
 		tok, err := h.authenticate(r)
+		if err == nil {
+			err = h.rateLimited(w, tok)
+		}
 		if err == nil {
 			err = h.authorize(r.Context(), tok, a, tenant)
 		}

@@ -102,6 +102,8 @@ type env struct {
 type envOptions struct {
 	maxBody   int64
 	publicURL string
+	rateLimit float64
+	rateBurst int
 }
 
 // forEachBackend runs fn once per backend, each with its own fresh server.
@@ -128,6 +130,8 @@ func newEnv(t *testing.T, b backend, o envOptions) *env {
 		Metrics:      metrics,
 		MaxBodyBytes: o.maxBody,
 		PublicURL:    o.publicURL,
+		RateLimit:    o.rateLimit,
+		RateBurst:    o.rateBurst,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -179,6 +183,8 @@ func (e *env) do(method, path, token string, body any, headers ...string) resp {
 		rd = strings.NewReader(b)
 	case []byte:
 		rd = bytes.NewReader(b)
+	case io.Reader:
+		rd = b // sent chunked: the client cannot know its length
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {

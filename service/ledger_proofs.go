@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -298,4 +299,19 @@ func (s *Service) NoteAuditRead(ctx context.Context, o Origin, tenant string, to
 		s.ledger.mu.Unlock()
 	}
 	return err
+}
+
+// CheckpointRecord is the latest checkpoint as exports deliver it beside each record, in the
+// shape GET …/audit/checkpoint returns, so a receiver can check every record it gets against
+// a signed root kept outside scimtrail's reach.
+func (s *Service) CheckpointRecord(ctx context.Context, tenant string) (json.RawMessage, error) {
+	cp, err := s.Checkpoint(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(struct {
+		Size       int64  `json:"size"`
+		Root       []byte `json:"root"`
+		Checkpoint string `json:"checkpoint"`
+	}{cp.Size, cp.Root, string(cp.Note)})
 }

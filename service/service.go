@@ -21,8 +21,11 @@ type Service struct {
 	configs configCache
 	// maxSort caps queries sorted in memory (sort.go).
 	maxSort int
-	events  schemaCache // compiled app event schemas (events_schema.go)
-	ledger  ledgerState // ledger.go: signing keys, install id, audit-read throttle
+	// sinkOpts and commits serve export sinks (sinks.go).
+	sinkOpts SinkOptions
+	commits  *commitSignal
+	events   schemaCache // compiled app event schemas (events_schema.go)
+	ledger   ledgerState // ledger.go: signing keys, install id, audit-read throttle
 	// cursorKey authenticates pagination cursors (cursor.go).
 	cursorKey []byte
 }
@@ -33,6 +36,8 @@ type Options struct {
 	Now func() time.Time
 	// Keys sign checkpoints; nil means this Service signs none (a CLI that only writes).
 	Keys *ledger.KeyRing
+	// Sinks configure export sinks (sinks.go).
+	Sinks SinkOptions
 	// CursorKey authenticates the pagination cursors the service hands out. Replicas
 	// behind one load balancer need the same key for a cursor from one to work on
 	// another; nil draws a random key, valid for this process only.
@@ -56,7 +61,9 @@ func New(store scimtrail.Store, opts Options) *Service {
 	if maxSort <= 0 {
 		maxSort = MaxSortMatches
 	}
-	return &Service{store: store, now: now, cursorKey: key, maxSort: maxSort, ledger: ledgerState{keys: opts.Keys}}
+	commits := newCommitSignal()
+	return &Service{store: notifyingStore{store, commits}, now: now, cursorKey: key, maxSort: maxSort,
+		sinkOpts: opts.Sinks, commits: commits, ledger: ledgerState{keys: opts.Keys}}
 }
 
 // Origin says who is making a change and through which channel; it becomes the ledger

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("Update", func(t *testing.T) { testUpdate(t, open) })
 	t.Run("View", func(t *testing.T) { testView(t, open) })
 	t.Run("Query", func(t *testing.T) { testQuery(t, open) })
+	t.Run("Export", func(t *testing.T) { testExport(t, open) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 	t.Run("Keyset", func(t *testing.T) { testKeyset(t, open) })
 	t.Run("Access", func(t *testing.T) { testAccess(t, open) })

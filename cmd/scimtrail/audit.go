@@ -568,7 +568,8 @@ func writeFileAtomic(path string, data []byte) error {
 
 // ledgerService returns the server's Service with its checkpoint-signing keys, after making
 // sure the install has an id (generated on the first start) and every log has its tiles.
-func (m *Main) ledgerService(ctx context.Context, store scimtrail.Store, cfg serveConfig, logger *slog.Logger) (*service.Service, error) {
+// opts carries the rest of the server's service options; Keys is set here.
+func (m *Main) ledgerService(ctx context.Context, store scimtrail.Store, cfg serveConfig, logger *slog.Logger, opts service.Options) (*service.Service, error) {
 	id, err := service.New(store, service.Options{}).InstallID(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("install id: %w", err)
@@ -578,7 +579,8 @@ func (m *Main) ledgerService(ctx context.Context, store scimtrail.Store, cfg ser
 		return nil, err
 	}
 	logger.Info("checkpoint signing key", "file", path, "key", ring.VerifierKeys()[0])
-	svc := service.New(store, service.Options{Keys: ring, CursorKey: cfg.cursorKey})
+	opts.Keys = ring
+	svc := service.New(store, opts)
 	if err := svc.BackfillTiles(ctx, logger); err != nil {
 		return nil, err
 	}

@@ -120,7 +120,8 @@ func startProc(tb testing.TB, dsn string, extraEnv ...string) *proc {
 // TestCrash kills the server with SIGKILL at a random moment while clients create users,
 // restarts it, and checks that state and log agree: every acknowledged create survived with
 // exactly one user.created entry, every user.created entry's user exists, and the log's
-// seqs have no gaps. Three kill cycles; SCIMTRAIL_CRASH_CYCLES asks for more (soak).
+// seqs have no gaps. Three kill cycles on each backend; SCIMTRAIL_CRASH_CYCLES asks for
+// more (soak).
 func TestCrash(t *testing.T) {
 	cycles := 3
 	if n, err := fmt.Sscan(os.Getenv("SCIMTRAIL_CRASH_CYCLES"), &cycles); n != 1 || err != nil {
@@ -131,9 +132,15 @@ func TestCrash(t *testing.T) {
 	if s := os.Getenv("SCIMTRAIL_CRASH_SEED"); s != "" {
 		fmt.Sscan(s, &seed)
 	}
-	rng := rand.New(rand.NewPCG(seed, seed))
+	// Each backend: SQLite and, when CI provides one, PostgreSQL (a fresh schema).
+	forEachBackend(t, func(t *testing.T, dsn string) {
+		rng := rand.New(rand.NewPCG(seed, seed))
+		crashCycles(t, dsn, cycles, rng)
+	})
+}
 
-	dsn := filepath.Join(t.TempDir(), "data", "scimtrail.db")
+// crashCycles runs the kill/restart cycles of TestCrash against one database.
+func crashCycles(t *testing.T, dsn string, cycles int, rng *rand.Rand) {
 	operator := randomToken()
 	bootstrap := "SCIMTRAIL_BOOTSTRAP_TOKEN=" + operator
 

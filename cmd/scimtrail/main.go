@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -50,6 +51,10 @@ type Main struct {
 	// `serve` is listening, which is how tests learn the port chosen for --addr :0. The send
 	// gives up when the context is cancelled, so an unread channel never hangs the server.
 	Ready chan<- string
+
+	// readHeaderTimeout, if set, replaces the server's ReadHeaderTimeout: the slowloris
+	// test needs slow clients cut off in a second, not ten.
+	readHeaderTimeout time.Duration
 }
 
 // Run runs the subcommand named by args[0] and returns when it is done; for `serve`, that is

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/export"
 	"github.com/scimtrail/scimtrail/httpapi"
 	"github.com/scimtrail/scimtrail/serverkey"
 	"github.com/scimtrail/scimtrail/service"
@@ -46,6 +49,9 @@ Flags:
                        SQLite database, or ./scimtrail-data/server.key for PostgreSQL).
                        Replicas share one key: copy the file, or set SCIMTRAIL_SERVER_KEY
                        to the key in base64 instead of a path
+  --rate-limit N       requests a second each tenant may make after its burst
+                       (default 5000; 0 turns the limit off); over it: 429
+  --rate-burst N       requests a tenant may make at once (default 2 × rate-limit)
   --demo               also create a "demo" tenant and print a SCIM token for it
   --signing-key FILE   the checkpoint-signing key ring, created (0600) on first
                        start (default <data dir>/signing-key); or the ring itself
@@ -53,6 +59,11 @@ Flags:
                        It is never stored in the database.
   --checkpoint-interval D  sign a checkpoint for every grown log this often
                        (default 1s)
+  --allow-private-sinks  let export sinks reach loopback and private networks
+                       and plain http (tests, development; SSRF otherwise)
+  --sink-key-file FILE key sealing sink secrets in the database (base64 of
+                       32 bytes, created when missing; default: next to a
+                       SQLite database, none with PostgreSQL)
 
 Every flag can also be set as SCIMTRAIL_<FLAG>, e.g. SCIMTRAIL_ADDR, SCIMTRAIL_TLS_CERT.
 `
@@ -69,6 +80,9 @@ const (
 	// drainTimeout bounds graceful shutdown: long enough for any request the timeouts
 	// above allow to finish its write path, short enough for a rolling deploy.
 	drainTimeout = 30 * time.Second
+	// defaultRateLimit is generous: far above what an IdP sends, low enough that one
+	// tenant's runaway client cannot take the whole write path.
+	defaultRateLimit = 5000
 )
 
 type serveConfig struct {
@@ -79,8 +93,12 @@ type serveConfig struct {
 	// serverKeyFile is --server-key; serverKeyEnv is SCIMTRAIL_SERVER_KEY, the key itself
 	// in base64, used when no --server-key is given on the command line.
 	serverKeyFile, serverKeyEnv string
-	// cursorKey is derived from the server key for the service's pagination cursors.
-	cursorKey []byte
+	allowPrivateSinks           bool
+	sinkKeyFile                 string
+	rateLimit                   float64
+	rateBurst                   int
+	// readHeaderTimeout overrides the constant for tests (0: readHeaderTimeout).
+	readHeaderTimeout time.Duration
 }
 
 func (m *Main) runServe(ctx context.Context, args []string) error {
@@ -93,9 +111,13 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.StringVar(&cfg.publicURL, "public-url", "", "")
 	c.fs.StringVar(&cfg.logFormat, "log-format", "json", "")
 	c.fs.BoolVar(&cfg.demo, "demo", false, "")
+	c.fs.Float64Var(&cfg.rateLimit, "rate-limit", defaultRateLimit, "")
+	c.fs.IntVar(&cfg.rateBurst, "rate-burst", 0, "")
 	c.fs.StringVar(&cfg.signingKey, "signing-key", "", "")
 	c.fs.DurationVar(&cfg.checkpointInterval, "checkpoint-interval", time.Second, "")
 	c.fs.StringVar(&cfg.serverKeyFile, "server-key", "", "")
+	c.fs.BoolVar(&cfg.allowPrivateSinks, "allow-private-sinks", false, "")
+	c.fs.StringVar(&cfg.sinkKeyFile, "sink-key-file", "", "")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
@@ -121,12 +143,16 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	default:
 		return m.usage(serveUsage, fmt.Errorf("serve: --log-format must be json or text, not %q", cfg.logFormat))
 	}
+	if cfg.rateLimit < 0 || math.IsNaN(cfg.rateLimit) || math.IsInf(cfg.rateLimit, 0) || cfg.rateBurst < 0 {
+		return m.usage(serveUsage, fmt.Errorf("serve: --rate-limit and --rate-burst must be finite and not negative"))
+	}
 	if cfg.checkpointInterval <= 0 {
 		return m.usage(serveUsage, errors.New("serve: --checkpoint-interval must be positive"))
 	}
 	if cfg.publicURL != "" && !strings.HasPrefix(cfg.publicURL, "http://") && !strings.HasPrefix(cfg.publicURL, "https://") {
 		return m.usage(serveUsage, fmt.Errorf("serve: --public-url must start with http:// or https://, not %q", cfg.publicURL))
 	}
+	cfg.readHeaderTimeout = m.readHeaderTimeout
 	return m.serve(ctx, cfg, slog.New(handler))
 }
 
@@ -162,11 +188,25 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	cfg.cursorKey = serverkey.Derive(serverKey, serverkey.CursorLabel)
-	svc, err := m.ledgerService(ctx, store, cfg, logger)
+	sinkKey, sinkKeyPath, err := loadSinkKey(cfg.sinkKeyFile, cfg.dsn)
 	if err != nil {
 		return err
 	}
+	svc, err := m.ledgerService(ctx, store, cfg, logger, service.Options{
+		Sinks:     service.SinkOptions{Key: sinkKey, AllowPrivate: cfg.allowPrivateSinks},
+		CursorKey: serverkey.Derive(serverKey, serverkey.CursorLabel),
+	})
+	if err != nil {
+		return err
+	}
+	logger.Info("export sinks", "key_file", sinkKeyPath, "allow_private", cfg.allowPrivateSinks)
+	// The dispatcher stops before the store closes (deferred calls run in reverse).
+	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
+	dispatcher := export.New(svc, export.Options{Logger: logger, AllowPrivate: cfg.allowPrivateSinks, Metrics: export.NewMetrics(reg),
+		Checkpoint: svc.CheckpointRecord})
+	dispatched := make(chan struct{})
+	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
+	defer func() { stopDispatch(); <-dispatched }()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -199,9 +239,11 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 			MaxBodyBytes: maxBodyBytes,
 			PublicURL:    cfg.publicURL,
 			SessionKey:   serverkey.Derive(serverKey, serverkey.SessionLabel),
+			RateLimit:    cfg.rateLimit,
+			RateBurst:    cfg.rateBurst,
 		}),
 		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: cmp.Or(cfg.readHeaderTimeout, readHeaderTimeout),
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/scimtrail/scimtrail/service"
 )
 
 var screenshots = flag.Bool("screenshots", os.Getenv("SCIMTRAIL_SCREENSHOTS") == "1",
@@ -205,7 +206,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	wantText(t, ctx, "#user-heading", "alice@acme.example")
 	wantText(t, ctx, "#attributes", "Alice Liddell")
 	wantText(t, ctx, "#user-groups", "Engineering")
-	wantText(t, ctx, "#access-placeholder", "no access to show")
+	wantText(t, ctx, "#no-access", "holds no role")
 	wantText(t, ctx, "#user-history", "user.created")
 	shoot(t, ctx, "user")
 
@@ -223,6 +224,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	wantText(t, ctx, "#count-groups", "1")
 	wantText(t, ctx, "#last-sync", "just now")
 	wantText(t, ctx, "#recent", "group.created")
+	wantText(t, ctx, "#log-integrity", "signed by scimtrail-test")
 	bars := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#changes-chart rect").length`))
 	if bars == 0 {
 		t.Fatal("the changes chart draws no bars")
@@ -238,6 +240,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if len(leaf) != 64 {
 		t.Fatalf("leaf hash shown: %q", leaf)
 	}
+	run(t, ctx, chromedp.WaitVisible(chromedp.CSS(`#entries > li:first-child .proof[data-state=ok]`)))
+	wantText(t, ctx, "#entries > li:first-child .proof", "Verified in your browser against checkpoint")
+	wantText(t, ctx, "#entries > li:first-child .proof", "signed by scimtrail-test")
 	shoot(t, ctx, "audit")
 
 	// Filter by action prefix: only token entries, and the console issue is among them.
@@ -277,6 +282,121 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Sign out: the session is gone.
 	run(t, ctx, chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#token")))
 	run(t, ctx, chromedp.Navigate(base+"/console/t/acme/users"), chromedp.WaitVisible(chromedp.CSS("#token")))
+}
+
+// TestAccessInBrowser walks the access model: an admin maps a group to a role, the IdP
+// pushes a user into a group nested in it, the user's page shows the role with its group
+// path and timeline, break-glass counts down, and — days later, after the IdP removed the
+// user — an auditor's three clicks (Roles & mappings, the role, Show holders as of a past
+// instant) still find who held it and through what.
+func TestAccessInBrowser(t *testing.T) {
+	f := newFixture(t)
+	for _, r := range []service.RoleInput{
+		{ID: "viewer", Name: "Viewer", Description: "Reads dashboards and reports"},
+		{ID: "billing-admin", Name: "Billing admin", Description: "Changes plans and payment details", Privileged: true},
+	} {
+		if _, _, err := f.svc.CreateRole(t.Context(), operator, "", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scim, _, err := f.svc.IssueToken(t.Context(), operator, "acme", "scim", "okta", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := f.createUser(t, "acme", scim.Secret, "alice@acme.example", "Alice Liddell")
+	bob := f.createUser(t, "acme", scim.Secret, "bob@acme.example", "Bob Builder")
+	eng := f.createGroup(t, "acme", scim.Secret, "Engineering", bob)
+	staff := f.createGroup(t, "acme", scim.Secret, "All Staff", eng)
+	mapped := time.Now().UTC()
+
+	ctx := tab(t)
+	base := f.srv.URL
+	signInBrowser(t, ctx, base, f.acmeAdmin)
+
+	// Map All Staff to Viewer on the Roles & mappings page.
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/roles"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#mapping-form")),
+		chromedp.SetValue(chromedp.CSS("#map-group"), staff),
+		chromedp.SetValue(chromedp.CSS("#map-role"), "viewer"),
+		chromedp.Click(chromedp.CSS("#create-mapping")),
+		chromedp.WaitVisible(chromedp.CSS("#flash")),
+	)
+	wantText(t, ctx, "#mappings", "All Staff")
+	wantText(t, ctx, "#roles", "Billing admin")
+	shoot(t, ctx, "roles")
+
+	// The IdP pushes alice into Engineering, which is nested in All Staff.
+	status, resp := f.scim(t, "PATCH", "/scim/v2/acme/Groups/"+eng, scim.Secret,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+alice+`"}]}]}`)
+	if status != 200 && status != 204 {
+		t.Fatalf("add alice to Engineering: %d %s", status, resp)
+	}
+
+	// Alice's page: the role, its group chain, and the timeline.
+	run(t, ctx, chromedp.Navigate(base+"/console/t/acme/users/"+alice), chromedp.WaitVisible(chromedp.CSS("#effective-access")))
+	wantText(t, ctx, "#effective-access", "Viewer")
+	wantText(t, ctx, "#effective-access", "member of group Engineering → All Staff")
+	if n := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#access-timeline rect.tl-bar").length`)); n != 1 {
+		t.Fatalf("the access timeline draws %d bars, want 1", n)
+	}
+
+	// Break-glass: Billing admin for alice for one hour, counting down.
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/break-glass"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#break-glass-form")),
+		chromedp.SendKeys(chromedp.CSS("#bg-user"), "alice@acme.example"),
+		chromedp.SetValue(chromedp.CSS("#bg-role"), "billing-admin"),
+		chromedp.SendKeys(chromedp.CSS("#bg-why"), "INC-42: customer cannot pay"),
+		chromedp.Click(chromedp.CSS("#request-break-glass")),
+		chromedp.WaitVisible(chromedp.CSS("#active-break-glass")),
+	)
+	wantText(t, ctx, "#active-break-glass", "alice@acme.example")
+	if got := text(t, ctx, "#active-break-glass .countdown"); !strings.HasPrefix(got, "59m") && !strings.HasPrefix(got, "1h 00m") {
+		t.Fatalf("break-glass countdown shows %q, want about an hour left", got)
+	}
+	wantText(t, ctx, "#break-glass-history", "INC-42")
+	shoot(t, ctx, "breakglass")
+	run(t, ctx, chromedp.Navigate(base+"/console/t/acme/users/"+alice), chromedp.WaitVisible(chromedp.CSS("#effective-access")))
+	wantText(t, ctx, "#effective-access", "break-glass")
+	wantText(t, ctx, "#effective-access .countdown", "left")
+	shoot(t, ctx, "access")
+
+	// Three days later the IdP removes alice from Engineering: she holds Viewer no more (bob,
+	// still in Engineering, does).
+	f.later(72 * time.Hour)
+	status, resp = f.scim(t, "PATCH", "/scim/v2/acme/Groups/"+eng, scim.Secret,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"`+alice+`\"]"}]}`)
+	if status != 200 && status != 204 {
+		t.Fatalf("remove alice from Engineering: %d %s", status, resp)
+	}
+
+	// Who held Viewer an hour after the mapping? Three clicks.
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/roles"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#roles")),
+		chromedp.Click(chromedp.CSS(`#roles a[href$="/roles/viewer"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#holders-asof")),
+	)
+	wantText(t, ctx, "#holders-heading", "Held now by 1 user")
+	if got := text(t, ctx, "#holders"); strings.Contains(got, "alice") || !strings.Contains(got, "bob@acme.example") {
+		t.Fatalf("holders of Viewer now: %q, want bob and not alice", got)
+	}
+	run(t, ctx,
+		chromedp.SetValue(chromedp.CSS("#holders-at"), mapped.Add(time.Hour).Format("2006-01-02T15:04")),
+		chromedp.Click(chromedp.CSS("#holders-apply")),
+		chromedp.WaitVisible(chromedp.CSS("#holders-now")),
+	)
+	wantText(t, ctx, "#holders-heading", "by 2 users")
+	wantText(t, ctx, "#holders", "alice@acme.example")
+	wantText(t, ctx, "#holders", "member of group Engineering, nested in All Staff")
+	shoot(t, ctx, "holders")
+
+	// Her page as of that instant shows the role then, and the timeline's interval closed.
+	run(t, ctx, chromedp.Click(chromedp.CSS(`#holders a[href*="/users/"]`)), chromedp.WaitVisible(chromedp.CSS("#timeline-table")))
+	if got := text(t, ctx, "#effective-access, #no-access"); !strings.Contains(got, "break-glass") && !strings.Contains(got, "no role") {
+		t.Fatalf("alice's access now: %q", got)
+	}
 }
 
 // TestAuditorInBrowser: an auditor sees the connect page without its controls, and a POST

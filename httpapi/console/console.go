@@ -116,7 +116,18 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/t/{tenant}/users/{id}", c.page(c.user))
 	mux.HandleFunc("GET /console/t/{tenant}/groups", c.page(c.groups))
 	mux.HandleFunc("GET /console/t/{tenant}/groups/{id}", c.page(c.group))
+	mux.HandleFunc("GET /console/t/{tenant}/roles", c.page(c.roles))
+	mux.HandleFunc("POST /console/t/{tenant}/roles", c.page(c.createRole))
+	mux.HandleFunc("GET /console/t/{tenant}/roles/{role}", c.page(c.roleHolders))
+	mux.HandleFunc("POST /console/t/{tenant}/mappings", c.page(c.createMapping))
+	mux.HandleFunc("POST /console/t/{tenant}/mappings/{id}/delete", c.page(c.deleteMapping))
+	mux.HandleFunc("POST /console/t/{tenant}/grants", c.page(c.createGrant))
+	mux.HandleFunc("POST /console/t/{tenant}/grants/{id}/revoke", c.page(c.revokeGrant))
+	mux.HandleFunc("GET /console/t/{tenant}/break-glass", c.page(c.breakGlass))
+	mux.HandleFunc("POST /console/t/{tenant}/break-glass", c.page(c.requestBreakGlass))
 	mux.HandleFunc("GET /console/t/{tenant}/audit", c.page(c.audit))
+	mux.HandleFunc("GET /console/t/{tenant}/audit/checkpoint", c.page(c.auditCheckpoint))
+	mux.HandleFunc("GET /console/t/{tenant}/audit/proof", c.page(c.auditProof))
 	mux.HandleFunc("/console/", c.notFound)
 }
 

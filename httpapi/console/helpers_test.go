@@ -11,10 +11,13 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/httpapi"
+	"github.com/scimtrail/scimtrail/ledger"
 	"github.com/scimtrail/scimtrail/service"
 	"github.com/scimtrail/scimtrail/sqlite"
 )
@@ -31,7 +34,11 @@ type fixture struct {
 	globexAdmin, globexSCIM  string
 	operatorSecret           string
 	globexUserID, globexUser string
+	skew                     atomic.Int64 // added to the wall clock: the service's clock
 }
+
+// later moves the service's clock d forward, so tests can look at access "days ago".
+func (f *fixture) later(d time.Duration) { f.skew.Add(int64(d)) }
 
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
@@ -41,8 +48,17 @@ func newFixture(tb testing.TB) *fixture {
 		tb.Fatalf("sqlite.Open: %v", err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	svc := service.New(db, service.Options{})
-	f := &fixture{svc: svc}
+	f := &fixture{}
+	ringText, err := ledger.NewKeyRing("scimtrail-test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ring, err := ledger.ParseKeyRing(ringText)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc := service.New(db, service.Options{Keys: ring, Now: func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) }})
+	f.svc = svc
 	for _, t := range [][2]string{{"acme", "Acme Corp"}, {"globex", "Globex Inc"}} {
 		if _, _, err := svc.CreateTenant(ctx, operator, t[0], t[1]); err != nil {
 			tb.Fatalf("CreateTenant %s: %v", t[0], err)
@@ -159,4 +175,19 @@ func (f *fixture) entries(tb testing.TB, tenant string) []scimtrail.StoredEntry 
 		tb.Fatalf("AuditEntries: %v", err)
 	}
 	return es
+}
+
+// createGroup provisions a group with the given members (users or groups) and returns its id.
+func (f *fixture) createGroup(tb testing.TB, tenant, secret, name string, members ...string) string {
+	tb.Helper()
+	var ms []string
+	for _, m := range members {
+		ms = append(ms, `{"value":"`+m+`"}`)
+	}
+	body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"` + name + `","members":[` + strings.Join(ms, ",") + `]}`
+	status, resp := f.scim(tb, "POST", "/scim/v2/"+tenant+"/Groups", secret, body)
+	if status != http.StatusCreated {
+		tb.Fatalf("create group %s: %d %s", name, status, resp)
+	}
+	return jsonField(tb, resp, "id")
 }

@@ -72,6 +72,8 @@ func (d decoded) ActorLabel() string {
 		return "Tenant admin (" + d.Actor.ID + ")"
 	case scimtrail.ActorAdmin:
 		return "Operator (" + d.Actor.ID + ")"
+	case scimtrail.ActorBreakGlass:
+		return "Break-glass (" + d.Actor.ID + ")"
 	case "":
 		return "—"
 	}
@@ -88,6 +90,8 @@ const (
 
 type overviewData struct {
 	Users, ActiveUsers, Groups int
+	Roles, Mappings            int // live roles in the tenant's view of the catalogue
+	Checkpoint                 *checkpointView
 	LastSync                   time.Time
 	LastSyncKnown              bool // false: no sync among the entries scanned
 	Recent                     []decoded
@@ -114,11 +118,30 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, v *view) (str
 		}
 		*q.out = res.Total
 	}
+	roles, err := c.svc.Roles(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	for _, ro := range roles {
+		if ro.Retired.IsZero() {
+			d.Roles++
+		}
+	}
+	ms, err := c.svc.Mappings(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	d.Mappings = len(ms)
 	size, err := c.svc.LogSize(ctx, t)
 	if err != nil {
 		return "", err
 	}
 	d.LogSize = size
+	if size > 0 {
+		if cp, err := c.checkpoint(r, t); err == nil {
+			d.Checkpoint = &cp
+		}
+	}
 	now := c.now()
 	since := now.Add(-recentWindow)
 	days := map[string]map[string]int{}
@@ -493,6 +516,7 @@ type resourceData struct {
 	Attrs   []attr
 	JSON    string
 	History []decoded
+	Access  *accessData // users only
 }
 
 // shownAttrs are the attributes shown at the top of a page, in order; the full document is
@@ -580,6 +604,9 @@ func attrText(val any) string {
 func (c *Console) user(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
 	d, err := c.resourcePage(r, v, scimtrail.UserResource)
 	if err != nil {
+		return "", err
+	}
+	if d.Access, err = c.userAccess(r, v.TenantID, d.View.Resource.ID); err != nil {
 		return "", err
 	}
 	v.Title = d.View.Resource.UserName

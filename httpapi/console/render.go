@@ -37,6 +37,8 @@ func (v *view) Nav() []navItem {
 		{Label: "Connect an IdP", Href: base + "connect"},
 		{Label: "Users", Href: base + "users"},
 		{Label: "Groups", Href: base + "groups"},
+		{Label: "Roles & mappings", Href: base + "roles"},
+		{Label: "Break-glass", Href: base + "break-glass"},
 		{Label: "Audit log", Href: base + "audit"},
 	}
 	for i := range items {
@@ -75,9 +77,11 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"ago": func(t time.Time) string { return ago(time.Now(), t) },
-	"add": func(a, b int) int { return a + b },
+	"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"ago":       func(t time.Time) string { return ago(time.Now(), t) },
+	"add":       func(a, b int) int { return a + b },
+	"remaining": func(t time.Time) string { return remaining(time.Now(), t) },
+	"input":     func(t time.Time) string { return t.UTC().Format(inputTime) },
 }
 
 // ago says how long ago t was, in words.

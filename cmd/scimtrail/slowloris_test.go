@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestSlowloris opens a few hundred connections to a real `serve` that send their headers
+// a byte at a time and never finish, while ordinary clients keep working: every ordinary
+// request succeeds, and the server's ReadHeaderTimeout closes every slow connection before
+// it has sent a complete request (none of them ever gets a response). The timeout is set
+// to one second for the test; the slow clients would dribble for ever.
+func TestSlowloris(t *testing.T) {
+	slow := 200
+	if os.Getenv("SCIMTRAIL_SOAK") != "" {
+		slow = 800
+	}
+	operator := randomToken()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	stderr := &syncBuffer{}
+	m := &Main{Stdout: io.Discard, Stderr: stderr, Getenv: env{"SCIMTRAIL_BOOTSTRAP_TOKEN": operator}.get, Ready: ready, readHeaderTimeout: time.Second}
+	go func() {
+		done <- m.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", t.TempDir() + "/scimtrail.db"})
+	}()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-done:
+		t.Fatalf("serve exited: %v\n%s", err, stderr)
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	op := client{tb: t, base: base, token: operator}
+	op.must(http.StatusCreated, "POST", "/api/v1/tenants", map[string]string{"id": "acme", "name": "Acme"}, nil)
+	var tok issued
+	op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/tokens", map[string]string{"kind": "scim"}, &tok)
+	addr := strings.TrimPrefix(base, "http://")
+
+	var (
+		closed   atomic.Int64 // slow connections the server closed
+		answered atomic.Int64 // slow connections that got any response: must stay 0
+		wg       sync.WaitGroup
+	)
+	for i := range slow {
+		wg.Go(func() {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Errorf("dial %d: %v", i, err)
+				return
+			}
+			defer c.Close()
+			gone := make(chan struct{})
+			go func() {
+				defer close(gone)
+				c.SetReadDeadline(time.Now().Add(2 * time.Minute)) // a hang fails, not a slow pass
+				got, err := io.ReadAll(c)
+				// The server may say 400 or 408 as it hangs up; what it must never do is
+				// serve the unfinished request.
+				if len(got) > 0 && !strings.HasPrefix(string(got), "HTTP/1.1 408 ") && !strings.HasPrefix(string(got), "HTTP/1.1 400 ") {
+					answered.Add(1)
+					t.Errorf("a slow connection got %.200q", got)
+				}
+				if err == nil || !isTimeout(err) {
+					closed.Add(1)
+				}
+			}()
+			head := "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+			for j := 0; ; j++ {
+				var ch byte
+				if j < len(head) {
+					ch = head[j]
+				} else {
+					const line = "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+					ch = line[(j-len(head))%len(line)]
+				}
+				if _, err := c.Write([]byte{ch}); err != nil {
+					break
+				}
+				select {
+				case <-gone:
+				case <-time.After(100 * time.Millisecond):
+					continue
+				}
+				break
+			}
+			<-gone
+		})
+	}
+
+	// Ordinary clients while the slow ones hold their sockets.
+	stop := make(chan struct{})
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		failures  int
+		cw        sync.WaitGroup
+	)
+	hc := &http.Client{Timeout: 30 * time.Second}
+	for w := range 4 {
+		cw.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				var status int
+				var err error
+				if i%2 == 0 {
+					var res *http.Response
+					req, _ := http.NewRequest("GET", base+"/scim/v2/acme/Users?count=10", nil)
+					req.Header.Set("Authorization", "Bearer "+tok.Token)
+					if res, err = hc.Do(req); err == nil {
+						io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+						status = res.StatusCode
+					}
+				} else {
+					body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"w%d-%d@example.com"}`, w, i)
+					req, _ := http.NewRequest("POST", base+"/scim/v2/acme/Users", strings.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+tok.Token)
+					req.Header.Set("Content-Type", "application/scim+json")
+					var res *http.Response
+					if res, err = hc.Do(req); err == nil {
+						io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+						status = res.StatusCode
+					}
+				}
+				mu.Lock()
+				latencies = append(latencies, time.Since(start))
+				if err != nil || (status != 200 && status != 201) {
+					failures++
+					t.Errorf("ordinary request during slowloris: status %d, %v", status, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	cw.Wait()
+
+	if got := closed.Load(); got != int64(slow) {
+		t.Errorf("%d of %d slow connections were closed by the server", got, slow)
+	}
+	if n := answered.Load(); n != 0 {
+		t.Errorf("%d slow connections got a response to a request they never finished", n)
+	}
+	if len(latencies) < 10 || failures > 0 {
+		t.Fatalf("%d ordinary requests, %d failed", len(latencies), failures)
+	}
+	slices.Sort(latencies)
+	t.Logf("%d slow connections closed; %d ordinary requests meanwhile, p50 %v, p99 %v, max %v",
+		slow, len(latencies), latencies[len(latencies)/2], latencies[len(latencies)*99/100], latencies[len(latencies)-1])
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,287 @@
+package export
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/service"
+)
+
+// Options configure a Dispatcher; zero values are sane defaults.
+type Options struct {
+	Logger *slog.Logger // nil: slog.Default()
+	// BatchSize is how many entries are read per query and acknowledged per cursor write.
+	BatchSize int // 0: 100
+	// MaxFailures is how many consecutive failed deliveries make a sink dead. 0: 10.
+	MaxFailures int
+	// BackoffBase and BackoffMax bound the exponential backoff between failed attempts;
+	// each wait is drawn with full jitter from [base·2^(n-1)/2, base·2^(n-1)].
+	BackoffBase time.Duration // 0: 1s
+	BackoffMax  time.Duration // 0: 5m
+	// Poll is how often each sink looks for new entries even without a commit signal: the
+	// signal only covers commits made by this process, not by other replicas.
+	Poll time.Duration // 0: 1s
+	// AllowPrivate lets deliveries connect to loopback and private addresses (tests).
+	AllowPrivate bool
+	// Client delivers HTTP sinks; nil builds one that refuses non-public addresses at
+	// connect time (unless AllowPrivate), follows no redirects and ignores proxy settings.
+	Client *http.Client
+	// Checkpoint returns the tenant's latest signed checkpoint as JSON, delivered with each
+	// record; nil delivers null.
+	Checkpoint func(ctx context.Context, tenant string) (json.RawMessage, error)
+	// Metrics receive lag, state and delivery counts (NewMetrics); nil: none.
+	Metrics *Metrics
+}
+
+// Dispatcher runs one goroutine per sink.
+type Dispatcher struct {
+	svc     *service.Service
+	opts    Options
+	log     *slog.Logger
+	client  *http.Client
+	metrics *Metrics
+
+	mu      sync.Mutex
+	workers map[string]context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New returns a dispatcher over svc; Run starts it.
+func New(svc *service.Service, opts Options) *Dispatcher {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 100
+	}
+	if opts.MaxFailures <= 0 {
+		opts.MaxFailures = 10
+	}
+	if opts.BackoffBase <= 0 {
+		opts.BackoffBase = time.Second
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = 5 * time.Minute
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = time.Second
+	}
+	d := &Dispatcher{svc: svc, opts: opts, log: opts.Logger, client: opts.Client,
+		workers: map[string]context.CancelFunc{}, metrics: opts.Metrics}
+	if d.client == nil {
+		d.client = guardedClient(opts.AllowPrivate)
+	}
+	return d
+}
+
+// Run starts and stops sink workers as sinks come and go until ctx is done, then waits for
+// every worker to stop. A worker stopped mid-delivery leaves its cursor at the last
+// acknowledged entry, so the next start delivers the rest (and at most one batch again).
+func (d *Dispatcher) Run(ctx context.Context) {
+	defer d.wg.Wait()
+	for {
+		wake := d.svc.Commits()
+		if ids, err := d.svc.SinkIDs(ctx); err != nil {
+			if ctx.Err() == nil {
+				d.log.Warn("export: list sinks", "err", err)
+			}
+		} else {
+			d.reconcile(ctx, ids)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-time.After(d.opts.Poll):
+		}
+	}
+}
+
+func (d *Dispatcher) reconcile(ctx context.Context, ids []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	live := map[string]bool{}
+	for _, id := range ids {
+		live[id] = true
+		if _, ok := d.workers[id]; ok {
+			continue
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		d.workers[id] = cancel
+		d.wg.Go(func() {
+			d.work(wctx, id)
+			d.mu.Lock()
+			delete(d.workers, id)
+			d.mu.Unlock()
+			d.metrics.forget(id)
+		})
+	}
+	for id, cancel := range d.workers {
+		if !live[id] {
+			cancel()
+		}
+	}
+}
+
+// work is one sink's loop: deliver what is behind the cursor, wait for more.
+func (d *Dispatcher) work(ctx context.Context, id string) {
+	for ctx.Err() == nil {
+		wake := d.svc.Commits()
+		del, err := d.svc.SinkDelivery(ctx, id)
+		if scimtrail.ErrorCode(err) == scimtrail.ENOTFOUND {
+			return
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Warn("export: load sink", "sink", id, "err", err)
+			}
+			d.sleep(ctx, wake, d.opts.Poll)
+			continue
+		}
+		if del.Sink.State == scimtrail.SinkDead {
+			d.observe(ctx, del.Sink)
+			d.sleep(ctx, wake, d.opts.Poll)
+			continue
+		}
+		progressed, err := d.deliverPending(ctx, del)
+		d.observe(ctx, del.Sink)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			d.metrics.failure(id)
+			cur, ferr := d.svc.RecordSinkFailure(ctx, del.Sink, err.Error(), d.opts.MaxFailures)
+			if ferr != nil {
+				d.log.Warn("export: record failure", "sink", id, "err", ferr)
+				d.sleep(ctx, nil, d.opts.Poll)
+				continue
+			}
+			d.log.Warn("export: delivery failed", "sink", id, "failures", cur.Failures, "state", cur.State, "err", err)
+			if cur.State != scimtrail.SinkDead {
+				d.backoff(ctx, id, cur.Failures)
+			}
+			continue
+		}
+		if !progressed {
+			d.sleep(ctx, wake, d.opts.Poll)
+		}
+	}
+}
+
+// sleep waits for ctx, wake or d.
+func (d *Dispatcher) sleep(ctx context.Context, wake <-chan struct{}, dur time.Duration) {
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	case <-t.C:
+	}
+}
+
+// backoff waits base·2^(failures-1), capped, with jitter; a retry through the API (which
+// resets the failure count) cuts it short.
+func (d *Dispatcher) backoff(ctx context.Context, id string, failures int) {
+	wait := d.opts.BackoffBase << min(failures-1, 30)
+	if wait <= 0 || wait > d.opts.BackoffMax {
+		wait = d.opts.BackoffMax
+	}
+	wait = wait/2 + rand.N(wait/2+1)
+	deadline := time.Now().Add(wait)
+	for ctx.Err() == nil {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		d.sleep(ctx, nil, min(left, d.opts.Poll))
+		if del, err := d.svc.SinkDelivery(ctx, id); err != nil || del.Sink.Failures < failures {
+			return
+		}
+	}
+}
+
+// deliverPending delivers, tenant by tenant, everything between the cursor and the head,
+// advancing the cursor after each acknowledged batch. It reports whether it delivered any.
+func (d *Dispatcher) deliverPending(ctx context.Context, del Delivery) (bool, error) {
+	pos, err := d.svc.SinkPositions(ctx, del.Sink)
+	if err != nil {
+		return false, err
+	}
+	progressed := false
+	for tenant, p := range pos {
+		cursor, head := p[0], p[1]
+		if cursor >= head {
+			continue
+		}
+		entries, err := d.svc.AuditEntries(ctx, tenant, cursor, d.opts.BatchSize, scimtrail.EntryFilter{})
+		if err != nil {
+			return progressed, err
+		}
+		var checkpoint json.RawMessage = json.RawMessage("null")
+		if d.opts.Checkpoint != nil {
+			if cp, err := d.opts.Checkpoint(ctx, tenant); err == nil && len(cp) > 0 {
+				checkpoint = cp
+			}
+		}
+		acked := cursor
+		var derr error
+		for _, e := range entries {
+			if e.Seq != acked+1 {
+				derr = fmt.Errorf("ledger of %s: expected seq %d, read %d", tenant, acked+1, e.Seq)
+				break
+			}
+			r := Record{Tenant: tenant, Seq: e.Seq, LeafHash: hex.EncodeToString(e.LeafHash), Checkpoint: checkpoint, Entry: e.Body}
+			if derr = d.deliver(ctx, del, r, e.Action); derr != nil {
+				break
+			}
+			acked = e.Seq
+			d.metrics.delivered(del.Sink.ID)
+		}
+		if acked > cursor {
+			progressed = true
+			if err := d.svc.AdvanceSinkCursor(ctx, del.Sink, tenant, acked); err != nil {
+				return progressed, errors.Join(derr, err)
+			}
+		}
+		if derr != nil {
+			return progressed, derr
+		}
+	}
+	return progressed, nil
+}
+
+// Delivery aliases the service's view of a sink being delivered.
+type Delivery = service.Delivery
+
+func (d *Dispatcher) deliver(ctx context.Context, del Delivery, r Record, action string) error {
+	switch del.Sink.Type {
+	case service.SinkWebhook:
+		return d.deliverWebhook(ctx, del, r, action)
+	}
+	return fmt.Errorf("sink type %q cannot be delivered by this build", del.Sink.Type)
+}
+
+// observe publishes a sink's lag and state.
+func (d *Dispatcher) observe(ctx context.Context, s scimtrail.Sink) {
+	if d.metrics == nil {
+		return
+	}
+	pos, err := d.svc.SinkPositions(ctx, s)
+	if err != nil {
+		return
+	}
+	var lag int64
+	for _, p := range pos {
+		lag += max(0, p[1]-p[0])
+	}
+	d.metrics.state(s.ID, lag, s.State == scimtrail.SinkDead)
+}

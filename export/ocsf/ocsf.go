@@ -1,0 +1,189 @@
+// Package ocsf maps scimtrail ledger entries to OCSF 1.8.0 events (docs/ocsf.md): users to
+// Account Change, groups to Group Management, access grants to User Access Management, and
+// every other action (tenants, tokens, sinks) to API Activity. It is pure: entry in, event out.
+package ocsf
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/scimtrail/scimtrail"
+)
+
+// Version is the OCSF schema version the events claim.
+const Version = "1.8.0"
+
+// OCSF categories and classes used.
+const (
+	CategoryIAM         = 3
+	CategoryApplication = 6
+
+	ClassAccountChange        = 3001
+	ClassUserAccessManagement = 3005
+	ClassGroupManagement      = 3006
+	ClassAPIActivity          = 6003
+	activityOther             = 99
+	severityInformational     = 1
+	statusSuccess             = 1
+	accountChangeCreate       = 1
+	accountChangeEnable       = 2
+	accountChangeDisable      = 5
+	accountChangeDelete       = 6
+	groupAddUser              = 3
+	groupRemoveUser           = 4
+	groupDelete               = 5
+	groupCreate               = 6
+	accessAssignPrivileges    = 1
+	accessRevokePrivileges    = 2
+	apiCreate                 = 1
+	apiUpdate                 = 3
+	apiDelete                 = 4
+)
+
+// mapping is the class and activity of an action.
+type mapping struct {
+	class, activity int
+	name            string
+}
+
+var actions = map[string]mapping{
+	"user.created":          {ClassAccountChange, accountChangeCreate, "Create"},
+	"user.reactivated":      {ClassAccountChange, accountChangeEnable, "Enable"},
+	"user.deactivated":      {ClassAccountChange, accountChangeDisable, "Disable"},
+	"user.deleted":          {ClassAccountChange, accountChangeDelete, "Delete"},
+	"user.updated":          {ClassAccountChange, activityOther, "Update"},
+	"group.created":         {ClassGroupManagement, groupCreate, "Create"},
+	"group.deleted":         {ClassGroupManagement, groupDelete, "Delete"},
+	"group.updated":         {ClassGroupManagement, activityOther, "Update"},
+	"group.members_added":   {ClassGroupManagement, groupAddUser, "Add User"},
+	"group.members_removed": {ClassGroupManagement, groupRemoveUser, "Remove User"},
+	"access.granted":        {ClassUserAccessManagement, accessAssignPrivileges, "Assign Privileges"},
+	"access.revoked":        {ClassUserAccessManagement, accessRevokePrivileges, "Revoke Privileges"},
+}
+
+// classOf returns the mapping of an action; unknown actions are API Activity, with the
+// activity read from the verb.
+func classOf(action string) mapping {
+	if m, ok := actions[action]; ok {
+		return m
+	}
+	verb := action[strings.LastIndex(action, ".")+1:]
+	switch {
+	case verb == "created" || verb == "issued":
+		return mapping{ClassAPIActivity, apiCreate, "Create"}
+	case verb == "deleted" || verb == "revoked":
+		return mapping{ClassAPIActivity, apiDelete, "Delete"}
+	default:
+		return mapping{ClassAPIActivity, apiUpdate, "Update"}
+	}
+}
+
+// Event returns the OCSF event of a ledger entry. leafHash is carried in unmapped so that a
+// SIEM user can verify the event against the tenant's log.
+func Event(body []byte, leafHash string) (map[string]any, error) {
+	var e scimtrail.Entry
+	if err := json.Unmarshal(body, &e); err != nil {
+		return nil, err
+	}
+	m := classOf(e.Action)
+	category := CategoryIAM
+	if m.class == ClassAPIActivity {
+		category = CategoryApplication
+	}
+	ev := map[string]any{
+		"category_uid":  category,
+		"class_uid":     m.class,
+		"activity_id":   m.activity,
+		"activity_name": m.name,
+		"type_uid":      m.class*100 + m.activity,
+		"severity_id":   severityInformational,
+		"status_id":     statusSuccess,
+		"time":          e.Time.UnixMilli(),
+		"message":       e.Action,
+		"metadata": map[string]any{
+			"version":     Version,
+			"uid":         e.Tenant + "/" + itoa(e.Seq),
+			"sequence":    e.Seq,
+			"tenant_uid":  e.Tenant,
+			"log_name":    "scimtrail/" + e.Tenant,
+			"event_code":  e.Action,
+			"logged_time": e.Time.UnixMilli(),
+			"product":     map[string]any{"name": "scimtrail", "vendor_name": "scimtrail"},
+		},
+		"actor":    actor(e),
+		"unmapped": map[string]any{"leaf_hash": leafHash, "channel": e.Channel, "cause": e.Cause, "reason": e.Reason, "changes": e.Changes},
+	}
+	if e.Actor.IP != "" {
+		ev["src_endpoint"] = map[string]any{"ip": e.Actor.IP}
+	}
+	target := map[string]any{}
+	if e.Target != nil {
+		target = map[string]any{"uid": e.Target.ID, "name": e.Target.Display, "type": e.Target.Type}
+	}
+	switch m.class {
+	case ClassAccountChange:
+		ev["user"] = target
+	case ClassGroupManagement:
+		ev["group"] = target
+		if m.activity == groupAddUser || m.activity == groupRemoveUser {
+			ev["user"] = map[string]any{"uid": firstMember(e)}
+		}
+	case ClassUserAccessManagement:
+		ev["user"] = target
+		ev["privileges"] = privileges(e)
+	case ClassAPIActivity:
+		ev["api"] = map[string]any{"operation": e.Action, "service": map[string]any{"name": "scimtrail " + e.Channel}}
+		if _, ok := ev["src_endpoint"]; !ok {
+			ev["src_endpoint"] = map[string]any{"name": e.Channel}
+		}
+		ev["resources"] = []any{target}
+	}
+	return ev, nil
+}
+
+func actor(e scimtrail.Entry) map[string]any {
+	a := map[string]any{"user": map[string]any{"uid": e.Actor.ID, "type": e.Actor.Type}}
+	if e.Actor.UserAgent != "" {
+		a["app_name"] = e.Actor.UserAgent
+	}
+	if e.Actor.RequestID != "" {
+		a["session"] = map[string]any{"uid": e.Actor.RequestID}
+	}
+	return a
+}
+
+func firstMember(e scimtrail.Entry) string {
+	for _, c := range e.Changes {
+		for _, v := range []any{c.New, c.Old} {
+			if l, ok := v.([]any); ok && len(l) > 0 {
+				if s, ok := l[0].(string); ok {
+					return s
+				}
+				if m, ok := l[0].(map[string]any); ok {
+					if s, ok := m["value"].(string); ok {
+						return s
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// privileges names the role an access entry granted or revoked; the entry's changes carry it
+// under "role".
+func privileges(e scimtrail.Entry) []string {
+	for _, c := range e.Changes {
+		if c.Path == "role" {
+			for _, v := range []any{c.New, c.Old} {
+				if s, ok := v.(string); ok {
+					return []string{s}
+				}
+			}
+		}
+	}
+	return []string{e.Action}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

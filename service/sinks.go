@@ -1,0 +1,553 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scimtrail/scimtrail"
+)
+
+// Sink types and formats that can be configured.
+const (
+	SinkWebhook = "webhook"
+
+	FormatNative = "native" // the ledger entry itself, with tenant, seq, leaf hash, checkpoint
+	FormatOCSF   = "ocsf"   // OCSF 1.8.0 events (docs/ocsf.md)
+	FormatSET    = "set"    // SCIM Security Event Tokens (RFC 9967)
+)
+
+// SinkRequest is a sink as an API client configures it (DESIGN.md §5 "Export sinks").
+type SinkRequest struct {
+	Type   string `json:"type"`
+	URL    string `json:"url,omitempty"`
+	Secret string `json:"secret,omitempty"`
+	Format string `json:"format,omitempty"`
+	// FromSeq is the first seq to deliver in each tenant; nil delivers from the first entry.
+	FromSeq *int64 `json:"from_seq,omitempty"`
+}
+
+// SinkConfig is what is stored of a sink's settings: everything but its secrets.
+type SinkConfig struct {
+	URL    string `json:"url,omitempty"`
+	Format string `json:"format,omitempty"`
+}
+
+// SinkStatus is a sink as the API shows it: its settings, never its secret, and how far it
+// has delivered.
+type SinkStatus struct {
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"` // "" for an operator's sink of every tenant
+	Type   string `json:"type"`
+	SinkConfig
+	FromSeq int64  `json:"from_seq"`
+	State   string `json:"state"`
+	// Cursor is the last acknowledged seq of a tenant's sink; nil for a sink of every
+	// tenant, whose positions are in Cursors.
+	Cursor    *int64           `json:"cursor"`
+	Cursors   map[string]int64 `json:"cursors"`
+	Lag       int64            `json:"lag"` // entries committed but not yet acknowledged
+	LastError string           `json:"last_error"`
+	Failures  int              `json:"failures"`
+	Created   time.Time        `json:"created"`
+	Updated   time.Time        `json:"updated"`
+}
+
+// CreatedSink is a new sink with its secret, shown once when scimtrail generated it.
+type CreatedSink struct {
+	SinkStatus
+	Secret string `json:"secret,omitempty"`
+}
+
+// sinkLog is the log a sink's configuration changes are recorded in.
+func sinkLog(tenant string) string {
+	if tenant == "" {
+		return scimtrail.SystemLog
+	}
+	return tenant
+}
+
+// CreateSink configures a sink of tenant ("" for every tenant, operator only) and records
+// sink.created in the same transaction. Returns EINVALID for a bad type, URL, format,
+// secret or from_seq, or an address on a private network without --allow-private-sinks.
+func (s *Service) CreateSink(ctx context.Context, o Origin, tenant string, req SinkRequest) (CreatedSink, scimtrail.Receipt, error) {
+	cfg, generated, err := s.checkSinkRequest(ctx, &req)
+	if err != nil {
+		return CreatedSink{}, scimtrail.Receipt{}, err
+	}
+	fromSeq := int64(1)
+	if req.FromSeq != nil {
+		if *req.FromSeq < 1 {
+			return CreatedSink{}, scimtrail.Receipt{}, scimtrail.Errorf(scimtrail.EINVALID, "from_seq must be at least 1, not %d", *req.FromSeq)
+		}
+		fromSeq = *req.FromSeq
+	}
+	id := newID()
+	sealed, err := sealSecrets(s.sinkOpts.Key, id, []SinkSecret{{Value: req.Secret}})
+	if err != nil {
+		return CreatedSink{}, scimtrail.Receipt{}, err
+	}
+	config, _ := json.Marshal(cfg)
+	var sink scimtrail.Sink
+	var rc scimtrail.Receipt
+	err = s.store.Update(ctx, sinkLog(tenant), func(tx scimtrail.Tx) error {
+		if tenant != "" {
+			if err := tenantExists(ctx, tx, tenant); err != nil {
+				return err
+			}
+		}
+		at := s.stamp()
+		sink = scimtrail.Sink{ID: id, Tenant: tenant, Type: req.Type, Config: config, Secret: sealed,
+			FromSeq: fromSeq, State: scimtrail.SinkActive, Created: at, Updated: at}
+		if err := tx.InsertSink(ctx, sink); err != nil {
+			return err
+		}
+		changes := []scimtrail.Change{{Path: "type", New: req.Type}, {Path: "url", New: cfg.URL},
+			{Path: "format", New: cfg.Format}, {Path: "from_seq", New: fromSeq}}
+		var err error
+		rc, err = appendEntries(ctx, tx, sinkLog(tenant), o, at, scimtrail.Entry{
+			Action: "sink.created", Target: sinkTarget(sink, cfg), Changes: changes,
+		})
+		return err
+	})
+	if err != nil {
+		return CreatedSink{}, rc, err
+	}
+	st, err := s.SinkStatus(ctx, tenant, id)
+	out := CreatedSink{SinkStatus: st}
+	if generated {
+		out.Secret = req.Secret
+	}
+	return out, rc, err
+}
+
+func sinkTarget(sink scimtrail.Sink, cfg SinkConfig) *scimtrail.Target {
+	return &scimtrail.Target{Type: "Sink", ID: sink.ID, Display: sink.Type + " " + cfg.URL}
+}
+
+// checkSinkRequest validates req, fills defaults (format, a generated secret) and returns the
+// settings to store and whether the secret was generated.
+func (s *Service) checkSinkRequest(ctx context.Context, req *SinkRequest) (SinkConfig, bool, error) {
+	switch req.Type {
+	case SinkWebhook:
+	case "":
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "type is required: one of %q", SinkWebhook)
+	case "splunk_hec", "syslog", "file", "kafka":
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.ENOTIMPLEMENTED, "sink type %q is not available yet; use %q", req.Type, SinkWebhook)
+	default:
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "unknown sink type %q: use %q", req.Type, SinkWebhook)
+	}
+	switch req.Format {
+	case "":
+		req.Format = FormatNative
+	case FormatNative, FormatOCSF, FormatSET:
+	default:
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "format must be %q, %q or %q, not %q", FormatNative, FormatOCSF, FormatSET, req.Format)
+	}
+	if err := s.checkSinkURL(ctx, req.URL); err != nil {
+		return SinkConfig{}, false, err
+	}
+	generated := false
+	if req.Secret == "" {
+		req.Secret, generated = newWebhookSecret(), true
+	} else if err := parseWebhookSecret(req.Secret); err != nil {
+		return SinkConfig{}, false, err
+	}
+	return SinkConfig{URL: req.URL, Format: req.Format}, generated, nil
+}
+
+// checkSinkURL refuses URLs that are not absolute http(s) URLs, and — unless private sinks
+// are allowed — plain http and hosts that resolve to any non-public address. The dispatcher
+// checks again when it connects, since DNS can change between the two.
+func (s *Service) checkSinkURL(ctx context.Context, raw string) error {
+	if raw == "" {
+		return scimtrail.Errorf(scimtrail.EINVALID, "url is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
+		return scimtrail.Errorf(scimtrail.EINVALID, "url %q must be an absolute https:// URL without credentials", raw)
+	}
+	if s.sinkOpts.AllowPrivate {
+		return nil
+	}
+	if u.Scheme != "https" {
+		return scimtrail.Errorf(scimtrail.EINVALID, "url %q must use https", raw)
+	}
+	return checkPublicHost(ctx, u.Hostname())
+}
+
+// checkPublicHost resolves host and refuses it when any of its addresses is not public.
+func checkPublicHost(ctx context.Context, host string) error {
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{a}
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		if err != nil || len(ips) == 0 {
+			return scimtrail.Errorf(scimtrail.EINVALID, "the host %q of the sink does not resolve", host)
+		}
+		addrs = ips
+	}
+	for _, a := range addrs {
+		if !IsPublicAddr(a) {
+			return scimtrail.Errorf(scimtrail.EINVALID,
+				"the sink host %q is on a loopback, private or link-local network (%s); such sinks are refused unless the server runs with --allow-private-sinks", host, a)
+		}
+	}
+	return nil
+}
+
+// sinkOf loads a sink as seen from tenant: a tenant sees only its own sinks, the operator's
+// routes ("" tenant) only the sinks of every tenant.
+func sinkOf(ctx context.Context, tx scimtrail.ReadTx, tenant, id string) (scimtrail.Sink, error) {
+	sink, err := tx.Sink(ctx, id)
+	if isNotFound(err) || (err == nil && sink.Tenant != tenant) {
+		return scimtrail.Sink{}, notFound("sink", id)
+	}
+	return sink, err
+}
+
+// SinkStatus returns a sink of tenant with its cursor and lag; ENOTFOUND when tenant has no
+// such sink.
+func (s *Service) SinkStatus(ctx context.Context, tenant, id string) (SinkStatus, error) {
+	var st SinkStatus
+	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
+		sink, err := sinkOf(ctx, tx, tenant, id)
+		if err != nil {
+			return err
+		}
+		st, err = sinkStatus(ctx, tx, sink)
+		return err
+	})
+	return st, err
+}
+
+// Sinks lists the sinks of tenant ("" for the sinks of every tenant), oldest first.
+func (s *Service) Sinks(ctx context.Context, tenant string) ([]SinkStatus, error) {
+	out := []SinkStatus{}
+	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
+		sinks, err := tx.Sinks(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		for _, sink := range sinks {
+			st, err := sinkStatus(ctx, tx, sink)
+			if err != nil {
+				return err
+			}
+			out = append(out, st)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SinkTenants lists the tenants a sink exports: its own, or every tenant.
+func SinkTenants(ctx context.Context, tx scimtrail.ReadTx, sink scimtrail.Sink) ([]string, error) {
+	if sink.Tenant != "" {
+		return []string{sink.Tenant}, nil
+	}
+	ts, err := tx.Tenants(ctx)
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
+	}
+	return ids, err
+}
+
+func sinkStatus(ctx context.Context, tx scimtrail.ReadTx, sink scimtrail.Sink) (SinkStatus, error) {
+	st := SinkStatus{ID: sink.ID, Tenant: sink.Tenant, Type: sink.Type, FromSeq: sink.FromSeq, State: sink.State,
+		LastError: sink.LastError, Failures: sink.Failures, Created: sink.Created, Updated: sink.Updated,
+		Cursors: map[string]int64{}}
+	json.Unmarshal(sink.Config, &st.SinkConfig)
+	cursors, err := tx.SinkCursors(ctx, sink.ID)
+	if err != nil {
+		return st, err
+	}
+	tenants, err := SinkTenants(ctx, tx, sink)
+	if err != nil {
+		return st, err
+	}
+	for _, t := range tenants {
+		st.Cursors[t] = sink.FromSeq - 1
+	}
+	for _, c := range cursors {
+		st.Cursors[c.Tenant] = max(c.LastSeq, sink.FromSeq-1)
+	}
+	for _, t := range tenants {
+		head, err := tx.LedgerHead(ctx, t)
+		if err != nil {
+			return st, err
+		}
+		st.Lag += max(0, head.Size-st.Cursors[t])
+	}
+	if sink.Tenant != "" {
+		c := st.Cursors[sink.Tenant]
+		st.Cursor = &c
+	}
+	return st, nil
+}
+
+// DeleteSink removes a sink of tenant and its cursors, and records sink.deleted.
+func (s *Service) DeleteSink(ctx context.Context, o Origin, tenant, id string) (scimtrail.Receipt, error) {
+	var rc scimtrail.Receipt
+	err := s.store.Update(ctx, sinkLog(tenant), func(tx scimtrail.Tx) error {
+		sink, err := sinkOf(ctx, tx, tenant, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteSink(ctx, id); err != nil {
+			return err
+		}
+		var cfg SinkConfig
+		json.Unmarshal(sink.Config, &cfg)
+		rc, err = appendEntries(ctx, tx, sinkLog(tenant), o, s.stamp(), scimtrail.Entry{
+			Action: "sink.deleted", Target: sinkTarget(sink, cfg),
+		})
+		return err
+	})
+	return rc, err
+}
+
+// RotateSinkSecret gives a webhook sink a new signing secret (generated when secret is "")
+// and records sink.updated. The old secret keeps signing alongside the new one for overlap,
+// so receivers can switch without rejecting a delivery.
+func (s *Service) RotateSinkSecret(ctx context.Context, o Origin, tenant, id, secret string, overlap time.Duration) (CreatedSink, scimtrail.Receipt, error) {
+	generated := false
+	if secret == "" {
+		secret, generated = newWebhookSecret(), true
+	} else if err := parseWebhookSecret(secret); err != nil {
+		return CreatedSink{}, scimtrail.Receipt{}, err
+	}
+	var rc scimtrail.Receipt
+	err := s.store.Update(ctx, sinkLog(tenant), func(tx scimtrail.Tx) error {
+		sink, err := sinkOf(ctx, tx, tenant, id)
+		if err != nil {
+			return err
+		}
+		old, err := openSecrets(s.sinkOpts.Key, id, sink.Secret)
+		if err != nil {
+			return err
+		}
+		at := s.stamp()
+		next := []SinkSecret{{Value: secret}}
+		for _, o := range old {
+			if o.Until.IsZero() {
+				o.Until = at.Add(overlap)
+			}
+			if o.Until.After(at) && o.Value != secret {
+				next = append(next, o)
+			}
+		}
+		if sink.Secret, err = sealSecrets(s.sinkOpts.Key, id, next); err != nil {
+			return err
+		}
+		sink.Updated = at
+		if err := tx.UpdateSink(ctx, sink); err != nil {
+			return err
+		}
+		var cfg SinkConfig
+		json.Unmarshal(sink.Config, &cfg)
+		rc, err = appendEntries(ctx, tx, sinkLog(tenant), o, at, scimtrail.Entry{
+			Action: "sink.updated", Target: sinkTarget(sink, cfg),
+			Changes: []scimtrail.Change{{Path: "secret"}},
+		})
+		return err
+	})
+	if err != nil {
+		return CreatedSink{}, rc, err
+	}
+	st, err := s.SinkStatus(ctx, tenant, id)
+	out := CreatedSink{SinkStatus: st}
+	if generated {
+		out.Secret = secret
+	}
+	return out, rc, err
+}
+
+// RetrySink makes a dead sink active again from its cursor, with its failure count reset,
+// and records sink.retried. Retrying an active sink only resets its failure count.
+func (s *Service) RetrySink(ctx context.Context, o Origin, tenant, id string) (SinkStatus, scimtrail.Receipt, error) {
+	var rc scimtrail.Receipt
+	err := s.store.Update(ctx, sinkLog(tenant), func(tx scimtrail.Tx) error {
+		sink, err := sinkOf(ctx, tx, tenant, id)
+		if err != nil {
+			return err
+		}
+		at := s.stamp()
+		prev := sink.State
+		sink.State, sink.Failures, sink.Updated = scimtrail.SinkActive, 0, at
+		if err := tx.SetSinkState(ctx, sink); err != nil {
+			return err
+		}
+		var cfg SinkConfig
+		json.Unmarshal(sink.Config, &cfg)
+		rc, err = appendEntries(ctx, tx, sinkLog(tenant), o, at, scimtrail.Entry{
+			Action: "sink.retried", Target: sinkTarget(sink, cfg),
+			Changes: []scimtrail.Change{{Path: "state", Old: prev, New: scimtrail.SinkActive}},
+		})
+		return err
+	})
+	if err != nil {
+		return SinkStatus{}, rc, err
+	}
+	s.commits.notify()
+	st, err := s.SinkStatus(ctx, tenant, id)
+	return st, rc, err
+}
+
+// Delivery is what the dispatcher needs of a sink: its row and its opened secrets.
+type Delivery struct {
+	Sink    scimtrail.Sink
+	Config  SinkConfig
+	Secrets []SinkSecret // current first; expired rotation secrets left out
+}
+
+// SinkDelivery loads a sink for delivery; ENOTFOUND when it was deleted.
+func (s *Service) SinkDelivery(ctx context.Context, id string) (Delivery, error) {
+	var d Delivery
+	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
+		var err error
+		d.Sink, err = tx.Sink(ctx, id)
+		return err
+	})
+	if err != nil {
+		return d, err
+	}
+	json.Unmarshal(d.Sink.Config, &d.Config)
+	all, err := openSecrets(s.sinkOpts.Key, id, d.Sink.Secret)
+	now := s.now()
+	for _, sec := range all {
+		if sec.Until.IsZero() || sec.Until.After(now) {
+			d.Secrets = append(d.Secrets, sec)
+		}
+	}
+	return d, err
+}
+
+// SinkIDs lists the ids of every sink, for the dispatcher.
+func (s *Service) SinkIDs(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
+		sinks, err := tx.AllSinks(ctx)
+		for _, sink := range sinks {
+			ids = append(ids, sink.ID)
+		}
+		return err
+	})
+	return ids, err
+}
+
+// SinkPositions returns, per tenant the sink exports, its last acknowledged seq and the
+// tenant's last seq.
+func (s *Service) SinkPositions(ctx context.Context, sink scimtrail.Sink) (map[string][2]int64, error) {
+	out := map[string][2]int64{}
+	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
+		st, err := sinkStatus(ctx, tx, sink)
+		if err != nil {
+			return err
+		}
+		for t, c := range st.Cursors {
+			head, err := tx.LedgerHead(ctx, t)
+			if err != nil {
+				return err
+			}
+			out[t] = [2]int64{c, head.Size}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AdvanceSinkCursor records that the receiver acknowledged every entry of tenant up to seq,
+// and clears the sink's failures. It is no ledger entry: delivery is not a change of state.
+func (s *Service) AdvanceSinkCursor(ctx context.Context, sink scimtrail.Sink, tenant string, seq int64) error {
+	return s.store.Update(ctx, sinkLog(sink.Tenant), func(tx scimtrail.Tx) error {
+		if err := tx.SetSinkCursor(ctx, scimtrail.SinkCursor{Sink: sink.ID, Tenant: tenant, LastSeq: seq}); err != nil {
+			return err
+		}
+		cur, err := tx.Sink(ctx, sink.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Failures == 0 && cur.LastError == "" {
+			return nil
+		}
+		cur.Failures, cur.LastError, cur.Updated = 0, "", s.stamp()
+		return tx.SetSinkState(ctx, cur)
+	})
+}
+
+// RecordSinkFailure counts a failed delivery; after maxFailures consecutive ones the sink
+// becomes dead. It returns the sink's state afterwards.
+func (s *Service) RecordSinkFailure(ctx context.Context, sink scimtrail.Sink, cause string, maxFailures int) (scimtrail.Sink, error) {
+	var cur scimtrail.Sink
+	err := s.store.Update(ctx, sinkLog(sink.Tenant), func(tx scimtrail.Tx) error {
+		var err error
+		if cur, err = tx.Sink(ctx, sink.ID); err != nil {
+			return err
+		}
+		cur.Failures++
+		cur.LastError = truncate(cause, 500)
+		cur.Updated = s.stamp()
+		if maxFailures > 0 && cur.Failures >= maxFailures {
+			cur.State = scimtrail.SinkDead
+		}
+		return tx.SetSinkState(ctx, cur)
+	})
+	return cur, err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// Commits returns a channel that is closed at the next commit through this service, so that
+// the dispatcher and long polls wake promptly. Commits made by other replicas do not close
+// it; waiters also poll.
+func (s *Service) Commits() <-chan struct{} { return s.commits.wait() }
+
+// commitSignal is a broadcast: every commit closes the current channel and starts a new one.
+type commitSignal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newCommitSignal() *commitSignal { return &commitSignal{ch: make(chan struct{})} }
+
+func (c *commitSignal) wait() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ch
+}
+
+func (c *commitSignal) notify() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	close(c.ch)
+	c.ch = make(chan struct{})
+}
+
+// notifyingStore signals commits after each successful Update.
+type notifyingStore struct {
+	scimtrail.Store
+	signal *commitSignal
+}
+
+func (n notifyingStore) Update(ctx context.Context, tenant string, fn func(scimtrail.Tx) error) error {
+	err := n.Store.Update(ctx, tenant, fn)
+	if err == nil {
+		n.signal.notify()
+	}
+	return err
+}

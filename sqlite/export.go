@@ -1,0 +1,117 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/scimtrail/scimtrail"
+)
+
+// Export sinks and their cursors (scimtrail.ExportReadTx, scimtrail.ExportTx).
+
+const sinkCols = `id, tenant, type, config, secret, from_seq, state, failures, last_error, created_us, updated_us`
+
+func scanSink(sc interface{ Scan(...any) error }) (scimtrail.Sink, error) {
+	var s scimtrail.Sink
+	var config []byte
+	var created, updated int64
+	if err := sc.Scan(&s.ID, &s.Tenant, &s.Type, &config, &s.Secret, &s.FromSeq, &s.State,
+		&s.Failures, &s.LastError, &created, &updated); err != nil {
+		return s, err
+	}
+	s.Config = config
+	s.Created, s.Updated = fromMicros(created), fromMicros(updated)
+	return s, nil
+}
+
+func (t *txn) Sink(ctx context.Context, id string) (scimtrail.Sink, error) {
+	s, err := scanSink(t.queryRow(ctx, `SELECT `+sinkCols+` FROM sinks WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return scimtrail.Sink{}, notFound("sink %q does not exist", id)
+	}
+	if err != nil {
+		return scimtrail.Sink{}, dbErr("reading a sink", err)
+	}
+	return s, nil
+}
+
+func (t *txn) Sinks(ctx context.Context, tenant string) ([]scimtrail.Sink, error) {
+	return t.sinks(ctx, `SELECT `+sinkCols+` FROM sinks WHERE tenant = ? ORDER BY created_us, id`, tenant)
+}
+
+func (t *txn) AllSinks(ctx context.Context) ([]scimtrail.Sink, error) {
+	return t.sinks(ctx, `SELECT `+sinkCols+` FROM sinks ORDER BY created_us, id`)
+}
+
+func (t *txn) sinks(ctx context.Context, query string, args ...any) ([]scimtrail.Sink, error) {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, dbErr("listing sinks", err)
+	}
+	defer rows.Close()
+	var out []scimtrail.Sink
+	for rows.Next() {
+		s, err := scanSink(rows)
+		if err != nil {
+			return nil, dbErr("listing sinks", err)
+		}
+		out = append(out, s)
+	}
+	return out, dbErr("listing sinks", rows.Err())
+}
+
+func (t *txn) SinkCursors(ctx context.Context, sink string) ([]scimtrail.SinkCursor, error) {
+	rows, err := t.query(ctx, `SELECT tenant, last_seq FROM sink_cursors WHERE sink = ? ORDER BY tenant`, sink)
+	if err != nil {
+		return nil, dbErr("reading sink cursors", err)
+	}
+	defer rows.Close()
+	var out []scimtrail.SinkCursor
+	for rows.Next() {
+		c := scimtrail.SinkCursor{Sink: sink}
+		if err := rows.Scan(&c.Tenant, &c.LastSeq); err != nil {
+			return nil, dbErr("reading sink cursors", err)
+		}
+		out = append(out, c)
+	}
+	return out, dbErr("reading sink cursors", rows.Err())
+}
+
+func (t *txn) InsertSink(ctx context.Context, s scimtrail.Sink) error {
+	_, err := t.exec(ctx, `INSERT INTO sinks (`+sinkCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.Tenant, s.Type, []byte(s.Config), s.Secret, s.FromSeq, s.State, s.Failures, s.LastError,
+		micros(s.Created), micros(s.Updated))
+	if uniqueViolation(err) {
+		return scimtrail.Errorf(scimtrail.ECONFLICT, "sink %q already exists", s.ID)
+	}
+	return dbErr("inserting a sink", err)
+}
+
+func (t *txn) UpdateSink(ctx context.Context, s scimtrail.Sink) error {
+	res, err := t.exec(ctx, `UPDATE sinks SET config = ?, secret = ?, updated_us = ? WHERE id = ?`,
+		[]byte(s.Config), s.Secret, micros(s.Updated), s.ID)
+	return affectedOne(res, err, "updating a sink", func() error { return notFound("sink %q does not exist", s.ID) })
+}
+
+func (t *txn) SetSinkState(ctx context.Context, s scimtrail.Sink) error {
+	res, err := t.exec(ctx, `UPDATE sinks SET state = ?, failures = ?, last_error = ?, updated_us = ? WHERE id = ?`,
+		s.State, s.Failures, s.LastError, micros(s.Updated), s.ID)
+	return affectedOne(res, err, "updating a sink's state", func() error { return notFound("sink %q does not exist", s.ID) })
+}
+
+func (t *txn) DeleteSink(ctx context.Context, id string) error {
+	res, err := t.exec(ctx, `DELETE FROM sinks WHERE id = ?`, id)
+	if err := affectedOne(res, err, "deleting a sink", func() error { return notFound("sink %q does not exist", id) }); err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `DELETE FROM sink_cursors WHERE sink = ?`, id)
+	return dbErr("deleting a sink's cursors", err)
+}
+
+func (t *txn) SetSinkCursor(ctx context.Context, c scimtrail.SinkCursor) error {
+	_, err := t.exec(ctx, `INSERT INTO sink_cursors (sink, tenant, last_seq) VALUES (?, ?, ?)
+		ON CONFLICT (sink, tenant) DO UPDATE SET last_seq = excluded.last_seq
+		WHERE excluded.last_seq > sink_cursors.last_seq`, c.Sink, c.Tenant, c.LastSeq)
+	return dbErr("moving a sink cursor", err)
+}

@@ -1,0 +1,70 @@
+package scimtrail
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Sink states. A sink is active until its dispatcher gives up after the configured number of
+// consecutive failures; it is then dead (dead-lettered) and delivers nothing until an
+// operator or admin retries it, which makes it active again from its durable cursor.
+const (
+	SinkActive = "active"
+	SinkDead   = "dead"
+)
+
+// Sink is an export destination as stored. Its cursor is not here: it lives in SinkCursor
+// rows, one per tenant it exports, because a sink of the operator exports every tenant.
+type Sink struct {
+	ID     string
+	Tenant string // "" for an operator's sink of all tenants
+	Type   string // "webhook", …
+	// Config holds the type's settings (url, format, …) as JSON, never a secret.
+	Config json.RawMessage
+	// Secret is the sink's secrets sealed with the install's sink key (AES-GCM), or nil.
+	// The key lives outside the database, so a copy of the database alone reveals nothing.
+	Secret    []byte
+	FromSeq   int64 // the first seq to deliver in each tenant; 1 delivers everything
+	State     string
+	Failures  int    // consecutive failed deliveries
+	LastError string // "" after a success
+	Created   time.Time
+	Updated   time.Time
+}
+
+// SinkCursor is a sink's durable position in one tenant's log: every entry with seq <=
+// LastSeq has been acknowledged by the receiver.
+type SinkCursor struct {
+	Sink    string
+	Tenant  string
+	LastSeq int64
+}
+
+// ExportReadTx reads sinks and their cursors.
+type ExportReadTx interface {
+	// Sink finds a sink by id, in any tenant; ENOTFOUND when it does not exist.
+	Sink(ctx context.Context, id string) (Sink, error)
+	// Sinks lists the sinks of a tenant ("" lists the operator's all-tenant sinks), oldest first.
+	Sinks(ctx context.Context, tenant string) ([]Sink, error)
+	// AllSinks lists every sink of every tenant, oldest first; the dispatcher runs them.
+	AllSinks(ctx context.Context) ([]Sink, error)
+	// SinkCursors lists a sink's cursors, by tenant.
+	SinkCursors(ctx context.Context, sink string) ([]SinkCursor, error)
+}
+
+// ExportTx writes sinks and their cursors.
+type ExportTx interface {
+	// InsertSink stores a new sink; ECONFLICT when the id is taken.
+	InsertSink(ctx context.Context, s Sink) error
+	// UpdateSink stores s's Config, Secret and Updated; ENOTFOUND when the sink is gone.
+	UpdateSink(ctx context.Context, s Sink) error
+	// SetSinkState stores s's State, Failures, LastError and Updated; ENOTFOUND when gone.
+	SetSinkState(ctx context.Context, s Sink) error
+	// DeleteSink deletes the sink and its cursors; ENOTFOUND when it does not exist.
+	DeleteSink(ctx context.Context, id string) error
+	// SetSinkCursor moves the cursor of (c.Sink, c.Tenant) to c.LastSeq, creating it when
+	// missing. A cursor never moves backwards: a smaller LastSeq leaves it as it is, so two
+	// dispatchers racing (two replicas) can only cause duplicates, never a skip.
+	SetSinkCursor(ctx context.Context, c SinkCursor) error
+}
