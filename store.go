@@ -36,6 +36,7 @@ type ReadTx interface {
 	LedgerReadTx
 	AccessReadTx
 	SettingsReadTx
+	Access2ReadTx // store_access2.go
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
 
@@ -77,6 +78,7 @@ type Tx interface {
 	LedgerTx
 	AccessTx
 	SettingsTx
+	Access2Tx // store_access2.go
 
 	InsertTenant(ctx context.Context, t Tenant) error
 

@@ -55,6 +55,7 @@ const (
 	PathSCIM       = "scim"
 	PathAdminGrant = "admin_grant"
 	PathBreakGlass = "break_glass"
+	PathAppGrant   = "app_grant" // the vendor's app granted it itself (app.role_granted)
 )
 
 // AccessPath is one way a user holds a role. Via lists the groups a group path passes
@@ -64,6 +65,9 @@ type AccessPath struct {
 	Kind  string   `json:"kind"`
 	Via   []string `json:"via"`
 	Grant string   `json:"grant,omitempty"`
+	// By, on an app_grant path, is who in the app granted the role (the event's actor.id).
+	// It describes the path and is not part of its Key.
+	By string `json:"by,omitempty"`
 }
 
 // Key identifies the path among a user's paths to one role.

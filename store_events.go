@@ -57,7 +57,8 @@ type AppRoleGrant struct {
 	UserID  string    `json:"user_id"`
 	Role    string    `json:"role"`
 	Granted time.Time `json:"granted"`
-	Seq     int64     `json:"seq"` // the app.role_granted entry
+	Seq     int64     `json:"seq"`          // the app.role_granted entry
+	By      string    `json:"by,omitempty"` // who in the app granted it (the event's actor.id)
 }
 
 // EventReadTx reads app-event state; ReadTx embeds it.

@@ -9,6 +9,7 @@ package access
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -119,9 +120,10 @@ func (h Held) key() string { return h.Role + "|" + h.Path.Key() }
 // Subject is what a user's effective access depends on besides the graph.
 type Subject struct {
 	Active    bool
-	Groups    []string          // direct groups
-	SCIMRoles []string          // roles[].value the IdP sent
-	Grants    []scimtrail.Grant // direct and break-glass grants not revoked
+	Groups    []string                 // direct groups
+	SCIMRoles []string                 // roles[].value the IdP sent
+	Grants    []scimtrail.Grant        // direct and break-glass grants not revoked
+	AppGrants []scimtrail.AppRoleGrant // roles the vendor's app granted itself
 }
 
 // Effective returns every path by which the subject holds a live role at the instant at,
@@ -167,8 +169,19 @@ func Effective(g *Graph, s Subject, live func(role string) bool, at time.Time) [
 			}
 		}
 	}
+	for _, ag := range s.AppGrants {
+		if ok(ag.Role) {
+			out = append(out, Held{Role: ag.Role, Path: AppGrantPath(ag)})
+		}
+	}
 	slices.SortFunc(out, func(a, b Held) int { return strings.Compare(a.key(), b.key()) })
 	return slices.CompactFunc(out, func(a, b Held) bool { return a.key() == b.key() })
+}
+
+// AppGrantPath is the path of a role the app granted itself: the grant is named by the seq
+// of its app.role_granted entry, and By is who in the app granted it.
+func AppGrantPath(g scimtrail.AppRoleGrant) scimtrail.AccessPath {
+	return scimtrail.AccessPath{Kind: scimtrail.PathAppGrant, Via: []string{}, Grant: strconv.FormatInt(g.Seq, 10), By: g.By}
 }
 
 // SCIMRoles returns the roles[].value of a stored User document, once each.

@@ -89,6 +89,9 @@ func (h *handler) createMapping(w http.ResponseWriter, r *http.Request, c call) 
 	if err := decodeAdminBody(r, &req); err != nil {
 		return err
 	}
+	if err := h.mayGrant(r, c, req.Role); err != nil { // access2.go
+		return err
+	}
 	m, rc, err := h.svc.CreateMapping(r.Context(), c.origin, c.tenant, req.GroupID, req.Role)
 	if err != nil {
 		return err
@@ -129,6 +132,9 @@ func (h *handler) createGrant(w http.ResponseWriter, r *http.Request, c call) er
 	if err := decodeAdminBody(r, &req); err != nil {
 		return err
 	}
+	if err := h.mayGrant(r, c, req.Role); err != nil { // access2.go
+		return err
+	}
 	g, rc, err := h.svc.GrantRole(r.Context(), c.origin, c.tenant, req.UserID, req.Role, req.Reason)
 	if err != nil {
 		return err
@@ -156,6 +162,9 @@ func (h *handler) breakGlass(w http.ResponseWriter, r *http.Request, c call) err
 		Duration      string `json:"duration"`
 	}
 	if err := decodeAdminBody(r, &req); err != nil {
+		return err
+	}
+	if err := h.mayGrant(r, c, req.Role); err != nil { // access2.go
 		return err
 	}
 	d, err := time.ParseDuration(req.Duration)

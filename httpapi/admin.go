@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/service"
 )
 
 // decodeAdminBody reads an admin API body into v. Unknown fields are refused, so that a
@@ -116,9 +117,10 @@ func toTokenJSON(t scimtrail.Token, secret string) tokenJSON {
 
 func (h *handler) issueToken(w http.ResponseWriter, r *http.Request, c call) error {
 	var req struct {
-		Kind      scimtrail.TokenKind `json:"kind"`
-		Name      string              `json:"name"`
-		ExpiresIn string              `json:"expires_in"`
+		Kind      scimtrail.TokenKind   `json:"kind"`
+		Name      string                `json:"name"`
+		ExpiresIn string                `json:"expires_in"`
+		Scope     *scimtrail.TokenScope `json:"scope"`
 	}
 	if err := decodeAdminBody(r, &req); err != nil {
 		return err
@@ -132,7 +134,16 @@ func (h *handler) issueToken(w http.ResponseWriter, r *http.Request, c call) err
 	if req.Kind == scimtrail.TokenOperator && c.token.Kind != scimtrail.TokenOperator {
 		return scimtrail.Errorf(scimtrail.EFORBIDDEN, "only an operator token may issue operator tokens")
 	}
-	it, receipt, err := h.svc.IssueToken(r.Context(), c.origin, c.tenant, req.Kind, req.Name, ttl)
+	if err := h.mayIssueTokens(r, c, req.Kind, req.Scope); err != nil { // access2.go
+		return err
+	}
+	var it service.IssuedToken
+	var receipt scimtrail.Receipt
+	if req.Scope != nil {
+		it, receipt, err = h.svc.IssueScopedToken(r.Context(), c.origin, c.tenant, req.Kind, req.Name, ttl, *req.Scope)
+	} else {
+		it, receipt, err = h.svc.IssueToken(r.Context(), c.origin, c.tenant, req.Kind, req.Name, ttl)
+	}
 	if err != nil {
 		return err
 	}
@@ -181,6 +192,9 @@ func (h *handler) listTokens(w http.ResponseWriter, r *http.Request, c call) err
 }
 
 func (h *handler) revokeToken(w http.ResponseWriter, r *http.Request, c call) error {
+	if err := h.mayIssueTokens(r, c, "", nil); err != nil { // access2.go
+		return err
+	}
 	receipt, err := h.svc.RevokeToken(r.Context(), c.origin, c.tenant, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -191,6 +205,9 @@ func (h *handler) revokeToken(w http.ResponseWriter, r *http.Request, c call) er
 }
 
 func (h *handler) rotateToken(w http.ResponseWriter, r *http.Request, c call) error {
+	if err := h.mayIssueTokens(r, c, "", nil); err != nil { // access2.go
+		return err
+	}
 	it, receipt, err := h.svc.RotateToken(r.Context(), c.origin, c.tenant, r.PathValue("id"))
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/scim/dialect"
@@ -109,14 +110,16 @@ func originOf(r *http.Request, tok scimtrail.Token, channel string) service.Orig
 	}
 	return service.Origin{
 		Actor: scimtrail.Actor{
-			Type:      typ,
-			ID:        tok.ID,
-			TokenID:   tok.ID,
-			IP:        ip,
-			UserAgent: r.UserAgent(),
-			RequestID: requestIDFrom(r.Context()),
+			Type:       typ,
+			ID:         tok.ID,
+			TokenID:    tok.ID,
+			IP:         ip,
+			UserAgent:  r.UserAgent(),
+			RequestID:  requestIDFrom(r.Context()),
+			OnBehalfOf: r.Header.Get(onBehalfOfHeader), // checked by guard (access2.go)
 		},
-		Channel: channel,
+		Received: time.Now().UTC(),
+		Channel:  channel,
 		// guard replaces this with the tenant's own dialect setting on SCIM routes; Auto
 		// recognises Entra and Okta by their request shapes and never changes the
 		// meaning of a request that is valid SCIM.

@@ -412,6 +412,8 @@ func TestAppRoleEvents(t *testing.T) {
 		u := e.must(e.do("POST", "/scim/v2/acme/Users", e.scim["acme"], map[string]any{
 			"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "alice@example.com"}), 201)
 		uid := u.json()["id"].(string)
+		// App role grants name roles of the catalogue (they become app_grant access paths).
+		e.must(e.do("POST", "/api/v1/tenants/acme/roles", e.operator, map[string]any{"id": "billing_admin", "name": "Billing admin"}), 201)
 		roleEvent := func(action, user string) map[string]any {
 			ev := appEvent(action, nil)
 			ev["targets"] = []any{map[string]any{"type": "Role", "id": "billing_admin"}, map[string]any{"type": "User", "id": user, "display": "alice"}}
@@ -438,13 +440,13 @@ func TestAppRoleEvents(t *testing.T) {
 		if s := mustJSON(t, en["changes"]); !strings.Contains(s, `{"new":"billing_admin","path":"role"}`) || strings.Contains(s, "targets[") {
 			t.Errorf("changes %s", s)
 		}
-		e.must(e.do("POST", "/api/v1/tenants/acme/events", app, roleEvent("app.role_revoked", uid)), 201)
+		rseq := e.must(e.do("POST", "/api/v1/tenants/acme/events", app, roleEvent("app.role_revoked", uid)), 201).json()["seq"].(float64)
 		grants = e.must(e.do("GET", "/api/v1/tenants/acme/app-role-grants", e.operator, nil), 200)
 		if !strings.Contains(string(grants.body), `"grants":[]`) {
 			t.Errorf("after revoke: %s", grants.body)
 		}
 		entries = e.verifiedEntries("acme")
-		if s := mustJSON(t, entries[len(entries)-1]["changes"]); !strings.Contains(s, `{"old":"billing_admin","path":"role"}`) {
+		if s := mustJSON(t, entries[int(rseq)-1]["changes"]); !strings.Contains(s, `{"old":"billing_admin","path":"role"}`) {
 			t.Errorf("revoke changes %s", s)
 		}
 		r = e.do("POST", "/api/v1/tenants/acme/events", app, roleEvent("app.role_granted", "no-such-user"))

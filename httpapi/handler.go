@@ -80,6 +80,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.exportRoutes(mux)
 	h.eventsRoutes(mux)
 	h.accessRoutes(mux)
+	h.access2Routes(mux)
 	h.consoleRoutes(mux)
 	h.settingsRoutes(mux)
 }
@@ -152,6 +153,9 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 		o := originOf(r, tok, channel)
 		if err == nil && a == areaSCIM {
 			o.Dialect, err = h.scimDialect(r, tenant)
+		}
+		if err == nil {
+			err = checkOnBehalfOf(r) // access2.go
 		}
 		if err == nil {
 			w := h.withReceipt(w, r)

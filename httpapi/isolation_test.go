@@ -171,6 +171,23 @@ var isolationMatrix = map[string]isoRow{
 	"GET /api/v1/tenants/{tenant}/event-settings":         {},
 	"PUT /api/v1/tenants/{tenant}/event-settings":         {body: func(ref, nonce string) any { return map[string]any{"unknown_actions": "accept"} }},
 	"GET /api/v1/tenants/{tenant}/app-role-grants":        {},
+	// Non-human identities and reports (access2.go): the other tenant's user named as an
+	// owner, its ids in the paths of accounts and keys.
+	"POST /api/v1/tenants/{tenant}/service-accounts": {body: func(ref, nonce string) any {
+		return map[string]any{"name": "iso-" + nonce, "owner_id": ref}
+	}},
+	"GET /api/v1/tenants/{tenant}/service-accounts":                         {},
+	"POST /api/v1/tenants/{tenant}/service-accounts/verify":                 {body: func(ref, nonce string) any { return map[string]any{"key": ref} }},
+	"GET /api/v1/tenants/{tenant}/service-accounts/{id}":                    {},
+	"DELETE /api/v1/tenants/{tenant}/service-accounts/{id}":                 {},
+	"POST /api/v1/tenants/{tenant}/service-accounts/{id}/disable":           {},
+	"POST /api/v1/tenants/{tenant}/service-accounts/{id}/keys":              {},
+	"POST /api/v1/tenants/{tenant}/service-accounts/{id}/keys/{key}/rotate": {},
+	"DELETE /api/v1/tenants/{tenant}/service-accounts/{id}/keys/{key}":      {},
+	"GET /api/v1/tenants/{tenant}/policies/nhi":                             {},
+	"PUT /api/v1/tenants/{tenant}/policies/nhi":                             {body: func(ref, nonce string) any { return map[string]any{"on_owner_deprovisioned": "flag"} }},
+	"GET /api/v1/tenants/{tenant}/reports/deprovisioning":                   {},
+	"GET /api/v1/tenants/{tenant}/reports/credentials":                      {},
 	"POST /api/v1/tenants/{tenant}/events": {body: func(ref, nonce string) any {
 		return map[string]any{"events": []map[string]any{{"id": "iso-" + nonce, "action": "iso.tested", "occurred_at": "2026-01-01T00:00:00Z", "actor": map[string]any{"id": "iso"}}}}
 	}},
@@ -380,7 +397,7 @@ func TestIsolationMatrix(t *testing.T) {
 						return v.userID // another tenant's id where a role id goes
 					}
 					return which
-				case "{id}":
+				case "{id}", "{key}":
 				default:
 					t.Fatalf("%s: the matrix does not know how to fill %s", pattern, m)
 				}
@@ -394,7 +411,7 @@ func TestIsolationMatrix(t *testing.T) {
 					foreign, own = v.tokenID, ownTok
 				case strings.Contains(path, "/users/"):
 					foreign, own = v.userID, ownUser
-				case strings.Contains(path, "/roles/"), strings.Contains(path, "/grants/"), strings.Contains(path, "/mappings/"), strings.Contains(path, "/sinks/"):
+				case strings.Contains(path, "/roles/"), strings.Contains(path, "/grants/"), strings.Contains(path, "/mappings/"), strings.Contains(path, "/sinks/"), strings.Contains(path, "/service-accounts/"):
 					// The victim has none of these; its user id is a foreign id all the same.
 					foreign, own = v.userID, "iso-none"
 				default:

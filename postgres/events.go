@@ -165,16 +165,16 @@ func (t *tx) AppRoleGrants(ctx context.Context, tenant, userID string) ([]scimtr
 	var rows pgx.Rows
 	var err error
 	if userID == "" {
-		rows, err = t.tx.Query(ctx, `SELECT user_id, role, granted, seq FROM app_role_grants WHERE tenant = $1 ORDER BY user_id, role`, tenant)
+		rows, err = t.tx.Query(ctx, `SELECT user_id, role, granted, seq, granted_by FROM app_role_grants WHERE tenant = $1 ORDER BY user_id, role`, tenant)
 	} else {
-		rows, err = t.tx.Query(ctx, `SELECT user_id, role, granted, seq FROM app_role_grants WHERE tenant = $1 AND user_id = $2 ORDER BY role`, tenant, userID)
+		rows, err = t.tx.Query(ctx, `SELECT user_id, role, granted, seq, granted_by FROM app_role_grants WHERE tenant = $1 AND user_id = $2 ORDER BY role`, tenant, userID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: app role grants: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (scimtrail.AppRoleGrant, error) {
 		g := scimtrail.AppRoleGrant{Tenant: tenant}
-		err := row.Scan(&g.UserID, &g.Role, &g.Granted, &g.Seq)
+		err := row.Scan(&g.UserID, &g.Role, &g.Granted, &g.Seq, &g.By)
 		g.Granted = g.Granted.UTC()
 		return g, err
 	})
@@ -185,8 +185,8 @@ func (t *tx) AppRoleGrants(ctx context.Context, tenant, userID string) ([]scimtr
 }
 
 func (t *tx) GrantAppRole(ctx context.Context, g scimtrail.AppRoleGrant) (bool, error) {
-	tag, err := t.tx.Exec(ctx, `INSERT INTO app_role_grants (tenant, user_id, role, granted, seq) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT DO NOTHING`, g.Tenant, g.UserID, g.Role, g.Granted, g.Seq)
+	tag, err := t.tx.Exec(ctx, `INSERT INTO app_role_grants (tenant, user_id, role, granted, seq, granted_by) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT DO NOTHING`, g.Tenant, g.UserID, g.Role, g.Granted, g.Seq, g.By)
 	if err != nil {
 		return false, fmt.Errorf("postgres: grant app role: %w", err)
 	}

@@ -82,6 +82,10 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 	for _, g := range grants {
 		grantsOf[g.UserID] = append(grantsOf[g.UserID], g)
 	}
+	appGrantsOf, err := appGrantsOf(ctx, tx, tenant, users) // access_appgrants.go
+	if err != nil {
+		return nil, err
+	}
 	open, err := tx.OpenAccess(ctx, tenant, users)
 	if err != nil {
 		return nil, err
@@ -94,7 +98,7 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 	var entries []scimtrail.Entry
 	for _, id := range users {
 		u, exists := byID[id]
-		subject := access.Subject{Active: exists && u.Active, Groups: u.Groups, Grants: grantsOf[id]}
+		subject := access.Subject{Active: exists && u.Active, Groups: u.Groups, Grants: grantsOf[id], AppGrants: appGrantsOf[id]}
 		if exists {
 			subject.SCIMRoles = access.SCIMRoles(u.Attributes)
 		}

@@ -185,8 +185,12 @@ func (s *Service) RecordEvents(ctx context.Context, o Origin, tenant string, eve
 			if !current.sameVersions(checked) {
 				return errSchemasChanged
 			}
-			res, err = recordEvents(ctx, tx, tenant, now, prepared, reqKey, reqHash, field)
-			return err
+			var moved map[string]int64
+			res, moved, err = recordEvents(ctx, tx, tenant, now, prepared, reqKey, reqHash, field)
+			if err != nil {
+				return err
+			}
+			return s.appGrantsAccess(ctx, tx, o, tenant, now, moved) // access_appgrants.go
 		})
 		if errors.Is(err, errSchemasChanged) && attempt < 3 {
 			continue
@@ -199,25 +203,28 @@ func (s *Service) RecordEvents(ctx context.Context, o Origin, tenant string, eve
 }
 
 // recordEvents is the write transaction of RecordEvents.
-func recordEvents(ctx context.Context, tx scimtrail.Tx, tenant string, now time.Time, prepared []preparedEvent, reqKey, reqHash []byte, field func(int, string) string) (RecordResult, error) {
+// It also returns the users whose app role grants it changed, each with the seq of the last
+// event that changed them.
+func recordEvents(ctx context.Context, tx scimtrail.Tx, tenant string, now time.Time, prepared []preparedEvent, reqKey, reqHash []byte, field func(int, string) string) (RecordResult, map[string]int64, error) {
+	moved := map[string]int64{}
 	since := now.Add(-EventKeyRetention)
 	if _, err := tx.DeleteEventKeys(ctx, tenant, since); err != nil {
-		return RecordResult{}, err
+		return RecordResult{}, nil, err
 	}
 	if reqKey != nil {
 		keys, err := tx.EventKeys(ctx, tenant, [][]byte{reqKey}, since)
 		if err != nil {
-			return RecordResult{}, err
+			return RecordResult{}, nil, err
 		}
 		if len(keys) > 0 {
 			if !bytes.Equal(keys[0].RequestHash, reqHash) || len(keys[0].Seqs) != len(prepared) {
-				return RecordResult{}, scimtrail.Errorf(scimtrail.ECONFLICT, "the Idempotency-Key was used for a request with different events")
+				return RecordResult{}, nil, scimtrail.Errorf(scimtrail.ECONFLICT, "the Idempotency-Key was used for a request with different events")
 			}
 			res := RecordResult{Replayed: true}
 			for i, seq := range keys[0].Seqs {
 				res.Events = append(res.Events, RecordedEvent{Seq: seq, ID: idOf(prepared[i]), Replayed: true})
 			}
-			return res, nil
+			return res, moved, nil
 		}
 	}
 	var eventKeys [][]byte
@@ -230,7 +237,7 @@ func recordEvents(ctx context.Context, tx scimtrail.Tx, tenant string, now time.
 	if len(eventKeys) > 0 {
 		keys, err := tx.EventKeys(ctx, tenant, eventKeys, since)
 		if err != nil {
-			return RecordResult{}, err
+			return RecordResult{}, nil, err
 		}
 		for _, k := range keys {
 			known[string(k.KeyHash)] = k
@@ -242,7 +249,7 @@ func recordEvents(ctx context.Context, tx scimtrail.Tx, tenant string, now time.
 	for i, p := range prepared {
 		if k, ok := known[string(p.keyHash)]; ok && p.keyHash != nil {
 			if !bytes.Equal(k.RequestHash, p.requestHash) || len(k.Seqs) != 1 {
-				return RecordResult{}, scimtrail.Errorf(scimtrail.ECONFLICT, "%s %q was recorded before with different content", field(i, "id"), idOf(p))
+				return RecordResult{}, nil, scimtrail.Errorf(scimtrail.ECONFLICT, "%s %q was recorded before with different content", field(i, "id"), idOf(p))
 			}
 			res.Events[i] = RecordedEvent{Seq: k.Seqs[0], ID: idOf(p), Replayed: true}
 			continue
@@ -254,15 +261,15 @@ func recordEvents(ctx context.Context, tx scimtrail.Tx, tenant string, now time.
 	if len(fresh) > 0 {
 		head, err := tx.LedgerHead(ctx, tenant)
 		if err != nil {
-			return RecordResult{}, err
+			return RecordResult{}, nil, err
 		}
 		head.Tenant = tenant
 		stored, next, err := ledger.Append(head, fresh, now)
 		if err != nil {
-			return RecordResult{}, err
+			return RecordResult{}, nil, err
 		}
 		if err := tx.AppendEntries(ctx, stored, next); err != nil {
-			return RecordResult{}, err
+			return RecordResult{}, nil, err
 		}
 		var newKeys []scimtrail.EventKey
 		for j, i := range freshIdx {
@@ -275,18 +282,22 @@ func recordEvents(ctx context.Context, tx scimtrail.Tx, tenant string, now time.
 			if g := p.grant; g != nil {
 				g := *g
 				g.Tenant, g.Granted, g.Seq = tenant, now, seq
+				var changed bool
 				if p.revoke {
-					_, err = tx.RevokeAppRole(ctx, tenant, g.UserID, g.Role)
+					changed, err = tx.RevokeAppRole(ctx, tenant, g.UserID, g.Role)
 				} else {
-					_, err = tx.GrantAppRole(ctx, g)
+					changed, err = tx.GrantAppRole(ctx, g)
+				}
+				if changed {
+					moved[g.UserID] = seq
 				}
 				if err != nil {
-					return RecordResult{}, err
+					return RecordResult{}, nil, err
 				}
 			}
 		}
 		if err := tx.InsertEventKeys(ctx, newKeys); err != nil {
-			return RecordResult{}, err
+			return RecordResult{}, nil, err
 		}
 	}
 	if reqKey != nil {
@@ -295,10 +306,10 @@ func recordEvents(ctx context.Context, tx scimtrail.Tx, tenant string, now time.
 			seqs[i] = e.Seq
 		}
 		if err := tx.InsertEventKeys(ctx, []scimtrail.EventKey{{Tenant: tenant, KeyHash: reqKey, RequestHash: reqHash, Seqs: seqs, Created: now}}); err != nil {
-			return RecordResult{}, err
+			return RecordResult{}, nil, err
 		}
 	}
-	return res, nil
+	return res, moved, nil
 }
 
 func idOf(p preparedEvent) string {
@@ -438,7 +449,7 @@ func prepareEvent(ev *AppEvent, now time.Time, o Origin, name func(string) strin
 			return preparedEvent{}, err
 		}
 		entry.Target = &scimtrail.Target{Type: string(scimtrail.UserResource), ID: user.ID, Display: user.Display}
-		p.grant = &scimtrail.AppRoleGrant{UserID: user.ID, Role: role.ID}
+		p.grant = &scimtrail.AppRoleGrant{UserID: user.ID, Role: role.ID, By: ev.Actor.ID}
 		if ev.Action == ActionAppRoleGranted {
 			changes = append(changes, scimtrail.Change{Path: "role", New: role.ID})
 		} else {

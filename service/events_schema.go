@@ -163,6 +163,9 @@ func (s *Service) checkEvents(ctx context.Context, tx scimtrail.ReadTx, tenant s
 			} else if err != nil {
 				return err
 			}
+			if err := checkAppRole(ctx, tx, tenant, p.grant.Role, p.revoke, name("targets")); err != nil { // access_appgrants.go
+				return err
+			}
 		}
 	}
 	return nil

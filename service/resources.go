@@ -541,6 +541,10 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 		return View{}, scimtrail.Receipt{}, err
 	}
 	entries = append(entries, derived...)
+	if derived, err = s.deprovisioned(ctx, tx, o, cur, &next, at, &entries[0]); err != nil { // nhi.go
+		return View{}, scimtrail.Receipt{}, err
+	}
+	entries = append(entries, derived...)
 	rc, err := appendEntries(ctx, tx, cur.Tenant, o, at, entries...)
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
@@ -813,6 +817,11 @@ func (s *Service) DeleteResource(ctx context.Context, o Origin, tenant string, t
 		if err != nil {
 			return err
 		}
+		nhi, err := s.deprovisioned(ctx, tx, o, cur, nil, at, &e) // nhi.go
+		if err != nil {
+			return err
+		}
+		derived = append(derived, nhi...)
 		rc, err = appendEntries(ctx, tx, tenant, o, at, append([]scimtrail.Entry{e}, derived...)...)
 		return err
 	})

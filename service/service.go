@@ -73,4 +73,7 @@ type Origin struct {
 	Channel string
 	// Dialect is the IdP dialect the request is read in; "" reads it as Auto.
 	Dialect dialect.Dialect
+	// Received is when the request arrived (zero when unknown); deprovisioning entries record
+	// it as requested_at, for the deprovisioning-latency report (reports.go).
+	Received time.Time
 }

@@ -120,6 +120,12 @@ func tokenEntry(action string, t scimtrail.Token) scimtrail.Entry {
 // ttl 0 means no expiry. Returns EINVALID for a bad kind, name or ttl, ENOTFOUND for a
 // missing tenant.
 func (s *Service) IssueToken(ctx context.Context, o Origin, tenant string, kind scimtrail.TokenKind, name string, ttl time.Duration) (IssuedToken, scimtrail.Receipt, error) {
+	return s.issueToken(ctx, o, tenant, kind, name, ttl, nil)
+}
+
+// issueToken is IssueToken; a non-nil scope is stored with the token in the same
+// transaction and recorded in its token.issued entry (scopes.go).
+func (s *Service) issueToken(ctx context.Context, o Origin, tenant string, kind scimtrail.TokenKind, name string, ttl time.Duration, scope *scimtrail.TokenScope) (IssuedToken, scimtrail.Receipt, error) {
 	var it IssuedToken
 	switch {
 	case !kind.Valid():
@@ -156,8 +162,14 @@ func (s *Service) IssueToken(ctx context.Context, o Origin, tenant string, kind 
 		if err := tx.InsertToken(ctx, tok); err != nil {
 			return err
 		}
+		e := tokenEntry("token.issued", tok)
+		if scope != nil {
+			if err := s.storeScope(ctx, tx, tenant, tok, *scope, &e); err != nil {
+				return err
+			}
+		}
 		var err error
-		rc, err = appendEntries(ctx, tx, logOf(tenant), o, now, tokenEntry("token.issued", tok))
+		rc, err = appendEntries(ctx, tx, logOf(tenant), o, now, e)
 		it = IssuedToken{Token: tok, Secret: secret}
 		return err
 	})

@@ -175,9 +175,9 @@ func (t *txn) AppRoleGrants(ctx context.Context, tenant, userID string) ([]scimt
 	var rows *sql.Rows
 	var err error
 	if userID == "" {
-		rows, err = t.query(ctx, `SELECT user_id, role, granted_us, seq FROM app_role_grants WHERE tenant = ? ORDER BY user_id, role`, tenant)
+		rows, err = t.query(ctx, `SELECT user_id, role, granted_us, seq, granted_by FROM app_role_grants WHERE tenant = ? ORDER BY user_id, role`, tenant)
 	} else {
-		rows, err = t.query(ctx, `SELECT user_id, role, granted_us, seq FROM app_role_grants WHERE tenant = ? AND user_id = ? ORDER BY role`, tenant, userID)
+		rows, err = t.query(ctx, `SELECT user_id, role, granted_us, seq, granted_by FROM app_role_grants WHERE tenant = ? AND user_id = ? ORDER BY role`, tenant, userID)
 	}
 	if err != nil {
 		return nil, dbErr("reading app role grants", err)
@@ -187,7 +187,7 @@ func (t *txn) AppRoleGrants(ctx context.Context, tenant, userID string) ([]scimt
 	for rows.Next() {
 		g := scimtrail.AppRoleGrant{Tenant: tenant}
 		var granted int64
-		if err := rows.Scan(&g.UserID, &g.Role, &granted, &g.Seq); err != nil {
+		if err := rows.Scan(&g.UserID, &g.Role, &granted, &g.Seq, &g.By); err != nil {
 			return nil, dbErr("reading app role grants", err)
 		}
 		g.Granted = fromMicros(granted)
@@ -197,8 +197,8 @@ func (t *txn) AppRoleGrants(ctx context.Context, tenant, userID string) ([]scimt
 }
 
 func (t *txn) GrantAppRole(ctx context.Context, g scimtrail.AppRoleGrant) (bool, error) {
-	res, err := t.exec(ctx, `INSERT INTO app_role_grants (tenant, user_id, role, granted_us, seq) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`, g.Tenant, g.UserID, g.Role, micros(g.Granted), g.Seq)
+	res, err := t.exec(ctx, `INSERT INTO app_role_grants (tenant, user_id, role, granted_us, seq, granted_by) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, g.Tenant, g.UserID, g.Role, micros(g.Granted), g.Seq, g.By)
 	if err != nil {
 		return false, dbErr("granting an app role", err)
 	}
