@@ -228,6 +228,8 @@ type auditEntry struct {
 	Seq      int64           `json:"seq"`
 	LeafHash string          `json:"leaf_hash"`
 	Entry    json.RawMessage `json:"entry"`
+	// Pruned says retention dropped the entry's body (entry is null); its leaf hash stays.
+	Pruned bool `json:"pruned,omitempty"`
 }
 
 func (h *handler) auditEntries(w http.ResponseWriter, r *http.Request, c call) error {
@@ -268,7 +270,7 @@ func (h *handler) auditEntries(w http.ResponseWriter, r *http.Request, c call) e
 	out := make([]auditEntry, len(entries))
 	next := after
 	for i, e := range entries {
-		out[i] = auditEntry{Seq: e.Seq, LeafHash: hex.EncodeToString(e.LeafHash), Entry: json.RawMessage(e.Body)}
+		out[i] = auditEntry{Seq: e.Seq, LeafHash: hex.EncodeToString(e.LeafHash), Entry: json.RawMessage(e.Body), Pruned: e.Body == nil}
 		next = e.Seq
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": out, "next_after": next})

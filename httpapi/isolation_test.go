@@ -213,6 +213,9 @@ var isolationMatrix = map[string]isoRow{
 	"GET /api/v1/tenants/{tenant}/audit/checkpoint":        {},
 	"GET /api/v1/tenants/{tenant}/audit/proof/consistency": {},
 	"GET /api/v1/tenants/{tenant}/audit/proof/inclusion":   {},
+	// Retention and legal hold (tenant admins).
+	"GET /api/v1/tenants/{tenant}/retention": {},
+	"PUT /api/v1/tenants/{tenant}/retention": {body: func(ref, nonce string) any { return map[string]any{"retention": "400d", "legal_hold": false} }},
 	// The console authenticates with its own session, not bearer tokens; its pages are
 	// routed inside the console package (not covered here yet).
 	"/console/":                          {},

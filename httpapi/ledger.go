@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/ledger"
@@ -25,6 +26,57 @@ func (h *handler) auditRoutes(mux *http.ServeMux) {
 	// The public keys are not secret, and an auditor must be able to fetch them without
 	// holding any token of ours: no authentication.
 	mux.HandleFunc("GET /api/v1/audit/keys", h.auditKeys)
+	// Retention is tenant administration, not an auditor's business.
+	mux.HandleFunc("GET /api/v1/tenants/{tenant}/retention", h.guard(areaTenantAdmin, h.getRetention))
+	mux.HandleFunc("PUT /api/v1/tenants/{tenant}/retention", h.guard(areaTenantAdmin, h.putRetention))
+}
+
+// retentionJSON is a tenant's retention policy: "retention" as "400d" or a Go duration, ""
+// to keep entry bodies forever; pruned_to is the last seq whose body was dropped (read-only).
+type retentionJSON struct {
+	Retention string `json:"retention"`
+	LegalHold bool   `json:"legal_hold"`
+	PrunedTo  int64  `json:"pruned_to"`
+}
+
+func toRetentionJSON(r scimtrail.Retention) retentionJSON {
+	return retentionJSON{Retention: service.FormatRetention(r.Period), LegalHold: r.LegalHold, PrunedTo: r.PrunedTo}
+}
+
+func (h *handler) getRetention(w http.ResponseWriter, r *http.Request, c call) error {
+	ret, err := h.svc.Retention(r.Context(), c.tenant)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toRetentionJSON(ret))
+	return nil
+}
+
+func (h *handler) putRetention(w http.ResponseWriter, r *http.Request, c call) error {
+	var req struct {
+		Retention *string `json:"retention"`
+		LegalHold *bool   `json:"legal_hold"`
+	}
+	if err := decodeAdminBody(r, &req); err != nil {
+		return err
+	}
+	if req.Retention == nil || req.LegalHold == nil {
+		return scimtrail.Errorf(scimtrail.EINVALID, `give both "retention" (such as "400d", or "" to keep forever) and "legal_hold"`)
+	}
+	var period time.Duration
+	if *req.Retention != "" && *req.Retention != "0" {
+		var err error
+		if period, err = parseLifetime(*req.Retention); err != nil {
+			return scimtrail.Errorf(scimtrail.EINVALID, "retention %q is not a period such as \"400d\" or \"36h\" (\"\" keeps entries forever)", *req.Retention)
+		}
+	}
+	ret, rc, err := h.svc.SetRetention(r.Context(), c.origin, c.tenant, period, *req.LegalHold)
+	if err != nil {
+		return err
+	}
+	setAuditSeq(w, rc)
+	writeJSON(w, http.StatusOK, toRetentionJSON(ret))
+	return nil
 }
 
 // logged records an auditor's read of the tenant's log before serving it; a read that

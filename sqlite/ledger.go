@@ -11,6 +11,9 @@ import (
 // The ledger's tree (tiles), checkpoints and settings (scimtrail.LedgerReadTx, LedgerTx).
 
 func (t *txn) ReadTile(ctx context.Context, tenant string, level, index int64) ([]byte, error) {
+	if data, ok := t.tiles.get(tileKey{tenant, level, index}); ok {
+		return data, nil
+	}
 	var data []byte
 	err := t.queryRow(ctx, `SELECT data FROM ledger_tiles WHERE tenant = ? AND level = ? AND idx = ?`, tenant, level, index).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -20,6 +23,17 @@ func (t *txn) ReadTile(ctx context.Context, tenant string, level, index int64) (
 }
 
 func (t *txn) PutTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile) error {
+	if t.tiles != nil {
+		for _, tl := range tiles {
+			t.tiles.cmd[tileKey{tenant, tl.Level, tl.Index}] = tl.Data
+		}
+		return nil
+	}
+	return t.storeTiles(ctx, tenant, tiles)
+}
+
+// storeTiles writes tiles to the database.
+func (t *txn) storeTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile) error {
 	for _, tl := range tiles {
 		if _, err := t.exec(ctx, `INSERT INTO ledger_tiles (tenant, level, idx, data) VALUES (?, ?, ?, ?)
 			ON CONFLICT (tenant, level, idx) DO UPDATE SET data = excluded.data`, tenant, tl.Level, tl.Index, tl.Data); err != nil {
@@ -120,4 +134,61 @@ func (t *txn) InsertSetting(ctx context.Context, key, value string) (bool, error
 	}
 	n, err := res.RowsAffected()
 	return n == 1, dbErr("storing a setting", err)
+}
+
+// tileKey is a tile's position in a tenant's tree.
+type tileKey struct {
+	tenant       string
+	level, index int64
+}
+
+// tileBuffer holds the tiles a writer batch's commands store until just before its COMMIT.
+// Every command appending to a log rewrites the partial level-0 tile of its right edge (up to
+// 8 KiB) and reads it back first; with group commit, a batch of N commands to one log would
+// write that row N times. Buffered, each tile position is written once per batch and read
+// from memory. A command's tiles join the batch's only when its SAVEPOINT is released, and are
+// dropped when it rolls back, so the tiles match exactly the entries the batch commits.
+type tileBuffer struct {
+	batch, cmd map[tileKey][]byte
+}
+
+func newTileBuffer() *tileBuffer {
+	return &tileBuffer{batch: map[tileKey][]byte{}, cmd: map[tileKey][]byte{}}
+}
+
+// get returns the newest buffered tile at k: the running command's, else the batch's.
+func (b *tileBuffer) get(k tileKey) ([]byte, bool) {
+	if b == nil {
+		return nil, false
+	}
+	if d, ok := b.cmd[k]; ok {
+		return d, true
+	}
+	d, ok := b.batch[k]
+	return d, ok
+}
+
+// keep moves the command's tiles into the batch (its SAVEPOINT was released).
+func (b *tileBuffer) keep() {
+	for k, d := range b.cmd {
+		b.batch[k] = d
+	}
+	clear(b.cmd)
+}
+
+// discard drops the command's tiles (its SAVEPOINT is rolled back).
+func (b *tileBuffer) discard() { clear(b.cmd) }
+
+// flushTiles writes the batch's buffered tiles, once each, inside the batch's transaction.
+func (t *txn) flushTiles(ctx context.Context) error {
+	if t.tiles == nil {
+		return nil
+	}
+	for k, d := range t.tiles.batch {
+		if err := t.storeTiles(ctx, k.tenant, []scimtrail.Tile{{Level: k.level, Index: k.index, Data: d}}); err != nil {
+			return err
+		}
+	}
+	clear(t.tiles.batch)
+	return nil
 }

@@ -254,7 +254,7 @@ func (db *DB) applyBatch(batch []*command) {
 		failAll(internal("cannot start a write transaction", err))
 		return
 	}
-	tx := &txn{q: sqlTx, tx: sqlTx, cache: db.wstmts}
+	tx := &txn{q: sqlTx, tx: sqlTx, cache: db.wstmts, tiles: newTileBuffer()}
 	for _, c := range live {
 		if _, err := tx.exec(ctx, "SAVEPOINT command"); err != nil {
 			sqlTx.Rollback()
@@ -263,6 +263,7 @@ func (db *DB) applyBatch(batch []*command) {
 		}
 		c.err = call(c.fn, tx)
 		if c.err != nil {
+			tx.tiles.discard()
 			if _, err := tx.exec(ctx, "ROLLBACK TO command"); err != nil {
 				// SQLite rolls the whole transaction back on some errors (disk full, I/O);
 				// then nothing of the batch survives and every command must hear so.
@@ -276,6 +277,12 @@ func (db *DB) applyBatch(batch []*command) {
 			failAll(internal("the write transaction failed", err))
 			return
 		}
+		tx.tiles.keep()
+	}
+	if err := tx.flushTiles(ctx); err != nil {
+		sqlTx.Rollback()
+		failAll(internal("the write transaction failed", err))
+		return
 	}
 	if err := sqlTx.Commit(); err != nil {
 		commitErr := internal("cannot commit the write transaction", err)

@@ -30,6 +30,9 @@ type txn struct {
 	q     querier
 	tx    *sql.Tx
 	cache *stmtCache
+	// tiles, in the writer's batch transaction, holds the tiles written by the batch's
+	// commands until just before COMMIT (nil elsewhere): see tileBuffer.
+	tiles *tileBuffer
 }
 
 // stmtCache keeps prepared statements for the fixed query texts. Parsing SQL was about a
@@ -676,6 +679,9 @@ func (t *txn) Entries(ctx context.Context, tenant string, after int64, limit int
 			return nil, dbErr("reading ledger entries", err)
 		}
 		e.Time = fromMicros(at)
+		if len(e.Body) == 0 {
+			e.Body = nil // pruned: stored as an empty blob (migration 00009)
+		}
 		out = append(out, e)
 	}
 	return out, dbErr("reading ledger entries", rows.Err())

@@ -27,6 +27,7 @@ const auditUsage = `Usage: scimtrail audit verify (--db DSN --tenant ID | --bund
                              [--trusted-checkpoint FILE] [--keys FILE|URL] [--progress]
        scimtrail audit export --tenant ID --out PATH [--db DSN] [--progress]
        scimtrail audit keys [rotate] [--signing-key FILE|TEXT]
+       scimtrail audit prune --tenant ID [--db DSN] [--dry-run]
 
 verify checks a tenant's tamper-evident log, in the database or in an exported
 bundle, against its signed checkpoints and, with --trusted-checkpoint, against a
@@ -39,6 +40,11 @@ kind of failure. Exit status: 0 verified, 1 tampering found, 2 usage or I/O erro
                    never trusted alone: --bundle needs --keys.
 
 export writes a self-contained bundle (entries, checkpoints, public keys, README).
+
+prune drops the bodies of the tenant's entries older than its retention period
+(never under legal hold, never past the latest signed checkpoint, whole entry
+bundles only), keeping leaf hashes, tiles and checkpoints, and logs ledger.pruned.
+serve does the same every --prune-interval.
 
 keys prints the checkpoint verifier keys; "keys rotate" replaces the signing key,
 keeping the old public key so old checkpoints still verify (restart serve after).
@@ -60,7 +66,7 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func (m *Main) runAudit(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return m.usage(auditUsage, errors.New("audit: missing verify, export or keys"))
+		return m.usage(auditUsage, errors.New("audit: missing verify, export, keys or prune"))
 	}
 	switch args[0] {
 	case "verify":
@@ -69,6 +75,8 @@ func (m *Main) runAudit(ctx context.Context, args []string) error {
 		return m.auditExport(ctx, args[1:])
 	case "keys":
 		return m.auditKeys(ctx, args[1:])
+	case "prune":
+		return m.auditPrune(ctx, args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(m.Stdout, auditUsage)
 		return errHelp
@@ -585,4 +593,43 @@ func (m *Main) ledgerService(ctx context.Context, store scimtrail.Store, cfg ser
 		return nil, err
 	}
 	return svc, nil
+}
+
+func (m *Main) auditPrune(ctx context.Context, args []string) error {
+	c := m.newCommand("audit prune", auditUsage)
+	var dsn, tenant string
+	var dryRun bool
+	c.fs.StringVar(&dsn, "db", defaultDB, "")
+	c.fs.StringVar(&tenant, "tenant", "", "")
+	c.fs.BoolVar(&dryRun, "dry-run", false, "")
+	pos, err := c.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := c.wantArgs(pos); err != nil {
+		return err
+	}
+	if tenant == "" {
+		return m.usage(auditUsage, errors.New("audit prune: --tenant is required"))
+	}
+	store, err := openStore(ctx, dsn, nil)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
+	}
+	defer store.Close()
+	res, err := service.New(store, service.Options{}).Prune(ctx, tenant, dryRun)
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.Held:
+		fmt.Fprintf(m.Stdout, "legal hold: nothing pruned (entries up to %d were pruned before)\n", res.From-1)
+	case res.To < res.From:
+		fmt.Fprintf(m.Stdout, "nothing to prune (entries up to %d are pruned)\n", res.From-1)
+	case dryRun:
+		fmt.Fprintf(m.Stdout, "would prune: %d-%d\n", res.From, res.To)
+	default:
+		fmt.Fprintf(m.Stdout, "pruned: %d-%d (%d entries), logged as seq %d\n", res.From, res.To, res.Entries, res.Seq)
+	}
+	return nil
 }

@@ -59,6 +59,8 @@ Flags:
                        It is never stored in the database.
   --checkpoint-interval D  sign a checkpoint for every grown log this often
                        (default 1s)
+  --prune-interval D   drop entry bodies past each tenant's retention this often
+                       (default 1h; see PUT /api/v1/tenants/{t}/retention)
   --allow-private-sinks  let export sinks reach loopback and private networks
                        and plain http (tests, development; SSRF otherwise)
   --sink-key-file FILE key sealing sink secrets in the database (base64 of
@@ -93,6 +95,7 @@ type serveConfig struct {
 	// serverKeyFile is --server-key; serverKeyEnv is SCIMTRAIL_SERVER_KEY, the key itself
 	// in base64, used when no --server-key is given on the command line.
 	serverKeyFile, serverKeyEnv string
+	pruneInterval               time.Duration
 	allowPrivateSinks           bool
 	sinkKeyFile                 string
 	rateLimit                   float64
@@ -116,6 +119,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.StringVar(&cfg.signingKey, "signing-key", "", "")
 	c.fs.DurationVar(&cfg.checkpointInterval, "checkpoint-interval", time.Second, "")
 	c.fs.StringVar(&cfg.serverKeyFile, "server-key", "", "")
+	c.fs.DurationVar(&cfg.pruneInterval, "prune-interval", time.Hour, "")
 	c.fs.BoolVar(&cfg.allowPrivateSinks, "allow-private-sinks", false, "")
 	c.fs.StringVar(&cfg.sinkKeyFile, "sink-key-file", "", "")
 	pos, err := c.parse(args)
@@ -148,6 +152,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	if cfg.checkpointInterval <= 0 {
 		return m.usage(serveUsage, errors.New("serve: --checkpoint-interval must be positive"))
+	}
+	if cfg.pruneInterval <= 0 {
+		return m.usage(serveUsage, errors.New("serve: --prune-interval must be positive"))
 	}
 	if cfg.publicURL != "" && !strings.HasPrefix(cfg.publicURL, "http://") && !strings.HasPrefix(cfg.publicURL, "https://") {
 		return m.usage(serveUsage, fmt.Errorf("serve: --public-url must start with http:// or https://, not %q", cfg.publicURL))
@@ -256,10 +263,16 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		defer close(cpDone)
 		svc.RunCheckpointer(cpCtx, cfg.checkpointInterval, logger)
 	}()
+	pruneDone := make(chan struct{})
+	go func() {
+		defer close(pruneDone)
+		svc.RunPruner(cpCtx, cfg.pruneInterval, logger)
+	}()
 	// After the HTTP server has drained, before the store closes.
 	defer func() {
 		stopCheckpointer()
 		<-cpDone
+		<-pruneDone
 	}()
 	serveErr := make(chan error, 1)
 	go func() {
