@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -38,6 +39,10 @@ type Options struct {
 	// Checkpoint returns the tenant's latest signed checkpoint as JSON, delivered with each
 	// record; nil delivers null.
 	Checkpoint func(ctx context.Context, tenant string) (json.RawMessage, error)
+	// FileDir is the directory file sinks write under; WriteFiles writes a batch there
+	// (export/file.Write, wired by the program so that Parquet stays out of this package).
+	FileDir    string
+	WriteFiles func(root *os.Root, dir, format string, recs []Record) error
 	// Metrics receive lag, state and delivery counts (NewMetrics); nil: none.
 	Metrics *Metrics
 }
@@ -232,20 +237,21 @@ func (d *Dispatcher) deliverPending(ctx context.Context, del Delivery) (bool, er
 				checkpoint = cp
 			}
 		}
-		acked := cursor
+		var recs []Record
 		var derr error
 		for _, e := range entries {
-			if e.Seq != acked+1 {
-				derr = fmt.Errorf("ledger of %s: expected seq %d, read %d", tenant, acked+1, e.Seq)
+			if want := cursor + int64(len(recs)) + 1; e.Seq != want {
+				derr = fmt.Errorf("ledger of %s: expected seq %d, read %d", tenant, want, e.Seq)
 				break
 			}
-			r := Record{Tenant: tenant, Seq: e.Seq, LeafHash: hex.EncodeToString(e.LeafHash), Checkpoint: checkpoint, Entry: e.Body}
-			if derr = d.deliver(ctx, del, r, e.Action); derr != nil {
-				break
-			}
-			acked = e.Seq
-			d.metrics.delivered(del.Sink.ID)
+			recs = append(recs, Record{Tenant: tenant, Seq: e.Seq, LeafHash: hex.EncodeToString(e.LeafHash),
+				Checkpoint: checkpoint, Entry: e.Body, action: e.Action})
 		}
+		n, serr := d.send(ctx, del, recs)
+		n = min(max(n, 0), len(recs))
+		d.metrics.deliveredN(del.Sink.ID, n)
+		acked := cursor + int64(n)
+		derr = errors.Join(serr, derr)
 		if acked > cursor {
 			progressed = true
 			if err := d.svc.AdvanceSinkCursor(ctx, del.Sink, tenant, acked); err != nil {
@@ -262,12 +268,39 @@ func (d *Dispatcher) deliverPending(ctx context.Context, del Delivery) (bool, er
 // Delivery aliases the service's view of a sink being delivered.
 type Delivery = service.Delivery
 
-func (d *Dispatcher) deliver(ctx context.Context, del Delivery, r Record, action string) error {
+// send delivers recs, consecutive entries of one tenant, and returns how many of them,
+// from the first, the receiver acknowledged; the cursor moves past exactly those.
+func (d *Dispatcher) send(ctx context.Context, del Delivery, recs []Record) (int, error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
 	switch del.Sink.Type {
 	case service.SinkWebhook:
-		return d.deliverWebhook(ctx, del, r, action)
+		for i, r := range recs {
+			if err := d.deliverWebhook(ctx, del, r, r.action); err != nil {
+				return i, err
+			}
+		}
+		return len(recs), nil
+	case service.SinkSplunkHEC:
+		return d.deliverHEC(ctx, del, recs)
+	case service.SinkSyslog:
+		return d.deliverSyslog(ctx, del, recs)
+	case service.SinkFile:
+		if d.opts.WriteFiles == nil || d.opts.FileDir == "" {
+			return 0, errors.New("this server writes no file sinks (--sink-file-dir)")
+		}
+		root, err := os.OpenRoot(d.opts.FileDir)
+		if err != nil {
+			return 0, err
+		}
+		defer root.Close()
+		if err := d.opts.WriteFiles(root, del.Config.Dir, del.Config.Format, recs); err != nil {
+			return 0, err
+		}
+		return len(recs), nil
 	}
-	return fmt.Errorf("sink type %q cannot be delivered by this build", del.Sink.Type)
+	return 0, fmt.Errorf("sink type %q cannot be delivered by this build", del.Sink.Type)
 }
 
 // observe publishes a sink's lag and state.

@@ -47,9 +47,9 @@ func (m *Metrics) state(sink string, lag int64, dead bool) {
 	m.dead.WithLabelValues(sink).Set(v)
 }
 
-func (m *Metrics) delivered(sink string) {
+func (m *Metrics) deliveredN(sink string, n int) {
 	if m != nil {
-		m.deliveries.WithLabelValues(sink).Inc()
+		m.deliveries.WithLabelValues(sink).Add(float64(n))
 	}
 }
 

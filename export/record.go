@@ -18,4 +18,6 @@ type Record struct {
 	LeafHash   string          `json:"leaf_hash"` // hex
 	Checkpoint json.RawMessage `json:"checkpoint"`
 	Entry      json.RawMessage `json:"entry"`
+
+	action string // the entry's action, for envelopes that name the event type
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/export"
+	"github.com/scimtrail/scimtrail/export/file"
 	"github.com/scimtrail/scimtrail/export/webhook"
 	"github.com/scimtrail/scimtrail/httpapi"
 	"github.com/scimtrail/scimtrail/service"
@@ -35,6 +36,7 @@ type exportEnv struct {
 	store scimtrail.Store
 	dopts export.Options
 	stop  func()
+	files string // the file sinks' base directory
 }
 
 func newExportEnv(t *testing.T, b backend, allowPrivate bool, dopts export.Options) *exportEnv {
@@ -47,7 +49,8 @@ func newExportEnv(t *testing.T, b backend, allowPrivate bool, dopts export.Optio
 		key[i] = byte(i * 7)
 	}
 	clk := &clock{t: time.Now().UTC()}
-	svc := service.New(store, service.Options{Sinks: service.SinkOptions{Key: key, AllowPrivate: allowPrivate}})
+	files := t.TempDir()
+	svc := service.New(store, service.Options{Sinks: service.SinkOptions{Key: key, AllowPrivate: allowPrivate, FileDir: files}})
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	srv := httptest.NewServer(httpapi.NewHandler(svc, httpapi.Options{Logger: logger, Metrics: metrics}))
@@ -70,7 +73,8 @@ func newExportEnv(t *testing.T, b backend, allowPrivate bool, dopts export.Optio
 	if dopts.BackoffBase == 0 {
 		dopts.BackoffBase, dopts.BackoffMax = 10*time.Millisecond, 100*time.Millisecond
 	}
-	x := &exportEnv{env: e, svc: svc, store: store, dopts: dopts}
+	dopts.FileDir, dopts.WriteFiles = files, file.Write
+	x := &exportEnv{env: e, svc: svc, store: store, dopts: dopts, files: files}
 	x.start()
 	t.Cleanup(func() { x.stop() })
 	return x

@@ -74,6 +74,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
 	mux.HandleFunc("GET /metrics", h.serveMetrics)
+	h.openAPIRoutes(mux)
 	h.scimRoutes(mux)
 	h.adminRoutes(mux)
 	h.auditRoutes(mux)

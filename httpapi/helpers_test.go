@@ -21,6 +21,7 @@ import (
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/httpapi"
+	"github.com/scimtrail/scimtrail/ledger"
 	"github.com/scimtrail/scimtrail/postgres"
 	"github.com/scimtrail/scimtrail/service"
 	"github.com/scimtrail/scimtrail/sqlite"
@@ -104,6 +105,7 @@ type envOptions struct {
 	publicURL string
 	rateLimit float64
 	rateBurst int
+	keys      *ledger.KeyRing // nil: the service signs no checkpoints
 }
 
 // forEachBackend runs fn once per backend, each with its own fresh server.
@@ -123,7 +125,7 @@ func newEnv(t *testing.T, b backend, o envOptions) *env {
 	metrics := httpapi.NewMetrics(reg)
 	store := b.open(t, metrics.ObserveWriteBatch)
 	clk := &clock{t: time.Now().UTC()}
-	svc := service.New(store, service.Options{Now: clk.Now})
+	svc := service.New(store, service.Options{Now: clk.Now, Keys: o.keys})
 	logs := &syncBuffer{}
 	h := httpapi.NewHandler(svc, httpapi.Options{
 		Logger:       slog.New(slog.NewJSONHandler(logs, nil)),

@@ -95,6 +95,8 @@ var isolationMatrix = map[string]isoRow{
 	"GET /healthz": {},
 	"GET /readyz":  {},
 	"GET /metrics": {},
+	// The OpenAPI document: public, the same for every caller.
+	"GET /api/v1/openapi.json": {},
 
 	"POST /scim/v2/{tenant}/Users":                     {body: userBody},
 	"GET /scim/v2/{tenant}/Users":                      {filter: true},
@@ -223,17 +225,34 @@ var isolationMatrix = map[string]isoRow{
 	"GET /api/v1/tenants/{tenant}/audit": {},
 }
 
-// sourceRoutes returns every pattern the package registers, read from its source: each
-// call of HandleFunc or Handle whose first argument is the pattern. A pattern that is not a
-// string literal fails the test, since the matrix could not see it.
+// sourceRoutes returns every pattern the package registers, read from its source (see
+// sourceRouteDecls).
 func sourceRoutes(t *testing.T) []string {
+	t.Helper()
+	var routes []string
+	for _, d := range sourceRouteDecls(t) {
+		routes = append(routes, d.pattern)
+	}
+	return routes
+}
+
+// routeDecl is one registration of the routing table: its pattern and, when the handler is
+// h.guard(area, …), the name of the area ("" for a route without authentication).
+type routeDecl struct {
+	pattern, area string
+}
+
+// sourceRouteDecls reads every call of HandleFunc or Handle whose first argument is the
+// pattern from the package's source, sorted by pattern. A pattern that is not a string
+// literal fails the test, since neither the isolation matrix nor the OpenAPI test could see it.
+func sourceRouteDecls(t *testing.T) []routeDecl {
 	t.Helper()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fset := token.NewFileSet()
-	var routes []string
+	var routes []routeDecl
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
@@ -260,11 +279,19 @@ func sourceRoutes(t *testing.T) []string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			routes = append(routes, p)
+			d := routeDecl{pattern: p}
+			if g, ok := call.Args[1].(*ast.CallExpr); ok && len(g.Args) > 0 {
+				if gs, ok := g.Fun.(*ast.SelectorExpr); ok && gs.Sel.Name == "guard" {
+					if id, ok := g.Args[0].(*ast.Ident); ok {
+						d.area = id.Name
+					}
+				}
+			}
+			routes = append(routes, d)
 			return true
 		})
 	}
-	slices.Sort(routes)
+	slices.SortFunc(routes, func(a, b routeDecl) int { return strings.Compare(a.pattern, b.pattern) })
 	return routes
 }
 

@@ -1,11 +1,16 @@
 package service
 
 import (
+	"cmp"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,11 +20,18 @@ import (
 
 // Sink types and formats that can be configured.
 const (
-	SinkWebhook = "webhook"
+	SinkWebhook   = "webhook"
+	SinkSplunkHEC = "splunk_hec"
+	SinkSyslog    = "syslog"
+	SinkFile      = "file"
 
-	FormatNative = "native" // the ledger entry itself, with tenant, seq, leaf hash, checkpoint
-	FormatOCSF   = "ocsf"   // OCSF 1.8.0 events (docs/ocsf.md)
-	FormatSET    = "set"    // SCIM Security Event Tokens (RFC 9967)
+	FormatNative  = "native"  // the ledger entry itself, with tenant, seq, leaf hash, checkpoint
+	FormatOCSF    = "ocsf"    // OCSF 1.8.0 events (docs/ocsf.md)
+	FormatSET     = "set"     // SCIM Security Event Tokens (RFC 9967)
+	FormatRFC5424 = "rfc5424" // syslog: the native record as the message of an RFC 5424 line
+	FormatCEF     = "cef"     // syslog: ArcSight Common Event Format (docs/sinks.md)
+	FormatJSONL   = "jsonl"   // file: JSON Lines of native records
+	FormatParquet = "parquet" // file: Parquet of OCSF events, Security Lake layout
 )
 
 // SinkRequest is a sink as an API client configures it (DESIGN.md §5 "Export sinks").
@@ -28,14 +40,43 @@ type SinkRequest struct {
 	URL    string `json:"url,omitempty"`
 	Secret string `json:"secret,omitempty"`
 	Format string `json:"format,omitempty"`
+	// Token is a Splunk HEC token: sealed like a webhook secret, never shown again.
+	Token string `json:"token,omitempty"`
+	// Address (host:port) and TLS are a syslog sink's receiver.
+	Address string   `json:"address,omitempty"`
+	TLS     *SinkTLS `json:"tls,omitempty"`
+	// Dir is a file sink's directory, relative to the operator's --sink-file-dir.
+	Dir string `json:"dir,omitempty"`
 	// FromSeq is the first seq to deliver in each tenant; nil delivers from the first entry.
 	FromSeq *int64 `json:"from_seq,omitempty"`
 }
 
+// SinkTLS is how a sink verifies its receiver: the CA certificates to trust (PEM; empty
+// trusts the system roots) and the name the certificate must carry (empty: the host of the
+// address).
+type SinkTLS struct {
+	CAPEM      string `json:"ca_pem,omitempty"`
+	ServerName string `json:"server_name,omitempty"`
+}
+
 // SinkConfig is what is stored of a sink's settings: everything but its secrets.
 type SinkConfig struct {
-	URL    string `json:"url,omitempty"`
-	Format string `json:"format,omitempty"`
+	URL     string   `json:"url,omitempty"`
+	Address string   `json:"address,omitempty"`
+	TLS     *SinkTLS `json:"tls,omitempty"`
+	Dir     string   `json:"dir,omitempty"`
+	Format  string   `json:"format,omitempty"`
+}
+
+// destination is where the sink delivers, for the ledger and the API.
+func (c SinkConfig) destination() string {
+	if c.Address != "" {
+		return c.Address
+	}
+	if c.Dir != "" {
+		return c.Dir
+	}
+	return c.URL
 }
 
 // SinkStatus is a sink as the API shows it: its settings, never its secret, and how far it
@@ -88,9 +129,11 @@ func (s *Service) CreateSink(ctx context.Context, o Origin, tenant string, req S
 		fromSeq = *req.FromSeq
 	}
 	id := newID()
-	sealed, err := sealSecrets(s.sinkOpts.Key, id, []SinkSecret{{Value: req.Secret}})
-	if err != nil {
-		return CreatedSink{}, scimtrail.Receipt{}, err
+	var sealed []byte
+	if secret := cmp.Or(req.Secret, req.Token); secret != "" {
+		if sealed, err = sealSecrets(s.sinkOpts.Key, id, []SinkSecret{{Value: secret}}); err != nil {
+			return CreatedSink{}, scimtrail.Receipt{}, err
+		}
 	}
 	config, _ := json.Marshal(cfg)
 	var sink scimtrail.Sink
@@ -107,8 +150,14 @@ func (s *Service) CreateSink(ctx context.Context, o Origin, tenant string, req S
 		if err := tx.InsertSink(ctx, sink); err != nil {
 			return err
 		}
-		changes := []scimtrail.Change{{Path: "type", New: req.Type}, {Path: "url", New: cfg.URL},
-			{Path: "format", New: cfg.Format}, {Path: "from_seq", New: fromSeq}}
+		changes := []scimtrail.Change{{Path: "type", New: req.Type}}
+		if cfg.URL != "" {
+			changes = append(changes, scimtrail.Change{Path: "url", New: cfg.URL})
+		}
+		if cfg.Address != "" {
+			changes = append(changes, scimtrail.Change{Path: "address", New: cfg.Address})
+		}
+		changes = append(changes, scimtrail.Change{Path: "format", New: cfg.Format}, scimtrail.Change{Path: "from_seq", New: fromSeq})
 		var err error
 		rc, err = appendEntries(ctx, tx, sinkLog(tenant), o, at, scimtrail.Entry{
 			Action: "sink.created", Target: sinkTarget(sink, cfg), Changes: changes,
@@ -127,27 +176,79 @@ func (s *Service) CreateSink(ctx context.Context, o Origin, tenant string, req S
 }
 
 func sinkTarget(sink scimtrail.Sink, cfg SinkConfig) *scimtrail.Target {
-	return &scimtrail.Target{Type: "Sink", ID: sink.ID, Display: sink.Type + " " + cfg.URL}
+	return &scimtrail.Target{Type: "Sink", ID: sink.ID, Display: sink.Type + " " + cfg.destination()}
 }
 
 // checkSinkRequest validates req, fills defaults (format, a generated secret) and returns the
 // settings to store and whether the secret was generated.
 func (s *Service) checkSinkRequest(ctx context.Context, req *SinkRequest) (SinkConfig, bool, error) {
-	switch req.Type {
-	case SinkWebhook:
-	case "":
-		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "type is required: one of %q", SinkWebhook)
-	case "splunk_hec", "syslog", "file", "kafka":
-		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.ENOTIMPLEMENTED, "sink type %q is not available yet; use %q", req.Type, SinkWebhook)
-	default:
-		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "unknown sink type %q: use %q", req.Type, SinkWebhook)
+	formats := map[string][]string{
+		SinkWebhook:   {FormatNative, FormatOCSF, FormatSET},
+		SinkSplunkHEC: {FormatNative, FormatOCSF},
+		SinkSyslog:    {FormatRFC5424, FormatCEF},
+		SinkFile:      {FormatJSONL, FormatParquet},
 	}
-	switch req.Format {
+	switch req.Type {
+	case SinkWebhook, SinkSplunkHEC, SinkSyslog, SinkFile:
 	case "":
-		req.Format = FormatNative
-	case FormatNative, FormatOCSF, FormatSET:
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "type is required: one of %q", sinkTypes)
+	case "kafka":
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.ENOTIMPLEMENTED, "sink type %q is not available yet; use one of %q", req.Type, sinkTypes)
 	default:
-		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "format must be %q, %q or %q, not %q", FormatNative, FormatOCSF, FormatSET, req.Format)
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "unknown sink type %q: use one of %q", req.Type, sinkTypes)
+	}
+	allowed := formats[req.Type]
+	if req.Format == "" {
+		req.Format = allowed[0]
+	} else if !slices.Contains(allowed, req.Format) {
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "format of a %s sink must be one of %q, not %q", req.Type, allowed, req.Format)
+	}
+	if req.Type != SinkWebhook && req.Secret != "" {
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "secret is for webhook sinks; a %s sink has none", req.Type)
+	}
+	if req.Type != SinkSplunkHEC && req.Token != "" {
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "token is for splunk_hec sinks")
+	}
+	if req.Type != SinkSyslog && (req.Address != "" || req.TLS != nil) {
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "address and tls are for syslog sinks; a %s sink has a url", req.Type)
+	}
+	if req.Type != SinkFile && req.Dir != "" {
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "dir is for file sinks")
+	}
+	switch req.Type {
+	case SinkFile:
+		if req.URL != "" {
+			return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "a file sink has a dir, not a url")
+		}
+		if s.sinkOpts.FileDir == "" {
+			return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "this server allows no file sinks; the operator enables them with --sink-file-dir")
+		}
+		clean := filepath.ToSlash(filepath.Clean(req.Dir))
+		if req.Dir == "" || !filepath.IsLocal(req.Dir) || strings.HasPrefix(clean, ".") {
+			return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "dir %q must be a relative path inside the server's sink file directory, without ..", req.Dir)
+		}
+		return SinkConfig{Dir: clean, Format: req.Format}, false, nil
+	case SinkSplunkHEC:
+		if err := s.checkSinkURL(ctx, req.URL); err != nil {
+			return SinkConfig{}, false, err
+		}
+		if err := checkHECToken(req.Token); err != nil {
+			return SinkConfig{}, false, err
+		}
+		return SinkConfig{URL: req.URL, Format: req.Format}, false, nil
+	case SinkSyslog:
+		if req.URL != "" {
+			return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "a syslog sink has an address (host:port), not a url")
+		}
+		if err := s.checkSinkAddress(ctx, req.Address); err != nil {
+			return SinkConfig{}, false, err
+		}
+		if req.TLS != nil && req.TLS.CAPEM != "" {
+			if !x509.NewCertPool().AppendCertsFromPEM([]byte(req.TLS.CAPEM)) {
+				return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "tls.ca_pem holds no PEM certificate")
+			}
+		}
+		return SinkConfig{Address: req.Address, TLS: req.TLS, Format: req.Format}, false, nil
 	}
 	if err := s.checkSinkURL(ctx, req.URL); err != nil {
 		return SinkConfig{}, false, err
@@ -159,6 +260,41 @@ func (s *Service) checkSinkRequest(ctx context.Context, req *SinkRequest) (SinkC
 		return SinkConfig{}, false, err
 	}
 	return SinkConfig{URL: req.URL, Format: req.Format}, generated, nil
+}
+
+var sinkTypes = []string{SinkWebhook, SinkSplunkHEC, SinkSyslog, SinkFile}
+
+// checkHECToken accepts what Splunk issues (a GUID) and anything token-like, but nothing
+// that could smuggle a header: printable ASCII without spaces.
+func checkHECToken(tok string) error {
+	if tok == "" {
+		return scimtrail.Errorf(scimtrail.EINVALID, "token is required: the HEC token Splunk issued")
+	}
+	if len(tok) > 256 {
+		return scimtrail.Errorf(scimtrail.EINVALID, "token is longer than 256 characters")
+	}
+	for _, r := range tok {
+		if r <= ' ' || r > '~' {
+			return scimtrail.Errorf(scimtrail.EINVALID, "token must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// checkSinkAddress refuses anything but host:port, and — unless private sinks are allowed —
+// hosts that resolve to a non-public address.
+func (s *Service) checkSinkAddress(ctx context.Context, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || port == "" {
+		return scimtrail.Errorf(scimtrail.EINVALID, "address %q must be host:port", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return scimtrail.Errorf(scimtrail.EINVALID, "address %q has no valid port", addr)
+	}
+	if s.sinkOpts.AllowPrivate {
+		return nil
+	}
+	return checkPublicHost(ctx, host)
 }
 
 // checkSinkURL refuses URLs that are not absolute http(s) URLs, and — unless private sinks
@@ -331,6 +467,9 @@ func (s *Service) RotateSinkSecret(ctx context.Context, o Origin, tenant, id, se
 		sink, err := sinkOf(ctx, tx, tenant, id)
 		if err != nil {
 			return err
+		}
+		if sink.Type != SinkWebhook {
+			return scimtrail.Errorf(scimtrail.EINVALID, "only webhook sinks have signing secrets to rotate; delete and recreate a %s sink to change it", sink.Type)
 		}
 		old, err := openSecrets(s.sinkOpts.Key, id, sink.Secret)
 		if err != nil {

@@ -24,6 +24,9 @@ type SinkOptions struct {
 	// plain http. Off in production: a tenant admin must not be able to make the server
 	// call into its own network (SSRF). Tests turn it on to use receivers on loopback.
 	AllowPrivate bool
+	// FileDir is the directory file sinks write under (--sink-file-dir); a sink's dir is
+	// relative to it and cannot leave it. Empty: file sinks are refused.
+	FileDir string
 }
 
 // SinkKeySize is the size of SinkOptions.Key.

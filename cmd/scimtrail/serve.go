@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/export"
+	"github.com/scimtrail/scimtrail/export/file"
 	"github.com/scimtrail/scimtrail/httpapi"
 	"github.com/scimtrail/scimtrail/serverkey"
 	"github.com/scimtrail/scimtrail/service"
@@ -66,6 +68,8 @@ Flags:
   --sink-key-file FILE key sealing sink secrets in the database (base64 of
                        32 bytes, created when missing; default: next to a
                        SQLite database, none with PostgreSQL)
+  --sink-file-dir DIR  directory file sinks write under (each sink's dir is
+                       relative to it and cannot leave it); none: no file sinks
 
 Every flag can also be set as SCIMTRAIL_<FLAG>, e.g. SCIMTRAIL_ADDR, SCIMTRAIL_TLS_CERT.
 `
@@ -98,6 +102,7 @@ type serveConfig struct {
 	pruneInterval               time.Duration
 	allowPrivateSinks           bool
 	sinkKeyFile                 string
+	sinkFileDir                 string
 	rateLimit                   float64
 	rateBurst                   int
 	// readHeaderTimeout overrides the constant for tests (0: readHeaderTimeout).
@@ -122,6 +127,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.DurationVar(&cfg.pruneInterval, "prune-interval", time.Hour, "")
 	c.fs.BoolVar(&cfg.allowPrivateSinks, "allow-private-sinks", false, "")
 	c.fs.StringVar(&cfg.sinkKeyFile, "sink-key-file", "", "")
+	c.fs.StringVar(&cfg.sinkFileDir, "sink-file-dir", "", "")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
@@ -200,17 +206,22 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		return err
 	}
 	svc, err := m.ledgerService(ctx, store, cfg, logger, service.Options{
-		Sinks:     service.SinkOptions{Key: sinkKey, AllowPrivate: cfg.allowPrivateSinks},
+		Sinks:     service.SinkOptions{Key: sinkKey, AllowPrivate: cfg.allowPrivateSinks, FileDir: cfg.sinkFileDir},
 		CursorKey: serverkey.Derive(serverKey, serverkey.CursorLabel),
 	})
 	if err != nil {
 		return err
 	}
+	if cfg.sinkFileDir != "" {
+		if err := os.MkdirAll(cfg.sinkFileDir, 0o750); err != nil {
+			return fmt.Errorf("--sink-file-dir: %w", err)
+		}
+	}
 	logger.Info("export sinks", "key_file", sinkKeyPath, "allow_private", cfg.allowPrivateSinks)
 	// The dispatcher stops before the store closes (deferred calls run in reverse).
 	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
 	dispatcher := export.New(svc, export.Options{Logger: logger, AllowPrivate: cfg.allowPrivateSinks, Metrics: export.NewMetrics(reg),
-		Checkpoint: svc.CheckpointRecord})
+		Checkpoint: svc.CheckpointRecord, FileDir: cfg.sinkFileDir, WriteFiles: file.Write})
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
 	defer func() { stopDispatch(); <-dispatched }()
