@@ -33,3 +33,11 @@ bench:
 
 run:
 	$(GO) run ./cmd/scimtrail serve
+
+# A bounded run of every fuzz target (CI runs it; FUZZTIME=5m for a longer hunt). Go fuzzes
+# one target per invocation; new findings are written under testdata/fuzz and fail the run.
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test -run=NONE -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./scim/filter
+	$(GO) test -run=NONE -fuzz='^FuzzParsePath$$' -fuzztime=$(FUZZTIME) ./scim/patch
+	$(GO) test -run=NONE -fuzz='^FuzzApply$$' -fuzztime=$(FUZZTIME) ./scim/patch

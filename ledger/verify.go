@@ -373,7 +373,9 @@ func (a *accumulator) root() [HashSize]byte {
 
 // entryHeader reads the top-level "seq" and "tenant" of an entry body without decoding the
 // rest, which keeps verification near SHA-256 speed. Nested objects (changes' old and new
-// values) may hold keys of the same names, so it walks the top level properly.
+// values) may hold keys of the same names, so it walks the top level properly. It stops
+// once it has both: JCS sorts keys, so only "time" and "v" follow, and the body is the one
+// whose hash was just checked, so reading on would prove nothing more.
 func entryHeader(body []byte) (seq int64, tenant string, ok bool) {
 	i := skipSpace(body, 0)
 	if i >= len(body) || body[i] != '{' {
@@ -418,6 +420,9 @@ func entryHeader(body []byte) (seq int64, tenant string, ok bool) {
 				return 0, "", false
 			}
 			haveTenant = true
+		}
+		if haveSeq && haveTenant {
+			return seq, tenant, true
 		}
 		i = skipSpace(body, vend)
 		if i < len(body) && body[i] == ',' {

@@ -390,7 +390,7 @@ type dbEntries struct {
 	done  bool
 }
 
-const verifyPage = 4096
+const verifyPage = 16384
 
 func (d *dbEntries) Next() (ledger.Record, error) {
 	if len(d.page) == 0 {

@@ -127,6 +127,23 @@ func TestLedgerEndToEnd(t *testing.T) {
 			scim.must(http.StatusCreated, "POST", "/scim/v2/acme/Users", oktaUser(fmt.Sprintf("u%d@example.com", i), "U", strconv.Itoa(i)), nil)
 		}
 
+		// The vendor's app records its own admin actions in the same log (issue 10); they
+		// are exported and verified offline below with everything else.
+		var appTok issued
+		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/tokens", map[string]string{"kind": "app"}, &appTok)
+		var recorded struct {
+			Events []struct {
+				Seq int64 `json:"seq"`
+			} `json:"events"`
+		}
+		op.with(appTok.Token).must(http.StatusCreated, "POST", "/api/v1/tenants/acme/events", map[string]any{"events": []map[string]any{
+			{"action": "app.sso_settings_changed", "occurred_at": "2026-11-29T06:00:00Z", "actor": map[string]any{"id": "admin-7"}},
+			{"action": "app.data_exported", "occurred_at": "2026-11-29T06:01:00Z", "actor": map[string]any{"id": "admin-7", "on_behalf_of": "cust-1"}},
+		}}, &recorded)
+		if len(recorded.Events) != 2 || recorded.Events[1].Seq != recorded.Events[0].Seq+1 {
+			t.Fatalf("app events recorded as %+v, want two consecutive seqs", recorded.Events)
+		}
+
 		// A receipt: the new entry's inclusion proof against a checkpoint covering it.
 		req, _ := http.NewRequest("POST", s.URL+"/scim/v2/acme/Users?receipt=1", strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"receipt@example.com"}`))
 		req.Header.Set("Authorization", "Bearer "+scimTok.Token)
