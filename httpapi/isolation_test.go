@@ -163,6 +163,17 @@ var isolationMatrix = map[string]isoRow{
 	"POST /api/v1/tenants/{tenant}/break-glass": {body: func(ref, nonce string) any {
 		return map[string]any{"user_id": ref, "role": "iso-role", "justification": "iso", "duration": "1h"}
 	}},
+	// A tenant's settings and custom schemas (settings.go): paths name the tenant, bodies
+	// no foreign id; {urn} gets the other tenant's ids, which must be 404.
+	"GET /api/v1/tenants/{tenant}/settings":   {},
+	"PATCH /api/v1/tenants/{tenant}/settings": {body: func(ref, nonce string) any { return map[string]any{"dialect": "strict"} }},
+	"GET /api/v1/tenants/{tenant}/schemas":    {},
+	"POST /api/v1/tenants/{tenant}/schemas": {body: func(ref, nonce string) any {
+		return map[string]any{"id": "urn:example:iso:" + nonce, "resourceType": "User",
+			"attributes": []any{map[string]any{"name": "ref", "type": "string"}}}
+	}},
+	"GET /api/v1/tenants/{tenant}/schemas/{urn}":    {},
+	"DELETE /api/v1/tenants/{tenant}/schemas/{urn}": {},
 	// App events (the app's own admin actions). Targets are the app's own ids, recorded
 	// as sent, so the body names no foreign id; the cells check path isolation.
 	"GET /api/v1/event-schemas":                           {},

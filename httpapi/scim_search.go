@@ -39,11 +39,11 @@ func (h *handler) searchAll(w http.ResponseWriter, r *http.Request, c call) erro
 	base := h.scimBase(r, c.tenant)
 	docs := make([]any, len(res.Views))
 	for i, v := range res.Views {
-		k := users
-		if v.Resource.Type == scimtrail.GroupResource {
-			k = groups
+		rt, err := h.svc.ResourceType(r.Context(), c.tenant, v.Resource.Type)
+		if err != nil {
+			return err
 		}
-		docs[i] = k.rt.Project(service.Render(v, base), sr.Attributes, sr.ExcludedAttributes)
+		docs[i] = rt.Project(service.Render(v, base), sr.Attributes, sr.ExcludedAttributes)
 	}
 	writeSCIM(w, http.StatusOK, map[string]any{
 		"schemas":      []string{schema.ListResponseSchema},
