@@ -21,7 +21,7 @@ screenshots:
 # If-Match rounds, more slowloris sockets; both backends.
 soak:
 	SCIMTRAIL_SOAK=1 SCIMTRAIL_CRASH_CYCLES=$${SCIMTRAIL_CRASH_CYCLES:-20} scripts/with-postgres $(GO) test -count=1 -timeout 60m \
-		-run 'TestCrash|TestIfMatchRace|TestConcurrentCreate|TestSlowloris|TestIsolation|TestAbuse|TestRateLimit|TestSecretsCanary|TestMassAssignment' \
+		-run 'TestCrash|TestTwoReplicas|TestKillPostgres|TestAuditVerifyCatchesTamperingAtScale|TestBulkAbuse|TestConsoleIsolation|TestIfMatchRace|TestConcurrentCreate|TestSlowloris|TestIsolation|TestAbuse|TestRateLimit|TestSecretsCanary|TestMassAssignment' \
 		./httpapi/ ./cmd/scimtrail/
 
 lint:
