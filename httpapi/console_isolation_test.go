@@ -34,33 +34,57 @@ func tokenForm(ref string) url.Values { return url.Values{"name": {"iso " + ref}
 // consoleMatrix has a row for every route of the console (package httpapi/console).
 // TestIsolationMatrixCoversEveryRoute fails when a console route has no row here.
 var consoleMatrix = map[string]consoleRow{
-	"GET /console/static/":                                {noTenant: true},
-	"GET /console/{$}":                                    {noTenant: true},
-	"GET /console/signin":                                 {noTenant: true},
-	"POST /console/signin":                                {noTenant: true},
-	"POST /console/signout":                               {noTenant: true},
-	"GET /console/tenants":                                {noTenant: true},
-	"GET /console/t/{tenant}/{$}":                         {},
-	"GET /console/t/{tenant}/connect":                     {},
-	"POST /console/t/{tenant}/connect/tokens":             {form: tokenForm, nameOnly: true},
-	"POST /console/t/{tenant}/connect/tokens/{id}/rotate": {},
-	"POST /console/t/{tenant}/connect/tokens/{id}/revoke": {},
-	"GET /console/t/{tenant}/users":                       {},
-	"GET /console/t/{tenant}/users/{id}":                  {},
-	"GET /console/t/{tenant}/groups":                      {},
-	"GET /console/t/{tenant}/groups/{id}":                 {},
-	"GET /console/t/{tenant}/roles":                       {},
-	"POST /console/t/{tenant}/roles":                      {form: roleForm},
-	"GET /console/t/{tenant}/roles/{role}":                {},
-	"POST /console/t/{tenant}/mappings":                   {form: mappingForm},
-	"POST /console/t/{tenant}/mappings/{id}/delete":       {},
-	"POST /console/t/{tenant}/grants":                     {form: grantForm},
-	"POST /console/t/{tenant}/grants/{id}/revoke":         {},
-	"GET /console/t/{tenant}/break-glass":                 {},
-	"POST /console/t/{tenant}/break-glass":                {form: breakGlassForm},
-	"GET /console/t/{tenant}/audit":                       {},
-	"GET /console/t/{tenant}/audit/checkpoint":            {},
-	"GET /console/t/{tenant}/audit/proof":                 {},
+	"GET /console/static/":                                             {noTenant: true},
+	"GET /console/{$}":                                                 {noTenant: true},
+	"GET /console/signin":                                              {noTenant: true},
+	"POST /console/signin":                                             {noTenant: true},
+	"POST /console/signout":                                            {noTenant: true},
+	"GET /console/tenants":                                             {noTenant: true},
+	"GET /console/t/{tenant}/{$}":                                      {},
+	"GET /console/t/{tenant}/connect":                                  {},
+	"POST /console/t/{tenant}/connect/tokens":                          {form: tokenForm, nameOnly: true},
+	"POST /console/t/{tenant}/connect/tokens/{id}/rotate":              {},
+	"POST /console/t/{tenant}/connect/tokens/{id}/revoke":              {},
+	"GET /console/t/{tenant}/users":                                    {},
+	"GET /console/t/{tenant}/users/{id}":                               {},
+	"GET /console/t/{tenant}/groups":                                   {},
+	"GET /console/t/{tenant}/groups/{id}":                              {},
+	"GET /console/t/{tenant}/roles":                                    {},
+	"POST /console/t/{tenant}/roles":                                   {form: roleForm},
+	"GET /console/t/{tenant}/roles/{role}":                             {},
+	"POST /console/t/{tenant}/mappings":                                {form: mappingForm},
+	"POST /console/t/{tenant}/mappings/{id}/delete":                    {},
+	"POST /console/t/{tenant}/grants":                                  {form: grantForm},
+	"POST /console/t/{tenant}/grants/{id}/revoke":                      {},
+	"GET /console/t/{tenant}/break-glass":                              {},
+	"POST /console/t/{tenant}/break-glass":                             {form: breakGlassForm},
+	"GET /console/t/{tenant}/audit":                                    {},
+	"GET /console/t/{tenant}/audit/checkpoint":                         {},
+	"GET /console/t/{tenant}/audit/proof":                              {},
+	"GET /console/t/{tenant}/service-accounts":                         {},
+	"POST /console/t/{tenant}/service-accounts":                        {form: serviceAccountForm},
+	"POST /console/t/{tenant}/service-accounts/{id}/keys":              {form: keyForm},
+	"POST /console/t/{tenant}/service-accounts/{id}/keys/{key}/rotate": {form: overlapForm},
+	"POST /console/t/{tenant}/service-accounts/{id}/keys/{key}/revoke": {},
+	"POST /console/t/{tenant}/service-accounts/{id}/disable":           {},
+	"GET /console/t/{tenant}/reports":                                  {},
+	"GET /console/t/{tenant}/reports/{report}":                         {},
+	"GET /console/t/{tenant}/exports":                                  {},
+	"POST /console/t/{tenant}/exports":                                 {form: sinkForm, nameOnly: true},
+	"POST /console/t/{tenant}/exports/{id}/retry":                      {},
+	"POST /console/t/{tenant}/exports/{id}/rotate":                     {},
+	"POST /console/t/{tenant}/exports/{id}/delete":                     {},
+}
+
+func serviceAccountForm(ref string) url.Values {
+	return url.Values{"name": {"iso"}, "owner": {ref}}
+}
+func keyForm(ref string) url.Values     { return url.Values{"expires": {"30d"}} }
+func overlapForm(ref string) url.Values { return url.Values{"overlap": {"1h"}} }
+
+// sinkForm names ref only in the receiver's path: a sink names no resource of the tenant.
+func sinkForm(ref string) url.Values {
+	return url.Values{"type": {"webhook"}, "url": {"https://127.0.0.1:9/" + ref}, "format": {"native"}}
 }
 
 // consoleSession is a browser signed in to the console with a token.
@@ -123,7 +147,7 @@ func consoleRef(pattern string, v victim) string {
 func consoleRequest(pattern, tenant, ref string) (method, path string, form url.Values) {
 	methods, p := splitPattern(pattern)
 	p = strings.TrimSuffix(p, "{$}")
-	p = strings.NewReplacer("{tenant}", tenant, "{id}", ref, "{role}", "iso-role").Replace(p)
+	p = strings.NewReplacer("{tenant}", tenant, "{id}", ref, "{key}", ref, "{role}", "iso-role", "{report}", "credentials?format=csv").Replace(p)
 	if row := consoleMatrix[pattern]; row.form != nil {
 		form = row.form(ref)
 	} else if methods[0] == "POST" {
