@@ -28,7 +28,12 @@ lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt would change:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
 
+# The standard SCIM workload (issue 8) against a fresh in-process server on a temp SQLite
+# database, then the Go benchmarks. BENCHFLAGS passes flags to the load tool, e.g.
+# BENCHFLAGS="--concurrency 64 --duration 60s" or --db postgres://… for PostgreSQL.
+BENCHFLAGS ?= --users 10000 --concurrency 8 --duration 20s
 bench:
+	$(GO) run ./cmd/scimtrail-bench $(BENCHFLAGS)
 	$(GO) test -run=NONE -bench=. -benchmem ./...
 
 run:
