@@ -21,14 +21,19 @@ screenshots:
 # If-Match rounds, more slowloris sockets; both backends.
 soak:
 	SCIMTRAIL_SOAK=1 SCIMTRAIL_CRASH_CYCLES=$${SCIMTRAIL_CRASH_CYCLES:-20} scripts/with-postgres $(GO) test -count=1 -timeout 60m \
-		-run 'TestCrash|TestIfMatchRace|TestConcurrentCreate|TestSlowloris|TestIsolation|TestAbuse|TestRateLimit|TestSecretsCanary|TestMassAssignment' \
+		-run 'TestCrash|TestTwoReplicas|TestKillPostgres|TestAuditVerifyCatchesTamperingAtScale|TestBulkAbuse|TestConsoleIsolation|TestIfMatchRace|TestConcurrentCreate|TestSlowloris|TestIsolation|TestAbuse|TestRateLimit|TestSecretsCanary|TestMassAssignment' \
 		./httpapi/ ./cmd/scimtrail/
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt would change:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
 
+# The standard SCIM workload (issue 8) against a fresh in-process server on a temp SQLite
+# database, then the Go benchmarks. BENCHFLAGS passes flags to the load tool, e.g.
+# BENCHFLAGS="--concurrency 64 --duration 60s" or --db postgres://… for PostgreSQL.
+BENCHFLAGS ?= --users 10000 --concurrency 8 --duration 20s
 bench:
+	$(GO) run ./cmd/scimtrail-bench $(BENCHFLAGS)
 	$(GO) test -run=NONE -bench=. -benchmem ./...
 
 run:

@@ -35,6 +35,8 @@ type ReadTx interface {
 	EventReadTx // store_events.go
 	LedgerReadTx
 	AccessReadTx
+	BatchReadTx // store_perf.go
+	SettingsReadTx
 	Access2ReadTx // store_access2.go
 	DriftReadTx   // store_drift.go
 	Tenant(ctx context.Context, id string) (Tenant, error)
@@ -77,6 +79,7 @@ type Tx interface {
 	EventTx // store_events.go
 	LedgerTx
 	AccessTx
+	SettingsTx
 	Access2Tx // store_access2.go
 	DriftTx   // store_drift.go
 

@@ -120,7 +120,7 @@ func originOf(r *http.Request, tok scimtrail.Token, channel string) service.Orig
 		},
 		Received: time.Now().UTC(),
 		Channel:  channel,
-		// The tenant's dialect setting is Auto until tenants can choose one; Auto
+		// guard replaces this with the tenant's own dialect setting on SCIM routes; Auto
 		// recognises Entra and Okta by their request shapes and never changes the
 		// meaning of a request that is valid SCIM.
 		Dialect: dialect.Resolve(dialect.Auto, r.UserAgent(), r.URL.Query()),

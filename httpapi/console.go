@@ -12,8 +12,9 @@ func (h *handler) consoleRoutes(mux *http.ServeMux) {
 	c := console.New(h.svc, console.Options{
 		Logger:    h.logger,
 		PublicURL: h.publicURL,
-		// No SessionKey yet: a random key per process, so console sessions end when the
-		// server restarts and are not honoured by other replicas (sign in again).
+		// Derived from the server key, so sessions survive restarts and work on every
+		// replica; nil (tests) draws a random key per process.
+		SessionKey: h.sessionKey,
 	})
 	mux.Handle("/console/", c)
 	mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))

@@ -36,8 +36,19 @@ func (h *handler) capabilities() schema.Capabilities {
 	}
 }
 
-// resourceTypesServed lists the resource types in the order discovery lists them.
-var resourceTypesServed = []*schema.ResourceType{users.rt, groups.rt}
+// resourceTypesServed lists the tenant's resource types, with its custom extensions, in
+// the order discovery lists them.
+func (h *handler) resourceTypesServed(r *http.Request, tenant string) ([]*schema.ResourceType, error) {
+	var out []*schema.ResourceType
+	for _, typ := range []scimtrail.ResourceType{scimtrail.UserResource, scimtrail.GroupResource} {
+		rt, err := h.svc.ResourceType(r.Context(), tenant, typ)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rt)
+	}
+	return out, nil
+}
 
 func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request, c call) error {
 	writeSCIM(w, http.StatusOK, schema.ServiceProviderConfig(h.scimBase(r, c.tenant), h.capabilities()))
@@ -45,9 +56,13 @@ func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request, 
 }
 
 func (h *handler) resourceTypes(w http.ResponseWriter, r *http.Request, c call) error {
+	served, err := h.resourceTypesServed(r, c.tenant)
+	if err != nil {
+		return err
+	}
 	base := h.scimBase(r, c.tenant)
-	docs := make([]any, len(resourceTypesServed))
-	for i, rt := range resourceTypesServed {
+	docs := make([]any, len(served))
+	for i, rt := range served {
 		docs[i] = rt.Document(base)
 	}
 	writeSCIM(w, http.StatusOK, listResponse(docs))
@@ -55,8 +70,12 @@ func (h *handler) resourceTypes(w http.ResponseWriter, r *http.Request, c call) 
 }
 
 func (h *handler) resourceType(w http.ResponseWriter, r *http.Request, c call) error {
+	served, err := h.resourceTypesServed(r, c.tenant)
+	if err != nil {
+		return err
+	}
 	name := r.PathValue("name")
-	for _, rt := range resourceTypesServed {
+	for _, rt := range served {
 		if strings.EqualFold(rt.ID, name) {
 			writeSCIM(w, http.StatusOK, rt.Document(h.scimBase(r, c.tenant)))
 			return nil
@@ -65,8 +84,13 @@ func (h *handler) resourceType(w http.ResponseWriter, r *http.Request, c call) e
 	return scimtrail.Errorf(scimtrail.ENOTFOUND, "no resource type %q", name)
 }
 
-// schemasServed lists each schema once, core schemas before their extensions.
-func schemasServed() []*schema.Schema {
+// schemasServed lists each of the tenant's schemas once, core schemas before their
+// extensions.
+func (h *handler) schemasServed(r *http.Request, tenant string) ([]*schema.Schema, error) {
+	served, err := h.resourceTypesServed(r, tenant)
+	if err != nil {
+		return nil, err
+	}
 	var out []*schema.Schema
 	seen := map[string]bool{}
 	add := func(s *schema.Schema) {
@@ -75,21 +99,25 @@ func schemasServed() []*schema.Schema {
 			out = append(out, s)
 		}
 	}
-	for _, rt := range resourceTypesServed {
+	for _, rt := range served {
 		add(rt.Schema)
 	}
-	for _, rt := range resourceTypesServed {
+	for _, rt := range served {
 		for _, e := range rt.Extensions {
 			add(e.Schema)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func (h *handler) schemas(w http.ResponseWriter, r *http.Request, c call) error {
+	served, err := h.schemasServed(r, c.tenant)
+	if err != nil {
+		return err
+	}
 	base := h.scimBase(r, c.tenant)
 	var docs []any
-	for _, s := range schemasServed() {
+	for _, s := range served {
 		docs = append(docs, s.Document(base))
 	}
 	writeSCIM(w, http.StatusOK, listResponse(docs))
@@ -97,8 +125,12 @@ func (h *handler) schemas(w http.ResponseWriter, r *http.Request, c call) error 
 }
 
 func (h *handler) schema(w http.ResponseWriter, r *http.Request, c call) error {
+	served, err := h.schemasServed(r, c.tenant)
+	if err != nil {
+		return err
+	}
 	urn := r.PathValue("urn")
-	for _, s := range schemasServed() {
+	for _, s := range served {
 		if strings.EqualFold(s.ID, urn) {
 			writeSCIM(w, http.StatusOK, s.Document(h.scimBase(r, c.tenant)))
 			return nil

@@ -23,6 +23,9 @@ type Options struct {
 	// Location and $ref. Otherwise the request's scheme and Host are used, which is right
 	// when clients reach the server directly but wrong behind a rewriting proxy.
 	PublicURL string
+	// SessionKey signs console session cookies; replicas need the same key (derived from the
+	// server key) for a session to work on each. Nil: a random key per process.
+	SessionKey []byte
 	// RateLimit is the requests a second each tenant may make once its burst is spent
 	// (0: no limit); RateBurst is the burst (0: twice RateLimit). Over it, a request gets
 	// 429 with Retry-After. See ratelimit.go.
@@ -33,23 +36,25 @@ type Options struct {
 const defaultMaxBody = 1 << 20
 
 type handler struct {
-	svc       *service.Service
-	logger    *slog.Logger
-	metrics   *Metrics
-	maxBody   int64
-	publicURL string
-	limiter   *tenantLimiter // nil: no rate limit
+	svc        *service.Service
+	logger     *slog.Logger
+	metrics    *Metrics
+	maxBody    int64
+	publicURL  string
+	sessionKey []byte
+	limiter    *tenantLimiter // nil: no rate limit
 }
 
 // NewHandler returns the HTTP handler of the whole server.
 func NewHandler(svc *service.Service, opts Options) http.Handler {
 	h := &handler{
-		svc:       svc,
-		logger:    opts.Logger,
-		metrics:   opts.Metrics,
-		maxBody:   opts.MaxBodyBytes,
-		publicURL: opts.PublicURL,
-		limiter:   newTenantLimiter(opts.RateLimit, opts.RateBurst, nil),
+		svc:        svc,
+		logger:     opts.Logger,
+		metrics:    opts.Metrics,
+		maxBody:    opts.MaxBodyBytes,
+		publicURL:  opts.PublicURL,
+		sessionKey: opts.SessionKey,
+		limiter:    newTenantLimiter(opts.RateLimit, opts.RateBurst, nil),
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -78,6 +83,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.accessRoutes(mux)
 	h.access2Routes(mux)
 	h.consoleRoutes(mux)
+	h.settingsRoutes(mux)
 }
 
 // scimRoutes is SCIM 2.0 (RFC 7644).
@@ -145,12 +151,16 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 		if err == nil {
 			err = h.authorize(r.Context(), tok, a, tenant)
 		}
+		o := originOf(r, tok, channel)
+		if err == nil && a == areaSCIM {
+			o.Dialect, err = h.scimDialect(r, tenant)
+		}
 		if err == nil {
 			err = checkOnBehalfOf(r) // access2.go
 		}
 		if err == nil {
 			w := h.withReceipt(w, r)
-			err = fn(w, r, call{token: tok, tenant: tenant, origin: originOf(r, tok, channel)})
+			err = fn(w, r, call{token: tok, tenant: tenant, origin: o})
 		}
 		if err != nil {
 			h.writeError(w, r, err)

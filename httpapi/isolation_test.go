@@ -66,15 +66,29 @@ func searchBody(ref, nonce string) any {
 	}
 }
 
-// isoBulkBody names ref in every place a Bulk request can: the path of an operation, a new
-// group's members, a PATCH's members.
+// isoBulkBody names ref in every place a Bulk request can: the path of every method on
+// both resource types, a new group's members (beside a bulkId reference), a PATCH's members (by value, through a bulkId path, and in a value
+// filter of a remove).
 func isoBulkBody(ref, nonce string) any {
+	removeMember := map[string]any{
+		"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+		"Operations": []map[string]any{{"op": "remove", "path": `members[value eq "` + ref + `"]`}},
+	}
 	return map[string]any{
 		"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"},
 		"Operations": []map[string]any{
 			{"method": "POST", "path": "/Groups", "bulkId": "g" + nonce, "data": groupBody(ref, nonce)},
+			{"method": "POST", "path": "/Groups", "bulkId": "h" + nonce, "data": map[string]any{
+				"schemas":     []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+				"displayName": "iso-h-" + nonce,
+				"members":     []map[string]any{{"value": "bulkId:g" + nonce}, {"value": ref}},
+			}},
+			{"method": "PATCH", "path": "/Groups/bulkId:g" + nonce, "data": addMemberPatch(ref, nonce)},
 			{"method": "PATCH", "path": "/Groups/" + ref, "data": addMemberPatch(ref, nonce)},
+			{"method": "PATCH", "path": "/Groups/" + ref, "data": removeMember},
+			{"method": "PATCH", "path": "/Users/" + ref, "data": userPatch(ref, nonce)},
 			{"method": "PUT", "path": "/Users/" + ref, "data": userBody(ref, nonce)},
+			{"method": "PUT", "path": "/Groups/" + ref, "data": groupBody(ref, nonce)},
 			{"method": "DELETE", "path": "/Users/" + ref},
 			{"method": "DELETE", "path": "/Groups/" + ref},
 		},
@@ -89,8 +103,6 @@ func sinkBody(ref, nonce string) any {
 
 // isolationMatrix has a row for every route of the server. TestIsolationMatrix fails when
 // a route is registered without a row here: a new route must say how it is attacked.
-// Bulk, when it lands, needs a row whose body names the other tenant's ids in its
-// operations' paths, data and members.
 var isolationMatrix = map[string]isoRow{
 	"GET /healthz": {},
 	"GET /readyz":  {},
@@ -151,6 +163,17 @@ var isolationMatrix = map[string]isoRow{
 	"POST /api/v1/tenants/{tenant}/break-glass": {body: func(ref, nonce string) any {
 		return map[string]any{"user_id": ref, "role": "iso-role", "justification": "iso", "duration": "1h"}
 	}},
+	// A tenant's settings and custom schemas (settings.go): paths name the tenant, bodies
+	// no foreign id; {urn} gets the other tenant's ids, which must be 404.
+	"GET /api/v1/tenants/{tenant}/settings":   {},
+	"PATCH /api/v1/tenants/{tenant}/settings": {body: func(ref, nonce string) any { return map[string]any{"dialect": "strict"} }},
+	"GET /api/v1/tenants/{tenant}/schemas":    {},
+	"POST /api/v1/tenants/{tenant}/schemas": {body: func(ref, nonce string) any {
+		return map[string]any{"id": "urn:example:iso:" + nonce, "resourceType": "User",
+			"attributes": []any{map[string]any{"name": "ref", "type": "string"}}}
+	}},
+	"GET /api/v1/tenants/{tenant}/schemas/{urn}":    {},
+	"DELETE /api/v1/tenants/{tenant}/schemas/{urn}": {},
 	// App events (the app's own admin actions). Targets are the app's own ids, recorded
 	// as sent, so the body names no foreign id; the cells check path isolation.
 	"GET /api/v1/event-schemas":                           {},
@@ -215,7 +238,8 @@ var isolationMatrix = map[string]isoRow{
 	"GET /api/v1/tenants/{tenant}/retention": {},
 	"PUT /api/v1/tenants/{tenant}/retention": {body: func(ref, nonce string) any { return map[string]any{"retention": "400d", "legal_hold": false} }},
 	// The console authenticates with its own session, not bearer tokens; its pages are
-	// routed inside the console package (not covered here yet).
+	// routed inside the console package and have rows in consoleMatrix
+	// (console_isolation_test.go).
 	"/console/":                          {},
 	"GET /console":                       {},
 	"GET /api/v1/tenants/{tenant}/audit": {},
@@ -247,6 +271,12 @@ func sourceRouteDecls(t *testing.T) []routeDecl {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The console's pages are routed inside package console, mounted at /console/.
+	consoleFiles, err := filepath.Glob("console/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, consoleFiles...)
 	fset := token.NewFileSet()
 	var routes []routeDecl
 	for _, f := range files {
@@ -311,11 +341,22 @@ func TestIsolationMatrixCoversEveryRoute(t *testing.T) {
 		t.Fatalf("found only %d routes in the source: %v", len(routes), routes)
 	}
 	for _, p := range routes {
-		if _, ok := isolationMatrix[p]; !ok {
-			t.Errorf("route %q has no row in isolationMatrix (httpapi/isolation_test.go): say how another tenant's ids reach it", p)
-		}
 		methods, path := splitPattern(p)
-		concrete := pathParam.ReplaceAllString(path, "x")
+		concrete := pathParam.ReplaceAllString(strings.TrimSuffix(path, "{$}"), "x")
+		if _, ok := consoleMatrix[p]; ok {
+			// A console page: the server routes it to the console's mount.
+			for _, method := range methods {
+				req := httptest.NewRequest(method, concrete, nil)
+				if got := httpapi.RegisteredPattern(req); got != "/console/" {
+					t.Errorf("%s %s is routed to %q, want the console's /console/", method, concrete, got)
+				}
+			}
+			continue
+		}
+		if _, ok := isolationMatrix[p]; !ok {
+			t.Errorf("route %q has no row in isolationMatrix or consoleMatrix (httpapi/isolation_test.go): say how another tenant's ids reach it", p)
+			continue
+		}
 		for _, method := range methods {
 			req := httptest.NewRequest(method, concrete, nil)
 			if got := httpapi.RegisteredPattern(req); got != p {
@@ -326,6 +367,11 @@ func TestIsolationMatrixCoversEveryRoute(t *testing.T) {
 	for p := range isolationMatrix {
 		if !slices.Contains(routes, p) {
 			t.Errorf("isolationMatrix has a row for %q, which is not a route", p)
+		}
+	}
+	for p := range consoleMatrix {
+		if !slices.Contains(routes, p) {
+			t.Errorf("consoleMatrix has a row for %q, which is not a console route", p)
 		}
 	}
 }
@@ -478,6 +524,9 @@ func TestIsolationMatrix(t *testing.T) {
 
 		cells := 0
 		for _, pattern := range sourceRoutes(t) {
+			if _, ok := consoleMatrix[pattern]; ok {
+				continue // console pages use sessions, not bearer tokens: TestConsoleIsolation
+			}
 			row := isolationMatrix[pattern]
 			methods, _ := splitPattern(pattern)
 			for _, method := range methods {

@@ -274,6 +274,24 @@ var apiOps = []apiOp{
 		description: "Past retention, entry bodies are dropped and their leaf hashes kept, so proofs stay valid; legal hold prevents it.",
 		body:        object(map[string]any{"retention": str("e.g. \"2555d\"; \"\": forever."), "legal_hold": map[string]any{"type": "boolean"}}, "retention", "legal_hold"),
 		example:     map[string]any{"retention": "400d", "legal_hold": false}, status: 200, resp: schemaFor[retentionJSON]()},
+
+	// settings.go
+	{pattern: "GET /api/v1/tenants/{tenant}/settings", area: areaAudit, summary: "The tenant's SCIM settings", status: 200, resp: schemaFor[settingsJSON]()},
+	{pattern: "PATCH /api/v1/tenants/{tenant}/settings", area: areaTenantAdmin, summary: "Change the IdP dialect or password policy",
+		description: "dialect: strict, entra, okta or auto; password_policy: discard or reject (scimtrail never stores passwords). Absent fields are left as they are; a change is a tenant.settings_changed entry.",
+		body: object(map[string]any{"dialect": map[string]any{"type": "string", "enum": []string{"strict", "entra", "okta", "auto"}},
+			"password_policy": map[string]any{"type": "string", "enum": []string{"discard", "reject"}}}),
+		example: map[string]any{"dialect": "entra"}, status: 200, resp: schemaFor[settingsJSON]()},
+	{pattern: "GET /api/v1/tenants/{tenant}/schemas", area: areaAudit, summary: "List the tenant's custom SCIM schema extensions", status: 200,
+		resp: listOf("schemas", map[string]any{"type": "object"})},
+	{pattern: "POST /api/v1/tenants/{tenant}/schemas", area: areaTenantAdmin, summary: "Register a custom SCIM schema extension",
+		description: "An RFC 7643 §7 schema with \"resourceType\" (User or Group) and optional \"required\"; see docs/scim.md.",
+		body:        object(map[string]any{"id": str("The extension's URN, outside urn:ietf:params:scim:."), "resourceType": str("User or Group."), "attributes": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}}, "id", "resourceType", "attributes"),
+		example:     map[string]any{"id": "urn:example:params:scim:schemas:extension:acme:2.0:User", "resourceType": "User", "attributes": []any{map[string]any{"name": "costCenter", "type": "string"}}},
+		status:      201, resp: map[string]any{"type": "object"}},
+	{pattern: "GET /api/v1/tenants/{tenant}/schemas/{urn}", area: areaAudit, summary: "Get a custom schema extension", status: 200, resp: map[string]any{"type": "object"}},
+	{pattern: "DELETE /api/v1/tenants/{tenant}/schemas/{urn}", area: areaTenantAdmin, summary: "Delete a custom schema extension",
+		description: "Refused (409) while any resource carries the extension.", status: 204},
 }
 
 // openAPIKinds is the token kinds that may call op: those of its area, none when public.
@@ -460,7 +478,7 @@ func tagOf(path string) string {
 		p = p[2:]
 	}
 	switch p[0] {
-	case "tenants", "tokens":
+	case "tenants", "tokens", "settings", "schemas":
 		return "tenants and tokens"
 	case "audit", "openapi.json":
 		return "audit log"

@@ -219,14 +219,19 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 		return scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue,
 			"sortOrder must be \"ascending\" or \"descending\", not %q", q.SortOrder)
 	}
+	q.Attributes, q.ExcludedAttributes = attrs, excluded
 	res, err := h.svc.ListResources(r.Context(), c.tenant, k.typ, q)
+	if err != nil {
+		return err
+	}
+	rt, err := h.svc.ResourceType(r.Context(), c.tenant, k.typ)
 	if err != nil {
 		return err
 	}
 	base := h.scimBase(r, c.tenant)
 	docs := make([]any, len(res.Views))
 	for i, v := range res.Views {
-		docs[i] = k.rt.Project(service.Render(v, base), attrs, excluded)
+		docs[i] = rt.Project(service.Render(v, base), attrs, excluded)
 	}
 	body := map[string]any{
 		"schemas":      []string{schema.ListResponseSchema},
@@ -253,7 +258,13 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 // responses too, RFC 7644 §3.9), and writes it with its ETag and, for writes, the ledger seq.
 func (h *handler) writeResource(w http.ResponseWriter, r *http.Request, c call, k kind, v service.View, receipt *scimtrail.Receipt, status int) error {
 	qv := r.URL.Query()
-	doc := k.rt.Project(service.Render(v, h.scimBase(r, c.tenant)),
+	// The tenant's own schema, with its custom extensions, decides what returned=never
+	// and returned=request hide.
+	rt, err := h.svc.ResourceType(r.Context(), c.tenant, k.typ)
+	if err != nil {
+		return err
+	}
+	doc := rt.Project(service.Render(v, h.scimBase(r, c.tenant)),
 		splitAttrs(qv.Get("attributes")), splitAttrs(qv.Get("excludedAttributes")))
 	w.Header().Set("ETag", v.ETag())
 	if receipt != nil {

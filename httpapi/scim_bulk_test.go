@@ -1,10 +1,15 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/scimtrail/scimtrail/service"
 )
 
 const bulkRequestSchema = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -205,6 +210,85 @@ func TestBulkLimits(t *testing.T) {
 			map[string]any{"method": "POST", "path": "/Users", "bulkId": "x", "data": newUser("x2@example.com")})), 400, "invalidValue")
 		if n := e.countUsers("acme", ""); n != 0 {
 			t.Errorf("%d users exist after rejected bulk requests", n)
+		}
+	})
+}
+
+// TestBulkAbuse: a Bulk over maxOperations or maxPayloadSize is refused with 413 before any
+// operation runs — whether its length is declared or it arrives chunked, and whether its
+// valid operations come before the excess — and circular bulkIds (a 2-cycle, a 3-cycle, a
+// PATCH whose path and members reference each other) are rejected with nothing written:
+// no state and not one ledger entry, with and without failOnErrors.
+func TestBulkAbuse(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		tok := e.scim["acme"]
+		before := len(e.auditSeqs("acme"))
+		unchanged := func(what string) {
+			t.Helper()
+			if n := e.countUsers("acme", ""); n != 0 {
+				t.Errorf("%s: %d users exist", what, n)
+			}
+			if n, _ := e.must(e.do("GET", "/scim/v2/acme/Groups?count=0", tok, nil), 200).json()["totalResults"].(float64); n != 0 {
+				t.Errorf("%s: %v groups exist", what, n)
+			}
+			if n := len(e.auditSeqs("acme")); n != before {
+				t.Errorf("%s: the log grew from %d to %d entries", what, before, n)
+			}
+		}
+		create := func(i int) map[string]any {
+			return map[string]any{"method": "POST", "path": "/Users", "bulkId": fmt.Sprint("u", i), "data": newUser(fmt.Sprintf("abuse%d@example.com", i))}
+		}
+
+		// One operation over maxOperations, every one of them valid.
+		var ops []map[string]any
+		for i := range service.MaxBulkOperations + 1 {
+			ops = append(ops, create(i))
+		}
+		scimError(t, e.do("POST", "/scim/v2/acme/Bulk", tok, bulkBody(0, ops...)), 413, "")
+		unchanged("over maxOperations")
+
+		// Over maxPayloadSize: declared, and chunked (no Content-Length), the valid
+		// operations first and the excess in the last one.
+		big := newUser("big@example.com")
+		big["title"] = strings.Repeat("x", service.MaxBulkPayload)
+		over, err := json.Marshal(bulkBody(0, create(1), create(2), map[string]any{"method": "POST", "path": "/Users", "bulkId": "big", "data": big}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		scimError(t, e.do("POST", "/scim/v2/acme/Bulk", tok, over), 413, "")
+		scimError(t, e.do("POST", "/scim/v2/acme/Bulk", tok, io.Reader(bytes.NewReader(over))), 413, "")
+		unchanged("over maxPayloadSize")
+
+		// Circular bulkIds.
+		group := func(bulkID string, members ...string) map[string]any {
+			var ms []any
+			for _, m := range members {
+				ms = append(ms, map[string]any{"value": "bulkId:" + m})
+			}
+			return map[string]any{"method": "POST", "path": "/Groups", "bulkId": bulkID, "data": map[string]any{
+				"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "G " + bulkID, "members": ms}}
+		}
+		patchMembers := func(path, member string) map[string]any {
+			return map[string]any{"method": "PATCH", "path": path, "data": map[string]any{
+				"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+				"Operations": []any{map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": "bulkId:" + member}}}}}}
+		}
+		cycles := [][]map[string]any{
+			{group("a", "b"), group("b", "a")},
+			{group("x", "y"), group("y", "z"), group("z", "x")},
+			{group("p", "q"), patchMembers("/Groups/bulkId:q", "p"), group("q", "p")},
+			{group("s", "s")},
+		}
+		for _, failOnErrors := range []int{0, 1} {
+			for i, c := range cycles {
+				r := e.must(e.do("POST", "/scim/v2/acme/Bulk", tok, bulkBody(failOnErrors, c...)), 200)
+				for _, o := range bulkOps(t, r) {
+					if s, _ := o["status"].(string); s == "" || s[0] == '2' {
+						t.Errorf("cycle %d (failOnErrors %d): operation %v %v succeeded: %v", i, failOnErrors, o["method"], o["bulkId"], o)
+					}
+				}
+				unchanged(fmt.Sprintf("cycle %d (failOnErrors %d)", i, failOnErrors))
+			}
 		}
 	})
 }

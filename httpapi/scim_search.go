@@ -24,7 +24,8 @@ func (h *handler) searchAll(w http.ResponseWriter, r *http.Request, c call) erro
 		return scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidSyntax,
 			"a search request's schemas must contain %q", schema.SearchRequestSchema)
 	}
-	q := service.ListQuery{Filter: sr.Filter, SortBy: sr.SortBy, SortOrder: sr.SortOrder, Count: -1, Cursor: sr.Cursor}
+	q := service.ListQuery{Filter: sr.Filter, SortBy: sr.SortBy, SortOrder: sr.SortOrder, Count: -1, Cursor: sr.Cursor,
+		Attributes: sr.Attributes, ExcludedAttributes: sr.ExcludedAttributes}
 	if sr.StartIndex != nil {
 		q.StartIndex = *sr.StartIndex
 	}
@@ -38,11 +39,11 @@ func (h *handler) searchAll(w http.ResponseWriter, r *http.Request, c call) erro
 	base := h.scimBase(r, c.tenant)
 	docs := make([]any, len(res.Views))
 	for i, v := range res.Views {
-		k := users
-		if v.Resource.Type == scimtrail.GroupResource {
-			k = groups
+		rt, err := h.svc.ResourceType(r.Context(), c.tenant, v.Resource.Type)
+		if err != nil {
+			return err
 		}
-		docs[i] = k.rt.Project(service.Render(v, base), sr.Attributes, sr.ExcludedAttributes)
+		docs[i] = rt.Project(service.Render(v, base), sr.Attributes, sr.ExcludedAttributes)
 	}
 	writeSCIM(w, http.StatusOK, map[string]any{
 		"schemas":      []string{schema.ListResponseSchema},

@@ -153,6 +153,31 @@ func appendValue(b []byte, v any, ok bool) ([]byte, bool) {
 			b, ok = appendValue(b, v[k], ok)
 		}
 		b = append(b, '}')
+	case []string:
+		if v == nil {
+			return append(b, "null"...), ok
+		}
+		b = append(b, '[')
+		for i, x := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJCSString(b, x)
+		}
+		b = append(b, ']')
+	case scimtrail.AccessPath:
+		// The path of every access.* entry: without this case a large group's mapping fell
+		// back to the general path for each of its members' entries.
+		b = append(b, '{')
+		if v.Grant != "" {
+			b = appendKey(b, "grant")
+			b = appendJCSString(b, v.Grant)
+		}
+		b = appendKey(b, "kind")
+		b = appendJCSString(b, v.Kind)
+		b = appendKey(b, "via")
+		b, ok = appendValue(b, v.Via, ok)
+		b = append(b, '}')
 	default:
 		ok = false
 	}

@@ -27,6 +27,15 @@ func TestEncodeFastMatchesGeneral(t *testing.T) {
 		rapid.Map(rapid.Int(), func(n int) any { return n }),
 		rapid.Map(rapid.Float64(), func(f float64) any { return f }),
 		rapid.Map(rapid.SampledFrom([]string{"0", "-1", "42", "9007199254740993", "1.5", "1e3", "-0"}), func(s string) any { return json.Number(s) }),
+		rapid.Map(rapid.SliceOfN(text, 0, 3), func(v []string) any { return v }),
+		rapid.Just[any]([]string(nil)),
+		rapid.Custom(func(t *rapid.T) any { // what access.* entries hold
+			p := scimtrail.AccessPath{Kind: text.Draw(t, "kind"), Grant: text.Draw(t, "grant")}
+			if rapid.Bool().Draw(t, "hasVia") {
+				p.Via = rapid.SliceOfN(text, 0, 3).Draw(t, "via")
+			}
+			return p
+		}),
 	)
 	value = rapid.Deferred(func() *rapid.Generator[any] {
 		return rapid.OneOf(leaf, leaf, leaf,

@@ -48,6 +48,12 @@ var _ scimtrail.Store = (*DB)(nil)
 // any pending migrations. Migrations run under a PostgreSQL advisory lock, so replicas
 // started together migrate once; the lock is keyed by database and schema so that
 // installs in different schemas of one database never wait for each other.
+//
+// The pool keeps pgxpool's default size, max(4, NumCPU), unless the DSN sets
+// pool_max_conns: on a 2-core host with PostgreSQL on the same machine, 16 connections
+// halved creates and GETs at 64 clients against 4 (docs/benchmarks.md), because writes
+// queue on the tenant's head-row lock inside PostgreSQL instead of in the pool. A database
+// on its own host may want more.
 func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -148,10 +154,11 @@ func (db *DB) Update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 	}
 	// Rollback after Commit is a no-op; this covers fn's errors and panics.
 	defer pgtx.Rollback(context.WithoutCancel(ctx))
-	if _, err := lockHead(ctx, pgtx, tenant); err != nil {
+	head, err := lockHead(ctx, pgtx, tenant)
+	if err != nil {
 		return err
 	}
-	if err := fn(&tx{tx: pgtx}); err != nil {
+	if err := fn(&tx{tx: pgtx, heads: map[string]*scimtrail.LedgerHead{tenant: &head}}); err != nil {
 		return err
 	}
 	if err := pgtx.Commit(ctx); err != nil {
@@ -163,21 +170,27 @@ func (db *DB) Update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 	return nil
 }
 
-// lockHead takes the tenant's write lock. The INSERT makes sure there is a row to lock; if
-// another transaction is inserting it at the same moment, ON CONFLICT waits for that
-// transaction and then does nothing, and the SELECT queues behind it.
-// It returns the head's size.
-func lockHead(ctx context.Context, pgtx pgx.Tx, tenant string) (int64, error) {
-	_, err := pgtx.Exec(ctx, `INSERT INTO ledger_heads (tenant, size, range) VALUES ($1, 0, '') ON CONFLICT DO NOTHING`, tenant)
-	if err != nil {
-		return 0, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
+// lockHead takes the tenant's write lock and returns the locked head. The common case, a
+// head row that exists, is one round trip; otherwise the INSERT makes sure there is a row to
+// lock (if another transaction is inserting it at the same moment, ON CONFLICT waits for
+// that transaction and then does nothing) and the SELECT queues behind it.
+func lockHead(ctx context.Context, pgtx pgx.Tx, tenant string) (scimtrail.LedgerHead, error) {
+	head := scimtrail.LedgerHead{Tenant: tenant}
+	const lock = `SELECT size, range FROM ledger_heads WHERE tenant = $1 FOR UPDATE`
+	err := pgtx.QueryRow(ctx, lock, tenant).Scan(&head.Size, &head.Range)
+	if errors.Is(err, pgx.ErrNoRows) {
+		_, err = pgtx.Exec(ctx, `INSERT INTO ledger_heads (tenant, size, range) VALUES ($1, 0, '') ON CONFLICT DO NOTHING`, tenant)
+		if err == nil {
+			err = pgtx.QueryRow(ctx, lock, tenant).Scan(&head.Size, &head.Range)
+		}
 	}
-	var size int64
-	err = pgtx.QueryRow(ctx, `SELECT size FROM ledger_heads WHERE tenant = $1 FOR UPDATE`, tenant).Scan(&size)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
+		return head, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
 	}
-	return size, nil
+	if len(head.Range) == 0 {
+		head.Range = nil
+	}
+	return head, nil
 }
 
 // View runs fn in a REPEATABLE READ, read-only transaction: one snapshot for all of fn.

@@ -24,6 +24,16 @@ type accessState struct {
 func (st accessState) isLive(role string) bool { return st.live[role] }
 
 func loadAccessState(ctx context.Context, tx scimtrail.ReadTx, tenant string) (accessState, error) {
+	st, err := loadLiveRoles(ctx, tx, tenant)
+	if err != nil {
+		return st, err
+	}
+	return st.withGraph(ctx, tx, tenant)
+}
+
+// loadLiveRoles is the first half of loadAccessState: enough to know that nobody can hold
+// access (no live role), without reading the group graph and mappings.
+func loadLiveRoles(ctx context.Context, tx scimtrail.ReadTx, tenant string) (accessState, error) {
 	st := accessState{live: map[string]bool{}}
 	for _, scope := range []string{"", tenant} {
 		roles, err := tx.Roles(ctx, scope)
@@ -36,6 +46,10 @@ func loadAccessState(ctx context.Context, tx scimtrail.ReadTx, tenant string) (a
 			}
 		}
 	}
+	return st, nil
+}
+
+func (st accessState) withGraph(ctx context.Context, tx scimtrail.ReadTx, tenant string) (accessState, error) {
 	edges, err := tx.GroupEdges(ctx, tenant)
 	if err != nil {
 		return st, err
@@ -132,12 +146,21 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 // row and membership rows already written): it rejects memberships that would make a group
 // contain itself, and recomputes the access of every user the change can reach.
 func (s *Service) accessAfterChange(ctx context.Context, tx scimtrail.Tx, at time.Time, r scimtrail.Resource, added []scimtrail.Member, removed []string) ([]scimtrail.Entry, error) {
+	if r.Type == scimtrail.UserResource {
+		// A user's own change needs the graph only when some role is live: tenants that
+		// do not use the access model read two catalogues and nothing else per write.
+		st, err := loadLiveRoles(ctx, tx, r.Tenant)
+		if err != nil || len(st.live) == 0 {
+			return nil, err
+		}
+		if st, err = st.withGraph(ctx, tx, r.Tenant); err != nil {
+			return nil, err
+		}
+		return s.recomputeAccess(ctx, tx, r.Tenant, at, st, []string{r.ID})
+	}
 	st, err := loadAccessState(ctx, tx, r.Tenant)
 	if err != nil {
 		return nil, err
-	}
-	if r.Type == scimtrail.UserResource {
-		return s.recomputeAccess(ctx, tx, r.Tenant, at, st, []string{r.ID})
 	}
 	touched := slices.Clone(removed)
 	for _, m := range added {

@@ -39,6 +39,11 @@ type ListQuery struct {
 	// Cursor, when not nil, asks for cursor pagination (RFC 9865): "" for the first page,
 	// or a nextCursor/previousCursor value of an earlier page of the same query.
 	Cursor *string
+	// Attributes and ExcludedAttributes are the request's projection (RFC 7644 §3.9), as
+	// the handler will apply it. The list only uses them to skip loading what the response
+	// will not show: a group list with excludedAttributes=members (what Entra and Okta
+	// send) reads no membership at all.
+	Attributes, ExcludedAttributes []string
 }
 
 // ListResult is one page of a list. With cursor pagination, StartIndex is 0 and

@@ -33,22 +33,6 @@ const (
 // caseExact false). Backends fold filter values the same way.
 func FoldUserName(s string) string { return strings.ToLower(norm.NFC.String(s)) }
 
-func (s *Service) resourceType(typ scimtrail.ResourceType) (*schema.ResourceType, error) {
-	switch typ {
-	case scimtrail.UserResource:
-		return s.users, nil
-	case scimtrail.GroupResource:
-		return s.groups, nil
-	}
-	return nil, scimtrail.Errorf(scimtrail.ENOTFOUND, "resource type %q not found", typ)
-}
-
-// ResourceType returns the schema of a resource type, for projection and discovery.
-func (s *Service) ResourceType(typ scimtrail.ResourceType) *schema.ResourceType {
-	rt, _ := s.resourceType(typ)
-	return rt
-}
-
 func dialectOf(o Origin) dialect.Dialect {
 	if o.Dialect == "" {
 		return dialect.Auto
@@ -393,7 +377,7 @@ func view(ctx context.Context, tx scimtrail.ReadTx, r scimtrail.Resource) (View,
 // CreateResource creates a User or Group from a SCIM body. Returns EINVALID (with the SCIM
 // scimType) for a body that breaks the schema, ECONFLICT/uniqueness for a taken userName.
 func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, typ scimtrail.ResourceType, body []byte) (View, scimtrail.Receipt, error) {
-	rt, err := s.resourceType(typ)
+	tc, rt, err := s.writeConfig(ctx, tenant, typ)
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
@@ -403,6 +387,9 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 	}
 	doc, err := rt.Normalize(dialect.NormalizeResource(dialectOf(o), rt, in))
 	if err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
+	if err := tc.checkPassword(doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
 	passwordSet := takePassword(doc)
@@ -423,6 +410,9 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 			return err
 		}
 		if err := userNameFree(ctx, tx, r); err != nil {
+			return err
+		}
+		if err := checkDoc(ctx, tx, tc, rt, r, doc); err != nil {
 			return err
 		}
 		at := s.stamp()
@@ -447,6 +437,11 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if rc, err = appendEntries(ctx, tx, tenant, o, at, append(entries, memberEntries...)...); err != nil {
 			return err
 		}
+		if typ == scimtrail.UserResource {
+			// A user created just now, under a new id, is in no group yet: no MemberOf read.
+			v = View{Resource: r}
+			return nil
+		}
 		v, err = view(ctx, tx, r)
 		return err
 	})
@@ -470,7 +465,7 @@ func attributesOf(doc map[string]any) map[string]any {
 // Resource returns one resource with its members or groups. Returns ENOTFOUND, also for a
 // resource of another tenant or type.
 func (s *Service) Resource(ctx context.Context, tenant string, typ scimtrail.ResourceType, id string) (View, error) {
-	if _, err := s.resourceType(typ); err != nil {
+	if _, err := s.resourceType(ctx, tenant, typ); err != nil {
 		return View{}, err
 	}
 	var v View
@@ -499,13 +494,16 @@ func updateAction(old, new scimtrail.Resource) string {
 
 // commitUpdate stores next as the new state of cur when anything changed, applies member
 // changes, and appends the entries. It is shared by PUT and PATCH.
-func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, cur scimtrail.Resource, doc map[string]any, passwordSet bool,
+func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, tc *tenantConfig, rt *schema.ResourceType, cur scimtrail.Resource, doc map[string]any, passwordSet bool,
 	addMembers []scimtrail.Member, displays map[string]string, removeMembers []string) (View, scimtrail.Receipt, error) {
 	next, err := buildResource(cur.Tenant, cur.Type, cur.ID, doc)
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
 	if err := userNameFree(ctx, tx, next); err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
+	if err := checkDoc(ctx, tx, tc, rt, next, doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
 	oldDoc, err := storedDoc(cur)
@@ -564,7 +562,7 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, c
 // left out are cleared, readOnly ones are ignored, a Group's members become exactly those
 // sent. Returns ENOTFOUND, EPRECONDITION on an If-Match mismatch, EINVALID, ECONFLICT.
 func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, typ scimtrail.ResourceType, id string, body []byte, ifMatch string) (View, scimtrail.Receipt, error) {
-	rt, err := s.resourceType(typ)
+	tc, rt, err := s.writeConfig(ctx, tenant, typ)
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
@@ -577,6 +575,9 @@ func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, 
 	}
 	doc, err := rt.Normalize(dialect.NormalizeResource(dialectOf(o), rt, in))
 	if err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
+	if err := tc.checkPassword(doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
 	passwordSet := takePassword(doc)
@@ -613,7 +614,7 @@ func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, 
 				}
 			}
 		}
-		v, rc, err = s.commitUpdate(ctx, tx, o, cur, doc, passwordSet, add, displays, remove)
+		v, rc, err = s.commitUpdate(ctx, tx, o, tc, rt, cur, doc, passwordSet, add, displays, remove)
 		return err
 	})
 	if err != nil {
@@ -626,7 +627,7 @@ func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, 
 // Group member operations touch only the named membership rows. Returns ENOTFOUND,
 // EPRECONDITION, EINVALID (invalidPath, noTarget, mutability, invalidValue…), ECONFLICT.
 func (s *Service) PatchResource(ctx context.Context, o Origin, tenant string, typ scimtrail.ResourceType, id string, body []byte, ifMatch string) (View, scimtrail.Receipt, error) {
-	rt, err := s.resourceType(typ)
+	tc, rt, err := s.writeConfig(ctx, tenant, typ)
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
@@ -661,12 +662,15 @@ func (s *Service) PatchResource(ctx context.Context, o Origin, tenant string, ty
 		if err != nil {
 			return err
 		}
+		if err := tc.checkPassword(next); err != nil {
+			return err
+		}
 		passwordSet := takePassword(next)
 		add, displays, remove, err := s.memberOps(ctx, tx, rt, cur, res.Members)
 		if err != nil {
 			return err
 		}
-		v, rc, err = s.commitUpdate(ctx, tx, o, cur, next, passwordSet, add, displays, remove)
+		v, rc, err = s.commitUpdate(ctx, tx, o, tc, rt, cur, next, passwordSet, add, displays, remove)
 		return err
 	})
 	if err != nil {
@@ -778,7 +782,7 @@ func (s *Service) memberOps(ctx context.Context, tx scimtrail.ReadTx, rt *schema
 
 // DeleteResource deletes a resource and its memberships. Returns ENOTFOUND or EPRECONDITION.
 func (s *Service) DeleteResource(ctx context.Context, o Origin, tenant string, typ scimtrail.ResourceType, id string, ifMatch string) (scimtrail.Receipt, error) {
-	if _, err := s.resourceType(typ); err != nil {
+	if _, err := s.resourceType(ctx, tenant, typ); err != nil {
 		return scimtrail.Receipt{}, err
 	}
 	var rc scimtrail.Receipt
@@ -838,7 +842,7 @@ var sortable = map[string]string{
 // ListResources returns one page of a tenant's resources (RFC 7644 §3.4.2). Returns EINVALID
 // with invalidFilter for a bad filter and invalidValue for an unsupported sortBy.
 func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrail.ResourceType, q ListQuery) (ListResult, error) {
-	rt, err := s.resourceType(typ)
+	rt, err := s.resourceType(ctx, tenant, typ)
 	if err != nil {
 		return ListResult{}, err
 	}
@@ -858,14 +862,17 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		query.Filter = expr
 		query.Match = func(r scimtrail.Resource) bool { return filter.Match(expr, filterDoc(r), rt) }
 	}
+	// memSort is set when sortBy names an attribute no backend indexes: the filtered set
+	// is then sorted here, in memory, up to MaxSortMatches.
+	var memSort *sortKey
 	if q.SortBy != "" {
 		name := strings.ToLower(q.SortBy)
 		name = strings.TrimPrefix(name, strings.ToLower(rt.Schema.ID)+":")
-		sortBy, ok := sortable[name]
-		if !ok {
-			return ListResult{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue, "sortBy %q is not supported; sort by id, externalId, userName, displayName, meta.created or meta.lastModified", q.SortBy)
+		if sortBy, ok := sortable[name]; ok {
+			query.SortBy = sortBy
+		} else if memSort, err = parseSortKey(rt, q.SortBy); err != nil {
+			return ListResult{}, err
 		}
-		query.SortBy = sortBy
 	}
 	switch strings.ToLower(q.SortOrder) {
 	case "", "ascending":
@@ -880,7 +887,7 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 	qh := ""
 	want := query.Count
 	if q.Cursor != nil {
-		if query.Keyset() == "" {
+		if query.Keyset() == "" || memSort != nil {
 			return ListResult{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue,
 				"cursor pagination sorts by creation (no sortBy), meta.created or id; sortBy %q needs startIndex pagination", q.SortBy)
 		}
@@ -909,7 +916,13 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}
-		page, err := tx.QueryResources(ctx, tenant, query)
+		var page scimtrail.Page
+		var err error
+		if memSort != nil {
+			page, err = sortedPage(ctx, tx, tenant, query, memSort, q.SortBy, s.maxSort)
+		} else {
+			page, err = tx.QueryResources(ctx, tenant, query)
+		}
 		if err != nil {
 			return err
 		}
@@ -917,17 +930,39 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		if q.Cursor != nil {
 			page.Resources = s.cursorPage(tenant, typ, qh, cur, want, page.Resources, &res)
 		}
-		res.Views = make([]View, 0, len(page.Resources))
-		for _, r := range page.Resources {
-			v, err := view(ctx, tx, r)
-			if err != nil {
-				return err
-			}
-			res.Views = append(res.Views, v)
-		}
-		return nil
+		res.Views, err = viewPage(ctx, tx, tenant, typ, page.Resources, q)
+		return err
 	})
 	return res, err
+}
+
+// sortedPage answers a query sorted by an attribute that is not indexed: it counts the
+// matches, refuses more than MaxSortMatches, reads them all in creation order, sorts them by
+// k and cuts the page out. Cursor pagination never gets here (it needs a keyset).
+func sortedPage(ctx context.Context, tx scimtrail.ReadTx, tenant string, q scimtrail.Query, k *sortKey, sortBy string, limit int) (scimtrail.Page, error) {
+	all := q
+	all.SortBy, all.Descending, all.StartIndex, all.Count = "", false, 1, 0
+	counted, err := tx.QueryResources(ctx, tenant, all)
+	if err != nil {
+		return scimtrail.Page{}, err
+	}
+	if counted.Total > limit {
+		return scimtrail.Page{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue,
+			"sortBy %q is sorted in memory, which is offered for at most %d matches; this query matches %d. Add a filter that narrows it, or sort by id, externalId, userName, displayName, meta.created or meta.lastModified",
+			sortBy, limit, counted.Total)
+	}
+	if q.Count == 0 {
+		return counted, nil
+	}
+	all.Count = counted.Total
+	page, err := tx.QueryResources(ctx, tenant, all)
+	if err != nil {
+		return scimtrail.Page{}, err
+	}
+	k.sortInMemory(page.Resources, q.Descending)
+	start := min(max(q.StartIndex, 1)-1, len(page.Resources))
+	end := min(start+q.Count, len(page.Resources))
+	return scimtrail.Page{Total: page.Total, Resources: page.Resources[start:end]}, nil
 }
 
 // cursorPage trims a keyset page fetched with one extra row, puts a backward page back in

@@ -11,15 +11,16 @@ import (
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/ledger"
 	"github.com/scimtrail/scimtrail/scim/dialect"
-	"github.com/scimtrail/scimtrail/scim/schema"
 )
 
 // Service implements scimtrail's use cases over a Store.
 type Service struct {
-	store  scimtrail.Store
-	now    func() time.Time
-	users  *schema.ResourceType
-	groups *schema.ResourceType
+	store scimtrail.Store
+	now   func() time.Time
+	// configs caches tenants' settings and resource types (settings.go).
+	configs configCache
+	// maxSort caps queries sorted in memory (sort.go).
+	maxSort int
 	// sinkOpts and commits serve export sinks (sinks.go).
 	sinkOpts SinkOptions
 	commits  *commitSignal
@@ -41,6 +42,8 @@ type Options struct {
 	// behind one load balancer need the same key for a cursor from one to work on
 	// another; nil draws a random key, valid for this process only.
 	CursorKey []byte
+	// MaxSortMatches caps queries sorted in memory (sort.go); 0 means MaxSortMatches.
+	MaxSortMatches int
 }
 
 // New returns a Service over store.
@@ -54,8 +57,12 @@ func New(store scimtrail.Store, opts Options) *Service {
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
+	maxSort := opts.MaxSortMatches
+	if maxSort <= 0 {
+		maxSort = MaxSortMatches
+	}
 	commits := newCommitSignal()
-	return &Service{store: notifyingStore{store, commits}, now: now, users: schema.User(), groups: schema.Group(), cursorKey: key,
+	return &Service{store: notifyingStore{store, commits}, now: now, cursorKey: key, maxSort: maxSort,
 		sinkOpts: opts.Sinks, commits: commits, ledger: ledgerState{keys: opts.Keys}}
 }
 

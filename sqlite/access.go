@@ -160,7 +160,7 @@ func (t *txn) Grants(ctx context.Context, tenant string, userIDs []string) ([]sc
 	var out []scimtrail.Grant
 	err := inChunks(userIDs, func(chunk []string) error {
 		cond, args := idFilter("user_id", chunk, []any{tenant})
-		rows, err := t.q.QueryContext(ctx, `SELECT `+grantCols+` FROM access_grants
+		rows, err := t.queryIn(ctx, `SELECT `+grantCols+` FROM access_grants
 			WHERE tenant = ? AND revoked_us IS NULL`+cond+` ORDER BY id`, args...)
 		if err != nil {
 			return err
@@ -224,7 +224,7 @@ func (t *txn) UsersInGroups(ctx context.Context, tenant string, groupIDs []strin
 	seen := map[string]bool{}
 	err := inChunks(groupIDs, func(chunk []string) error {
 		cond, args := idFilter("group_id", chunk, []any{tenant})
-		rows, err := t.q.QueryContext(ctx, `SELECT member_id FROM memberships WHERE tenant = ? AND member_type = 'User'`+cond, args...)
+		rows, err := t.queryIn(ctx, `SELECT member_id FROM memberships WHERE tenant = ? AND member_type = 'User'`+cond, args...)
 		if err != nil {
 			return err
 		}
@@ -257,7 +257,7 @@ func (t *txn) AccessUsers(ctx context.Context, tenant string, ids []string) ([]s
 	var out []scimtrail.AccessUser
 	err := inChunks(ids, func(chunk []string) error {
 		cond, args := idFilter("id", chunk, []any{tenant})
-		rows, err := t.q.QueryContext(ctx, `SELECT id, user_name, active, json_extract(CAST(attributes AS TEXT), '$.roles') FROM resources
+		rows, err := t.queryIn(ctx, `SELECT id, user_name, active, json_extract(CAST(attributes AS TEXT), '$.roles') FROM resources
 			WHERE tenant = ? AND type = 'User'`+cond+` ORDER BY id`, args...)
 		if err != nil {
 			return err
@@ -283,7 +283,7 @@ func (t *txn) AccessUsers(ctx context.Context, tenant string, ids []string) ([]s
 			return err
 		}
 		cond, args = idFilter("member_id", chunk, []any{tenant})
-		rows, err = t.q.QueryContext(ctx, `SELECT member_id, group_id FROM memberships WHERE tenant = ?`+cond+` ORDER BY member_id, group_id`, args...)
+		rows, err = t.queryIn(ctx, `SELECT member_id, group_id FROM memberships WHERE tenant = ?`+cond+` ORDER BY member_id, group_id`, args...)
 		if err != nil {
 			return err
 		}
@@ -318,7 +318,7 @@ func scanInterval(sc interface{ Scan(...any) error }) (scimtrail.AccessInterval,
 }
 
 func (t *txn) intervals(ctx context.Context, query string, args ...any) ([]scimtrail.AccessInterval, error) {
-	rows, err := t.q.QueryContext(ctx, query, args...)
+	rows, err := t.queryIn(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -371,33 +371,47 @@ func (t *txn) ExpiredAccess(ctx context.Context, tenant string, now time.Time) (
 }
 
 func (t *txn) InsertAccess(ctx context.Context, ivs []scimtrail.AccessInterval) error {
-	for _, iv := range ivs {
+	paths := make([]string, len(ivs))
+	for i, iv := range ivs {
 		path, err := json.Marshal(iv.Path)
 		if err != nil {
 			return err
 		}
-		_, err = t.exec(ctx, `INSERT INTO access_intervals (tenant, user_id, role, path_key, path, from_us, to_us, expires_us)
-			VALUES (?, ?, ?, ?, ?, ?, NULL, ?)`, iv.Tenant, iv.UserID, iv.Role, iv.Path.Key(), string(path), micros(iv.From), optMicros(iv.Expires))
-		if uniqueViolation(err) {
-			return scimtrail.Errorf(scimtrail.ECONFLICT, "user %q already holds role %q through that path", iv.UserID, iv.Role)
-		}
-		if err != nil {
-			return dbErr("recording access", err)
-		}
+		paths[i] = string(path)
 	}
-	return nil
+	_, err := t.execRows(ctx, `INSERT INTO access_intervals (tenant, user_id, role, path_key, path, from_us, to_us, expires_us) VALUES `,
+		`(?, ?, ?, ?, ?, ?, NULL, ?)`, ``, len(ivs), func(i int, args []any) []any {
+			iv := ivs[i]
+			return append(args, iv.Tenant, iv.UserID, iv.Role, iv.Path.Key(), paths[i], micros(iv.From), optMicros(iv.Expires))
+		})
+	if uniqueViolation(err) {
+		if len(ivs) == 1 {
+			return scimtrail.Errorf(scimtrail.ECONFLICT, "user %q already holds role %q through that path", ivs[0].UserID, ivs[0].Role)
+		}
+		return scimtrail.Errorf(scimtrail.ECONFLICT, "a user already holds a role through that path")
+	}
+	return dbErr("recording access", err)
 }
 
+// CloseAccess ends the intervals with one UPDATE … FROM per 500, each row of the VALUES list
+// probing the unique index of open intervals.
 func (t *txn) CloseAccess(ctx context.Context, ivs []scimtrail.AccessInterval) error {
-	for _, iv := range ivs {
-		res, err := t.exec(ctx, `UPDATE access_intervals SET to_us = ?
-			WHERE tenant = ? AND user_id = ? AND role = ? AND path_key = ? AND to_us IS NULL`,
-			micros(iv.To), iv.Tenant, iv.UserID, iv.Role, iv.Path.Key())
-		if err := affectedOne(res, err, "ending access", func() error {
-			return notFound("user %q does not hold role %q through that path", iv.UserID, iv.Role)
-		}); err != nil {
-			return err
+	n, err := t.execRows(ctx, `WITH c (tenant, user_id, role, path_key, to_us) AS (VALUES `, `(?, ?, ?, ?, ?)`,
+		`) UPDATE access_intervals SET to_us = c.to_us FROM c
+		WHERE access_intervals.tenant = c.tenant AND access_intervals.user_id = c.user_id
+			AND access_intervals.role = c.role AND access_intervals.path_key = c.path_key AND access_intervals.to_us IS NULL`,
+		len(ivs), func(i int, args []any) []any {
+			iv := ivs[i]
+			return append(args, iv.Tenant, iv.UserID, iv.Role, iv.Path.Key(), micros(iv.To))
+		})
+	if err != nil {
+		return dbErr("ending access", err)
+	}
+	if n != int64(len(ivs)) {
+		if len(ivs) == 1 {
+			return notFound("user %q does not hold role %q through that path", ivs[0].UserID, ivs[0].Role)
 		}
+		return notFound("%d of %d access intervals to end are not held", int64(len(ivs))-n, len(ivs))
 	}
 	return nil
 }

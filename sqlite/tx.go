@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"container/list"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -30,13 +31,16 @@ type txn struct {
 	q     querier
 	tx    *sql.Tx
 	cache *stmtCache
+	local map[string]*sql.Stmt // see txn.repeated
 	// tiles, in the writer's batch transaction, holds the tiles written by the batch's
 	// commands until just before COMMIT (nil elsewhere): see tileBuffer.
 	tiles *tileBuffer
 }
 
-// stmtCache keeps prepared statements for the fixed query texts. Parsing SQL was about a
-// third of the writer's CPU time before it: every statement was prepared anew per call.
+// stmtCache keeps prepared statements by query text. Parsing SQL was about a third of the
+// writer's CPU time before it: every statement was prepared anew per call. It holds at most
+// stmtCacheSize texts, least recently used out first, so texts built per request (filters,
+// IN lists of a page's ids) can go through it too without growing it without bound.
 //
 // A miss never waits: the caller runs its statement unprepared and a goroutine prepares it
 // for next time. Preparing needs a connection of the pool, and the writer's only connection
@@ -44,27 +48,56 @@ type txn struct {
 type stmtCache struct {
 	db      *sql.DB
 	mu      sync.Mutex
-	m       map[string]*sql.Stmt
+	m       map[string]*list.Element // of *cachedStmt; front = most recently used
+	lru     list.List
 	pending map[string]bool
 	closed  bool
 	wg      sync.WaitGroup
 }
 
-func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, pending: map[string]bool{}}
+// stmtCacheSize bounds the prepared statements of one pool. The fixed texts are about a
+// hundred; the rest is room for filter shapes.
+const stmtCacheSize = 512
+
+// cachedStmt counts the callers between acquire and release, so that an evicted statement
+// is closed only when nobody is about to bind it to a transaction. (Once bound with
+// Tx.StmtContext, database/sql keeps the parent open until the transaction ends.)
+type cachedStmt struct {
+	query   string
+	st      *sql.Stmt
+	refs    int
+	evicted bool
 }
 
-func (c *stmtCache) get(query string) *sql.Stmt {
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, m: map[string]*list.Element{}, pending: map[string]bool{}}
+}
+
+// acquire returns the statement for query, or nil (and starts preparing it) on a miss.
+// A non-nil statement must be given back with release.
+func (c *stmtCache) acquire(query string) *cachedStmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, ok := c.m[query]; ok {
-		return st
+	if el, ok := c.m[query]; ok {
+		c.lru.MoveToFront(el)
+		cs := el.Value.(*cachedStmt)
+		cs.refs++
+		return cs
 	}
 	if !c.pending[query] && !c.closed {
 		c.pending[query] = true
 		c.wg.Go(func() { c.prepare(query) })
 	}
 	return nil
+}
+
+func (c *stmtCache) release(cs *cachedStmt) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cs.refs--
+	if cs.evicted && cs.refs == 0 {
+		cs.st.Close()
+	}
 }
 
 func (c *stmtCache) prepare(query string) {
@@ -79,7 +112,19 @@ func (c *stmtCache) prepare(query string) {
 		st.Close()
 		return
 	}
-	c.m[query] = st
+	if _, ok := c.m[query]; ok {
+		st.Close()
+		return
+	}
+	c.m[query] = c.lru.PushFront(&cachedStmt{query: query, st: st})
+	for c.lru.Len() > stmtCacheSize {
+		old := c.lru.Remove(c.lru.Back()).(*cachedStmt)
+		delete(c.m, old.query)
+		old.evicted = true
+		if old.refs == 0 {
+			old.st.Close()
+		}
+	}
 }
 
 // close waits for preparations in flight and closes every statement. It must run before
@@ -92,19 +137,22 @@ func (c *stmtCache) close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var errs []error
-	for q, st := range c.m {
-		errs = append(errs, st.Close())
+	for q, el := range c.m {
+		errs = append(errs, el.Value.(*cachedStmt).st.Close())
 		delete(c.m, q)
 	}
+	c.lru.Init()
 	return errors.Join(errs...)
 }
 
 // prepared returns the cached prepared statement for query bound to this transaction, or
-// nil when it is not prepared yet. Only fixed query texts go through it, so the cache
-// stays small.
+// nil when it is not prepared yet. The cache is bounded (stmtCacheSize), so texts built per
+// request may go through it; texts that never repeat (chunks of odd sizes) should not, as
+// they would only push useful statements out.
 func (t *txn) prepared(ctx context.Context, query string) *sql.Stmt {
-	if st := t.cache.get(query); st != nil {
-		return t.tx.StmtContext(ctx, st)
+	if cs := t.cache.acquire(query); cs != nil {
+		defer t.cache.release(cs)
+		return t.tx.StmtContext(ctx, cs.st)
 	}
 	return nil
 }
@@ -609,15 +657,16 @@ func (t *txn) AppendEntries(ctx context.Context, entries []scimtrail.StoredEntry
 	if head.Size != next-1 {
 		return scimtrail.Errorf(scimtrail.ECONFLICT, "ledger head size %d does not match the last appended seq %d", head.Size, next-1)
 	}
-	for _, e := range entries {
-		if _, err := t.exec(ctx, `INSERT INTO ledger_entries
-			(tenant, seq, time_us, action, actor_id, target_id, body, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.Tenant, e.Seq, micros(e.Time), e.Action, e.ActorID, e.TargetID, e.Body, e.LeafHash); err != nil {
-			if uniqueViolation(err) {
-				return scimtrail.Errorf(scimtrail.ECONFLICT, "ledger entry %s/%d already exists", e.Tenant, e.Seq)
-			}
-			return dbErr("appending ledger entries", err)
+	if _, err := t.execRows(ctx, `INSERT INTO ledger_entries
+			(tenant, seq, time_us, action, actor_id, target_id, body, leaf_hash) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`, ``,
+		len(entries), func(i int, args []any) []any {
+			e := entries[i]
+			return append(args, e.Tenant, e.Seq, micros(e.Time), e.Action, e.ActorID, e.TargetID, e.Body, e.LeafHash)
+		}); err != nil {
+		if uniqueViolation(err) {
+			return scimtrail.Errorf(scimtrail.ECONFLICT, "ledger entries %s/%d–%d already exist", head.Tenant, entries[0].Seq, head.Size)
 		}
+		return dbErr("appending ledger entries", err)
 	}
 	rng := head.Range
 	if rng == nil {

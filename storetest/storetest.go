@@ -45,6 +45,8 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 	t.Run("Keyset", func(t *testing.T) { testKeyset(t, open) })
 	t.Run("Access", func(t *testing.T) { testAccess(t, open) })
+	t.Run("BatchReads", func(t *testing.T) { testBatchReads(t, open) })
+	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
 }
 
 // Fold is the key every backend compares case-insensitive attributes by: NFC, then lower

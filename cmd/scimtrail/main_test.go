@@ -128,6 +128,10 @@ func startServer(tb testing.TB, e env, dsn string, extra ...string) *server {
 		// keep each test database's key ring in its own place instead.
 		args = append(args, "--signing-key", testKeyFile(tb, dsn))
 	}
+	// Likewise the server key, beside the signing key so restarts keep it.
+	if isPostgres(dsn) && e["SCIMTRAIL_SERVER_KEY"] == "" && !slices.Contains(extra, "--server-key") {
+		args = append(args, "--server-key", filepath.Join(filepath.Dir(testKeyFile(tb, dsn)), "server.key"))
+	}
 	go func() { s.done <- m.Run(ctx, args) }()
 	select {
 	case s.URL = <-ready:

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,11 +22,13 @@ import (
 	"github.com/scimtrail/scimtrail/export"
 	"github.com/scimtrail/scimtrail/export/file"
 	"github.com/scimtrail/scimtrail/httpapi"
+	"github.com/scimtrail/scimtrail/serverkey"
 	"github.com/scimtrail/scimtrail/service"
 )
 
 const serveUsage = `Usage: scimtrail serve [--addr 127.0.0.1:8080] [--db PATH|postgres://…]
                        [--tls-cert FILE --tls-key FILE] [--public-url URL] [--log-format json|text]
+                       [--server-key FILE]
 
 Runs the HTTP server: SCIM 2.0 at /scim/v2/{tenant}, the admin API at /api/v1,
 the console at /console/, and /healthz, /readyz, /metrics.
@@ -42,6 +45,12 @@ Flags:
   --public-url URL     the URL clients reach this server at, behind a proxy
                        (e.g. https://scim.example.com); used in SCIM meta.location
   --log-format FORMAT  json (default) or text
+  --server-key FILE    the install's secret key, kept outside the database, from which
+                       SCIM cursor and console session keys are derived; created (0600,
+                       32 random bytes) on first start (default: server.key beside the
+                       SQLite database, or ./scimtrail-data/server.key for PostgreSQL).
+                       Replicas share one key: copy the file, or set SCIMTRAIL_SERVER_KEY
+                       to the key in base64 instead of a path
   --rate-limit N       requests a second each tenant may make after its burst
                        (default 5000; 0 turns the limit off); over it: 429
   --rate-burst N       requests a tenant may make at once (default 2 × rate-limit)
@@ -87,12 +96,15 @@ type serveConfig struct {
 	demo                                             bool
 	signingKey                                       string
 	checkpointInterval                               time.Duration
-	pruneInterval                                    time.Duration
-	allowPrivateSinks                                bool
-	sinkKeyFile                                      string
-	sinkFileDir                                      string
-	rateLimit                                        float64
-	rateBurst                                        int
+	// serverKeyFile is --server-key; serverKeyEnv is SCIMTRAIL_SERVER_KEY, the key itself
+	// in base64, used when no --server-key is given on the command line.
+	serverKeyFile, serverKeyEnv string
+	pruneInterval               time.Duration
+	allowPrivateSinks           bool
+	sinkKeyFile                 string
+	sinkFileDir                 string
+	rateLimit                   float64
+	rateBurst                   int
 	// readHeaderTimeout overrides the constant for tests (0: readHeaderTimeout).
 	readHeaderTimeout time.Duration
 }
@@ -111,6 +123,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.IntVar(&cfg.rateBurst, "rate-burst", 0, "")
 	c.fs.StringVar(&cfg.signingKey, "signing-key", "", "")
 	c.fs.DurationVar(&cfg.checkpointInterval, "checkpoint-interval", time.Second, "")
+	c.fs.StringVar(&cfg.serverKeyFile, "server-key", "", "")
 	c.fs.DurationVar(&cfg.pruneInterval, "prune-interval", time.Hour, "")
 	c.fs.BoolVar(&cfg.allowPrivateSinks, "allow-private-sinks", false, "")
 	c.fs.StringVar(&cfg.sinkKeyFile, "sink-key-file", "", "")
@@ -118,6 +131,12 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
+	}
+	// SCIMTRAIL_SERVER_KEY is the key, not a path (a replica's key comes from a secret
+	// store, not a file); parse copied it into the flag like any SCIMTRAIL_* variable, so
+	// take it back out unless the command line named a file.
+	if env := m.Getenv("SCIMTRAIL_SERVER_KEY"); env != "" && cfg.serverKeyFile == env {
+		cfg.serverKeyFile, cfg.serverKeyEnv = "", env
 	}
 	if err := c.wantArgs(pos); err != nil {
 		return err
@@ -178,11 +197,18 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		}
 		logger.Info("stopped")
 	}()
+	serverKey, err := loadServerKey(cfg, logger)
+	if err != nil {
+		return err
+	}
 	sinkKey, sinkKeyPath, err := loadSinkKey(cfg.sinkKeyFile, cfg.dsn)
 	if err != nil {
 		return err
 	}
-	svc, err := m.ledgerService(ctx, store, cfg, logger, service.Options{Sinks: service.SinkOptions{Key: sinkKey, AllowPrivate: cfg.allowPrivateSinks, FileDir: cfg.sinkFileDir}})
+	svc, err := m.ledgerService(ctx, store, cfg, logger, service.Options{
+		Sinks:     service.SinkOptions{Key: sinkKey, AllowPrivate: cfg.allowPrivateSinks, FileDir: cfg.sinkFileDir},
+		CursorKey: serverkey.Derive(serverKey, serverkey.CursorLabel),
+	})
 	if err != nil {
 		return err
 	}
@@ -230,6 +256,7 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 			Metrics:      metrics,
 			MaxBodyBytes: maxBodyBytes,
 			PublicURL:    cfg.publicURL,
+			SessionKey:   serverkey.Derive(serverKey, serverkey.SessionLabel),
 			RateLimit:    cfg.rateLimit,
 			RateBurst:    cfg.rateBurst,
 		}),
@@ -289,6 +316,39 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 	}
 	<-serveErr // http.ErrServerClosed
 	return nil
+}
+
+// loadServerKey returns the server key from SCIMTRAIL_SERVER_KEY, or from the key file,
+// creating the file on first start. The key is never logged; only where it came from.
+func loadServerKey(cfg serveConfig, logger *slog.Logger) ([]byte, error) {
+	if cfg.serverKeyEnv != "" {
+		key, err := serverkey.Parse(cfg.serverKeyEnv)
+		if err != nil {
+			return nil, fmt.Errorf("SCIMTRAIL_SERVER_KEY: %w", err)
+		}
+		return key, nil
+	}
+	path := cfg.serverKeyFile
+	if path == "" {
+		path = defaultServerKeyPath(cfg.dsn)
+	}
+	key, created, err := serverkey.LoadOrCreate(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		logger.Info("created the server key; replicas and restores need this file", "path", path)
+	}
+	return key, nil
+}
+
+// defaultServerKeyPath is server.key beside the SQLite database, or in ./scimtrail-data for
+// PostgreSQL, whose DSN names no directory.
+func defaultServerKeyPath(dsn string) string {
+	if isPostgres(dsn) {
+		return filepath.Join("scimtrail-data", "server.key")
+	}
+	return filepath.Join(filepath.Dir(strings.TrimPrefix(dsn, "file:")), "server.key")
 }
 
 // shutdown stops accepting connections and waits up to drainTimeout for in-flight requests.

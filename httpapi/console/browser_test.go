@@ -6,13 +6,19 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/scimtrail/scimtrail/export/webhook"
 	"github.com/scimtrail/scimtrail/service"
 )
 
@@ -496,4 +502,122 @@ func inclusionPath(m int, leaves [][]byte) [][]byte {
 		return append(inclusionPath(m, leaves[:k]), treeHash(leaves[k:]))
 	}
 	return append(inclusionPath(m-k, leaves[k:]), treeHash(leaves[:k]))
+}
+
+// TestExportsInBrowser: an admin adds a webhook sink in the page, pointing at a receiver on
+// loopback (the test server allows private sinks), copies its secret, sees the sink catch up
+// with the log, then downloads a report.
+func TestExportsInBrowser(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	var bodies [][]byte
+	var headers []http.Header
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies, headers = append(bodies, b), append(headers, r.Header.Clone())
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rcv.Close)
+	scim, _, err := f.svc.IssueToken(t.Context(), operator, "acme", "scim", "entra", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.createUser(t, "acme", scim.Secret, "alice@acme.example", "Alice Liddell")
+
+	ctx := tab(t)
+	base := f.srv.URL
+	signInBrowser(t, ctx, base, f.acmeAdmin)
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/exports"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#no-sinks")),
+		chromedp.SendKeys(chromedp.CSS("#sink-url"), rcv.URL+"/siem"),
+		chromedp.SetValue(chromedp.CSS("#sink-format"), "native"),
+		chromedp.Click(chromedp.CSS("#create-sink")),
+		chromedp.WaitVisible(chromedp.CSS("#secret-value")),
+	)
+	secret := get(t, ctx, chromedp.Value(chromedp.CSS("#secret-value")))
+	if !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("secret shown: %q, want a whsec_ secret", secret)
+	}
+	wantText(t, ctx, "#new-secret", "shown only once")
+	wantText(t, ctx, "#sinks", rcv.URL+"/siem")
+
+	// The dispatcher delivers the whole log, its own sink.created entry included; reloading
+	// the page shows the cursor at the log's end and no lag.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		run(t, ctx, chromedp.Navigate(base+"/console/t/acme/exports"), chromedp.WaitVisible(chromedp.CSS("#sinks")))
+		lag := text(t, ctx, "#sinks .sink-lag")
+		if strings.HasPrefix(lag, "0 ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sink still shows lag %q", lag)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	size, err := f.svc.LogSize(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cursor := text(t, ctx, "#sinks .sink-cursor"); cursor != "entry "+strconv.FormatInt(size, 10) {
+		t.Fatalf("cursor shown %q, want entry %d, the log's last", cursor, size)
+	}
+	wantText(t, ctx, "#sinks .sink-state", "up to date")
+	if got := text(t, ctx, "#sinks .sink-error"); got != "—" {
+		t.Fatalf("last error shown: %q", got)
+	}
+	if secrets := get(t, ctx, chromedp.Evaluate[int](`document.body.innerHTML.split("whsec_").length - 1`)); secrets != 0 {
+		t.Fatal("the exports page shows the secret again")
+	}
+	shoot(t, ctx, "exports")
+	// Every delivery is signed with the secret the page showed.
+	mu.Lock()
+	if len(bodies) == 0 {
+		t.Fatal("the receiver got nothing")
+	}
+	for i := range bodies {
+		if err := webhook.Verify(secret, headers[i], bodies[i], time.Now()); err != nil {
+			t.Fatalf("delivery %d does not verify with the secret shown: %v", i, err)
+		}
+	}
+	if !strings.Contains(string(bodies[0]), `"seq":1`) {
+		t.Fatalf("the first delivery is not seq 1: %s", bodies[0])
+	}
+	mu.Unlock()
+
+	// Service accounts: issue a key in the page; its secret is shown once.
+	alice := f.createUser(t, "acme", scim.Secret, "bob@acme.example", "Bob Builder")
+	acct, _, err := f.svc.CreateServiceAccount(t.Context(), operator, "acme", service.ServiceAccountInput{Name: "billing-sync", OwnerID: alice, Description: "Nightly invoice export"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/service-accounts"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#accounts")),
+		chromedp.Click(chromedp.CSS("#account-"+acct.ID+" .issue-key")),
+		chromedp.WaitVisible(chromedp.CSS("#secret-value")),
+	)
+	if key := get(t, ctx, chromedp.Value(chromedp.CSS("#secret-value"))); !strings.HasPrefix(key, "stk_nhi_") {
+		t.Fatalf("key shown: %q", key)
+	}
+	wantText(t, ctx, "#account-"+acct.ID, "bob@acme.example")
+	wantText(t, ctx, "#account-"+acct.ID+" .key-state", "active")
+	shoot(t, ctx, "service-accounts")
+
+	// Reports: the page says which checkpoint; the download carries the ledger size.
+	run(t, ctx, chromedp.Click(chromedp.CSS(`nav a[href$="/reports"]`)), chromedp.WaitVisible(chromedp.CSS("#reports")))
+	wantText(t, ctx, "#report-checkpoint", "signed by scimtrail-test")
+	wantText(t, ctx, "#report-credentials .computed-at", "Computed at checkpoint")
+	shoot(t, ctx, "reports")
+	href := get(t, ctx, chromedp.Evaluate[string](`document.querySelector("#download-credentials-csv").href`))
+	// Fetch it as the page's own session would (the link is same-origin with the cookie).
+	csvText := get(t, ctx, chromedp.Evaluate[string](`(async () => { const r = await fetch(`+strconv.Quote(href)+`); return r.status + "\n" + r.headers.get("content-disposition") + "\n" + await r.text(); })()`,
+		chromedp.EvalAwaitPromise))
+	lines := strings.Split(csvText, "\n")
+	if lines[0] != "200" || !strings.Contains(lines[1], "acme-credentials-at-") || !strings.HasPrefix(lines[2], "kind,id,owner") || !strings.Contains(csvText, scim.ID) {
+		t.Fatalf("credentials CSV download:\n%s", csvText)
+	}
 }

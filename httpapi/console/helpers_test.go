@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/export"
 	"github.com/scimtrail/scimtrail/httpapi"
 	"github.com/scimtrail/scimtrail/ledger"
 	"github.com/scimtrail/scimtrail/service"
@@ -57,8 +59,19 @@ func newFixture(tb testing.TB) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc := service.New(db, service.Options{Keys: ring, Now: func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) }})
+	// Sinks may deliver to loopback receivers, as a server run with --allow-private-sinks.
+	sinkKey := make([]byte, service.SinkKeySize)
+	rand.Read(sinkKey)
+	svc := service.New(db, service.Options{Keys: ring, Now: func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) },
+		Sinks: service.SinkOptions{Key: sinkKey, AllowPrivate: true}})
 	f.svc = svc
+	dctx, stop := context.WithCancel(context.Background())
+	dispatcher := export.New(svc, export.Options{Logger: slog.New(slog.DiscardHandler), AllowPrivate: true,
+		Poll: 50 * time.Millisecond, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, MaxFailures: 2,
+		Checkpoint: svc.CheckpointRecord})
+	dispatched := make(chan struct{})
+	go func() { dispatcher.Run(dctx); close(dispatched) }()
+	tb.Cleanup(func() { stop(); <-dispatched })
 	for _, t := range [][2]string{{"acme", "Acme Corp"}, {"globex", "Globex Inc"}} {
 		if _, _, err := svc.CreateTenant(ctx, operator, t[0], t[1]); err != nil {
 			tb.Fatalf("CreateTenant %s: %v", t[0], err)

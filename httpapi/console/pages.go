@@ -394,6 +394,9 @@ func (c *Console) revokeToken(w http.ResponseWriter, r *http.Request, v *view) (
 // listData is a page of Users or Groups.
 type listData struct {
 	Query, Active string
+	Role, Group   string   // Users: only holders of this role, members of this group
+	Roles         []choice // Users: the role filter's choices
+	Groups        []choice // Users: the group filter's choices
 	Error         string
 	Rows          []row
 	Total         int
@@ -480,7 +483,8 @@ func sortAttr(typ scimtrail.ResourceType) string {
 }
 
 func (c *Console) users(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
-	d := &listData{Query: r.URL.Query().Get("q"), Active: r.URL.Query().Get("active")}
+	q := r.URL.Query()
+	d := &listData{Query: q.Get("q"), Active: q.Get("active"), Role: q.Get("role"), Group: q.Get("group")}
 	filter := searchFilter(d.Query, "userName", "displayName")
 	switch d.Active {
 	case "yes":
@@ -490,7 +494,16 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, v *view) (string
 	default:
 		d.Active = ""
 	}
-	if err := c.list(r, scimtrail.UserResource, filter, d); err != nil {
+	if err := c.userFilterChoices(r, v.TenantID, d); err != nil {
+		return "", err
+	}
+	var err error
+	if d.Role == "" && d.Group == "" {
+		err = c.list(r, scimtrail.UserResource, filter, d)
+	} else {
+		err = c.listAmong(r, filter, d)
+	}
+	if err != nil {
 		return "", err
 	}
 	v.Title = "Users"

@@ -39,7 +39,10 @@ func (v *view) Nav() []navItem {
 		{Label: "Groups", Href: base + "groups"},
 		{Label: "Roles & mappings", Href: base + "roles"},
 		{Label: "Break-glass", Href: base + "break-glass"},
+		{Label: "Service accounts", Href: base + "service-accounts"},
 		{Label: "Audit log", Href: base + "audit"},
+		{Label: "Reports", Href: base + "reports"},
+		{Label: "Exports", Href: base + "exports"},
 	}
 	for i := range items {
 		switch {

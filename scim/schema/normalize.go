@@ -244,7 +244,7 @@ func normalizeSingle(a *Attribute, v any, path, parent string) (any, bool, error
 		if !ok {
 			return nil, false, typeError(path, "a string", v)
 		}
-		if enforcedCanonical(parent, a.Name) {
+		if a.EnforceCanonical || enforcedCanonical(parent, a.Name) {
 			i := slices.IndexFunc(a.CanonicalValues, func(c string) bool { return strings.EqualFold(c, s) })
 			if i < 0 {
 				return nil, false, invalidValue("attribute %q must be one of %s, got %q",

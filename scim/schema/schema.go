@@ -69,6 +69,10 @@ type Attribute struct {
 	ReferenceTypes  []string
 	SubAttributes   []Attribute
 	Description     string
+	// EnforceCanonical makes CanonicalValues the only values accepted (compared
+	// case-insensitively, stored as defined). Tenants' custom attributes set it: whoever
+	// lists the values of their own attribute means them as a rule.
+	EnforceCanonical bool
 }
 
 // Sub returns the sub-attribute named name (case-insensitively).

@@ -1,0 +1,132 @@
+package console
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/scimtrail/scimtrail"
+)
+
+// A report is one evidence report the Reports page offers, computed by the service and
+// written as JSON (the API's document) or CSV (one row per item, for spreadsheets).
+type report struct {
+	ID, Title, About string
+	// compute returns the report's JSON document, its CSV header and rows, and the ledger
+	// size it was computed at.
+	compute func(c *Console, r *http.Request, tenant string) (reportOutput, error)
+}
+
+type reportOutput struct {
+	Doc      any
+	Header   []string
+	Rows     [][]string
+	LedgerAt int64
+}
+
+// reports are the reports of the Reports page, in order.
+var reports = []report{
+	{
+		ID: "credentials", Title: "Credential lifecycle",
+		About: "Every SCIM token and service-account key: when it was issued, last used, rotated, revoked, when it expires, and its age.",
+		compute: func(c *Console, r *http.Request, tenant string) (reportOutput, error) {
+			rep, err := c.svc.Credentials(r.Context(), tenant)
+			out := reportOutput{Doc: rep, LedgerAt: rep.LedgerAt,
+				Header: []string{"kind", "id", "owner", "issued", "last_used", "rotated", "revoked", "expires", "age_days", "state"}}
+			for _, k := range rep.Credentials {
+				out.Rows = append(out.Rows, []string{k.Kind, k.ID, k.Owner, csvTime(k.Issued), csvTime(k.LastUsed), csvTime(k.Rotated),
+					csvTime(k.Revoked), csvTime(k.Expires), strconv.Itoa(k.AgeDays), k.State})
+			}
+			return out, err
+		},
+	},
+	{
+		ID: "deprovisioning", Title: "Deprovisioning latency",
+		About: "Every deactivation and deletion of a user: when your IdP asked, when scimtrail applied it, and how long that took (median, 95th percentile, worst).",
+		compute: func(c *Console, r *http.Request, tenant string) (reportOutput, error) {
+			rep, err := c.svc.DeprovisioningLatency(r.Context(), tenant)
+			out := reportOutput{Doc: rep, LedgerAt: rep.LedgerAt,
+				Header: []string{"seq", "user_id", "action", "channel", "requested_at", "applied_at", "latency_ms"}}
+			for _, e := range rep.Events {
+				lat := ""
+				if e.LatencyMS != nil {
+					lat = strconv.FormatFloat(*e.LatencyMS, 'f', 3, 64)
+				}
+				out.Rows = append(out.Rows, []string{strconv.FormatInt(e.Seq, 10), e.UserID, e.Action, e.Channel,
+					csvTime(e.RequestedAt), csvTime(e.AppliedAt), lat})
+			}
+			return out, err
+		},
+	},
+}
+
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+type reportsData struct {
+	Reports    []report
+	Checkpoint *checkpointView
+	LogSize    int64
+}
+
+// reportsPage lists the reports with download links. It computes none of them: each is
+// computed when downloaded, at the log's size then, which the file names and contains.
+func (c *Console) reportsPage(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
+	d := &reportsData{Reports: reports}
+	size, err := c.svc.LogSize(r.Context(), v.TenantID)
+	if err != nil {
+		return "", err
+	}
+	d.LogSize = size
+	if size > 0 {
+		if cp, err := c.checkpoint(r, v.TenantID); err == nil {
+			d.Checkpoint = &cp
+		}
+	}
+	v.Title = "Reports"
+	v.Data = d
+	return "reports", nil
+}
+
+// downloadReport writes one report as JSON or CSV, as an attachment whose name says the
+// tenant, the report and the ledger size it was computed at.
+func (c *Console) downloadReport(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
+	id := r.PathValue("report")
+	i := -1
+	for j := range reports {
+		if reports[j].ID == id {
+			i = j
+		}
+	}
+	format := r.URL.Query().Get("format")
+	if i < 0 || (format != "json" && format != "csv") {
+		return "", scimtrail.Errorf(scimtrail.ENOTFOUND, "no report %q as %q", id, format)
+	}
+	out, err := reports[i].compute(c, r, v.TenantID)
+	if err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("%s-%s-at-%d.%s", v.TenantID, id, out.LedgerAt, format)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Scimtrail-Ledger-Size", strconv.FormatInt(out.LedgerAt, 10))
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		cw := csv.NewWriter(w)
+		cw.Write(out.Header)
+		cw.WriteAll(out.Rows)
+		return "", nil
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(out.Doc)
+	return "", nil
+}

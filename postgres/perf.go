@@ -1,0 +1,50 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/scimtrail/scimtrail"
+)
+
+// Batched reads for rendering a page (scimtrail.BatchReadTx): one query, the ids as one
+// array parameter.
+
+func (t *tx) MembersMany(ctx context.Context, tenant string, groupIDs []string) (map[string][]scimtrail.MemberRef, error) {
+	return t.refsMany(ctx, `SELECT m.group_id, m.member_id, m.member_type,
+		coalesce(CASE WHEN r.type = 'User' THEN r.user_name ELSE r.display_name END, '')
+		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
+		WHERE m.tenant = $1 AND m.group_id = ANY($2::text[])
+		ORDER BY m.group_id COLLATE "C", m.member_id COLLATE "C"`, tenant, groupIDs)
+}
+
+func (t *tx) MemberOfMany(ctx context.Context, tenant string, memberIDs []string) (map[string][]scimtrail.MemberRef, error) {
+	return t.refsMany(ctx, `SELECT m.member_id, m.group_id, 'Group', coalesce(r.display_name, '')
+		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.group_id
+		WHERE m.tenant = $1 AND m.member_id = ANY($2::text[])
+		ORDER BY m.member_id COLLATE "C", m.group_id COLLATE "C"`, tenant, memberIDs)
+}
+
+func (t *tx) refsMany(ctx context.Context, query, tenant string, ids []string) (map[string][]scimtrail.MemberRef, error) {
+	out := map[string][]scimtrail.MemberRef{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := t.tx.Query(ctx, query, tenant, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: members of %d resources: %w", len(ids), err)
+	}
+	var key, typ string
+	var ref scimtrail.MemberRef
+	_, err = pgx.ForEachRow(rows, []any{&key, &ref.Value, &typ, &ref.Display}, func() error {
+		r := ref
+		r.Type = scimtrail.ResourceType(typ)
+		out[key] = append(out[key], r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: members of %d resources: %w", len(ids), err)
+	}
+	return out, nil
+}

@@ -1,0 +1,63 @@
+package service
+
+import (
+	"context"
+	"strings"
+
+	"github.com/scimtrail/scimtrail"
+)
+
+// viewPage is view for a page of resources of one type: one batched membership query for
+// the whole page (a page of 100 users used to run 100 MemberOf queries), and none when the
+// projection leaves the membership attribute out.
+func viewPage(ctx context.Context, tx scimtrail.ReadTx, tenant string, typ scimtrail.ResourceType, rs []scimtrail.Resource, q ListQuery) ([]View, error) {
+	views := make([]View, len(rs))
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		views[i] = View{Resource: r}
+		ids[i] = r.ID
+	}
+	var refs map[string][]scimtrail.MemberRef
+	var err error
+	switch {
+	case len(rs) == 0:
+	case typ == scimtrail.GroupResource && shown("members", q.Attributes, q.ExcludedAttributes):
+		refs, err = tx.MembersMany(ctx, tenant, ids)
+	case typ == scimtrail.UserResource && shown("groups", q.Attributes, q.ExcludedAttributes):
+		refs, err = tx.MemberOfMany(ctx, tenant, ids)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range rs {
+		if typ == scimtrail.GroupResource {
+			views[i].Members = refs[r.ID]
+		} else {
+			views[i].Groups = refs[r.ID]
+		}
+	}
+	return views, nil
+}
+
+// shown reports whether the projection may show the core attribute name. It answers false
+// only when that is certain: name (or its schema-qualified form) is excluded, or attributes
+// lists only plain names that are neither name nor one of its sub-attributes. Anything else
+// (schema URNs in attributes, sub-attributes excluded) loads it, and Project decides.
+func shown(name string, attrs, excluded []string) bool {
+	for _, a := range excluded {
+		a = strings.ToLower(a)
+		if a == name || a == "urn:ietf:params:scim:schemas:core:2.0:group:"+name || a == "urn:ietf:params:scim:schemas:core:2.0:user:"+name {
+			return false
+		}
+	}
+	if len(attrs) == 0 {
+		return true
+	}
+	for _, a := range attrs {
+		a = strings.ToLower(a)
+		if strings.Contains(a, ":") || a == name || strings.HasPrefix(a, name+".") {
+			return true
+		}
+	}
+	return false
+}

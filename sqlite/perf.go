@@ -1,0 +1,51 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/scimtrail/scimtrail"
+)
+
+// Batched reads for rendering a page (scimtrail.BatchReadTx): one query per 500 ids.
+
+func (t *txn) MembersMany(ctx context.Context, tenant string, groupIDs []string) (map[string][]scimtrail.MemberRef, error) {
+	return t.refsMany(ctx, `SELECT m.group_id, m.member_id, m.member_type,
+			COALESCE(CASE r.type WHEN 'User' THEN r.user_name ELSE r.display_name END, '')
+		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
+		WHERE m.tenant = ?`, "m.group_id", ` ORDER BY m.group_id, m.member_id`, tenant, groupIDs)
+}
+
+func (t *txn) MemberOfMany(ctx context.Context, tenant string, memberIDs []string) (map[string][]scimtrail.MemberRef, error) {
+	return t.refsMany(ctx, `SELECT m.member_id, m.group_id, 'Group', COALESCE(r.display_name, '')
+		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.group_id
+		WHERE m.tenant = ?`, "m.member_id", ` ORDER BY m.member_id, m.group_id`, tenant, memberIDs)
+}
+
+// refsMany runs head + " AND col IN (…)" + order over ids in chunks; each row is the key
+// followed by a MemberRef's value, type and display.
+func (t *txn) refsMany(ctx context.Context, head, col, order, tenant string, ids []string) (map[string][]scimtrail.MemberRef, error) {
+	out := map[string][]scimtrail.MemberRef{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	err := inChunks(ids, func(chunk []string) error {
+		cond, args := idFilter(col, chunk, []any{tenant})
+		// A page's text repeats (same page size), so it goes through the bounded cache.
+		rows, err := t.query(ctx, head+cond+order, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var key, typ string
+			var ref scimtrail.MemberRef
+			if err := rows.Scan(&key, &ref.Value, &typ, &ref.Display); err != nil {
+				return err
+			}
+			ref.Type = scimtrail.ResourceType(typ)
+			out[key] = append(out[key], ref)
+		}
+		return rows.Err()
+	})
+	return out, dbErr("listing members", err)
+}

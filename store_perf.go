@@ -1,0 +1,16 @@
+package scimtrail
+
+import "context"
+
+// BatchReadTx reads what rendering a page of resources needs in one query per page rather
+// than one per resource: a list of 100 users used to run 100 MemberOf queries.
+type BatchReadTx interface {
+	// MembersMany returns the direct members of each of the groups, keyed by group id,
+	// each list as Members returns it (ordered by value). Groups without members, and ids
+	// that are not groups of the tenant, have no key.
+	MembersMany(ctx context.Context, tenant string, groupIDs []string) (map[string][]MemberRef, error)
+	// MemberOfMany returns the groups that directly contain each of the ids, keyed by
+	// member id, each list as MemberOf returns it (ordered by value). Ids in no group have
+	// no key.
+	MemberOfMany(ctx context.Context, tenant string, memberIDs []string) (map[string][]MemberRef, error)
+}

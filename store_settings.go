@@ -1,0 +1,54 @@
+package scimtrail
+
+import (
+	"context"
+	"time"
+)
+
+// TenantSettings is a tenant's own configuration of how its SCIM endpoint behaves. A tenant
+// that never changed them has the defaults: zero values, which mean Auto and discard.
+type TenantSettings struct {
+	Tenant string
+	// Dialect is the IdP dialect SCIM requests are read in: "strict", "entra", "okta" or
+	// "auto"; "" means "auto".
+	Dialect string
+	// PasswordPolicy says what happens to a "password" in a User body: "discard" (accepted,
+	// never stored, recorded only as having been set) or "reject" (400 invalidValue); ""
+	// means "discard".
+	PasswordPolicy string
+	// Updated is when the settings last changed; zero for the defaults.
+	Updated time.Time
+}
+
+// TenantSchema is a custom schema extension a tenant registered for one resource type.
+// Definition is the schema's JSON representation (RFC 7643 §7) as the service validated it;
+// the store keeps it byte for byte.
+type TenantSchema struct {
+	Tenant       string
+	URN          string
+	ResourceType ResourceType
+	Definition   []byte
+	Created      time.Time
+}
+
+// SettingsReadTx reads tenants' settings and custom schemas.
+type SettingsReadTx interface {
+	// TenantSettings returns the tenant's settings. A tenant whose settings were never
+	// stored gets the defaults (only Tenant set), not ENOTFOUND: the store does not check
+	// that the tenant exists.
+	TenantSettings(ctx context.Context, tenant string) (TenantSettings, error)
+	// TenantSchemas lists the tenant's custom schema extensions, oldest first.
+	TenantSchemas(ctx context.Context, tenant string) ([]TenantSchema, error)
+}
+
+// SettingsTx writes tenants' settings and custom schemas.
+type SettingsTx interface {
+	// PutTenantSettings stores s as the tenant's settings, replacing earlier ones.
+	PutTenantSettings(ctx context.Context, s TenantSettings) error
+	// InsertTenantSchema stores a custom schema. Returns ECONFLICT when the tenant already
+	// has a schema with the same URN, compared case-insensitively (RFC 7643 §2.1).
+	InsertTenantSchema(ctx context.Context, s TenantSchema) error
+	// DeleteTenantSchema deletes the tenant's schema with the URN (case-insensitively).
+	// Returns ENOTFOUND when there is none.
+	DeleteTenantSchema(ctx context.Context, tenant, urn string) error
+}

@@ -1,0 +1,100 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/scimtrail/scimtrail"
+)
+
+// testBatchReads checks that MembersMany and MemberOfMany answer exactly what Members and
+// MemberOf answer one id at a time, keyed by id, tenants kept apart.
+func testBatchReads(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
+	s := open(t)
+	insertResources(t, s, "acme",
+		user("acme", "u1", "alice", base), user("acme", "u2", "bob", base), user("acme", "u3", "carol", base),
+		group("acme", "g1", "Engineers", base), group("acme", "g2", "Admins", base), group("acme", "g3", "Empty", base))
+	insertResources(t, s, "globex", user("globex", "u1", "mallory", base), group("globex", "g1", "Other", base))
+	u := func(id string) scimtrail.Member { return scimtrail.Member{Value: id, Type: scimtrail.UserResource} }
+	update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
+		if _, err := tx.AddMembers(ctx, "acme", "g1", []scimtrail.Member{u("u2"), u("u1"), {Value: "g2", Type: scimtrail.GroupResource}}); err != nil {
+			return err
+		}
+		_, err := tx.AddMembers(ctx, "acme", "g2", []scimtrail.Member{u("u1"), u("u3")})
+		return err
+	})
+	update(t, s, "globex", func(ctx context.Context, tx scimtrail.Tx) error {
+		_, err := tx.AddMembers(ctx, "globex", "g1", []scimtrail.Member{u("u1")})
+		return err
+	})
+	// Enough ids to need more than one chunk where a backend chunks its IN lists.
+	many := []string{"g1", "g2", "g3", "u1", "u2", "u3", "missing"}
+	for i := range 1200 {
+		many = append(many, "x"+string(rune('a'+i%26))+string(rune('a'+i/26%26)))
+	}
+	view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+		for _, ids := range [][]string{nil, {"g1"}, many} {
+			members, err := tx.MembersMany(ctx, "acme", ids)
+			if err != nil {
+				t.Fatalf("MembersMany: %v", err)
+			}
+			groups, err := tx.MemberOfMany(ctx, "acme", ids)
+			if err != nil {
+				t.Fatalf("MemberOfMany: %v", err)
+			}
+			wantMembers, wantGroups := map[string][]scimtrail.MemberRef{}, map[string][]scimtrail.MemberRef{}
+			for _, id := range ids {
+				m, err := tx.Members(ctx, "acme", id)
+				if err != nil {
+					return err
+				}
+				if len(m) > 0 {
+					wantMembers[id] = m
+				}
+				g, err := tx.MemberOf(ctx, "acme", id)
+				if err != nil {
+					return err
+				}
+				if len(g) > 0 {
+					wantGroups[id] = g
+				}
+			}
+			if diff := cmp.Diff(wantMembers, members, cmpOpts...); diff != "" {
+				t.Errorf("MembersMany(%d ids) (-Members one by one +got):\n%s", len(ids), diff)
+			}
+			if diff := cmp.Diff(wantGroups, groups, cmpOpts...); diff != "" {
+				t.Errorf("MemberOfMany(%d ids) (-MemberOf one by one +got):\n%s", len(ids), diff)
+			}
+		}
+		return nil
+	})
+	// Spot-check the shape, so that the comparison above is not between two empty maps.
+	view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+		got, err := tx.MembersMany(ctx, "acme", []string{"g1", "g2", "g3"})
+		if err != nil {
+			return err
+		}
+		want := map[string][]scimtrail.MemberRef{
+			"g1": {{Value: "g2", Type: scimtrail.GroupResource, Display: "Admins"}, {Value: "u1", Type: scimtrail.UserResource, Display: "alice"}, {Value: "u2", Type: scimtrail.UserResource, Display: "bob"}},
+			"g2": {{Value: "u1", Type: scimtrail.UserResource, Display: "alice"}, {Value: "u3", Type: scimtrail.UserResource, Display: "carol"}},
+		}
+		if diff := cmp.Diff(want, got, cmpOpts...); diff != "" {
+			t.Errorf("MembersMany (-want +got):\n%s", diff)
+		}
+		of, err := tx.MemberOfMany(ctx, "acme", []string{"u1", "u3", "g2"})
+		if err != nil {
+			return err
+		}
+		wantOf := map[string][]scimtrail.MemberRef{
+			"u1": {{Value: "g1", Type: scimtrail.GroupResource, Display: "Engineers"}, {Value: "g2", Type: scimtrail.GroupResource, Display: "Admins"}},
+			"u3": {{Value: "g2", Type: scimtrail.GroupResource, Display: "Admins"}},
+			"g2": {{Value: "g1", Type: scimtrail.GroupResource, Display: "Engineers"}},
+		}
+		if diff := cmp.Diff(wantOf, of, cmpOpts...); diff != "" {
+			t.Errorf("MemberOfMany (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}
