@@ -338,3 +338,48 @@ func TestDeadSinkShowsErrorAndRetry(t *testing.T) {
 		t.Fatal("no sink.retried entry from the console")
 	}
 }
+
+// The access report on the Reports page is the API's evidence report: the user's role with
+// its group path, and a signed checkpoint with inclusion proofs for the entries it cites.
+func TestAccessReportDownload(t *testing.T) {
+	f := newFixture(t)
+	alice, _, staff := accessFixture(t, f)
+	if _, _, err := f.svc.CreateMapping(t.Context(), operator, "acme", staff, "viewer"); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client(t)
+	f.signIn(t, c, f.acmeAuditor)
+	_, page, _ := f.get(t, c, "/console/t/acme/reports")
+	if !strings.Contains(page, "Who has access now") {
+		t.Fatalf("reports page lacks the access report")
+	}
+	status, body, _ := f.get(t, c, "/console/t/acme/reports/access?format=json")
+	var rep service.AccessReport
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &rep) != nil {
+		t.Fatalf("access JSON: %d\n%s", status, body)
+	}
+	if rep.Evidence.Checkpoint == "" || len(rep.Evidence.Entries) == 0 {
+		t.Fatalf("access report carries no evidence: %+v", rep.Evidence)
+	}
+	found := false
+	for _, u := range rep.Users {
+		for _, a := range u.Access {
+			if u.UserID == alice && a.Role == "viewer" {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("access report lacks alice's viewer role:\n%s", body)
+	}
+	req, _ := http.NewRequest("GET", f.srv.URL+"/console/t/acme/reports/access?format=csv", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rows, err := csv.NewReader(resp.Body).ReadAll()
+	if err != nil || len(rows) < 2 || rows[0][3] != "role" || rows[1][0] != alice || rows[1][5] != "group" {
+		t.Fatalf("access CSV: %v %q", err, rows)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/scimtrail/scimtrail"
@@ -57,6 +58,24 @@ var reports = []report{
 				}
 				out.Rows = append(out.Rows, []string{strconv.FormatInt(e.Seq, 10), e.UserID, e.Action, e.Channel,
 					csvTime(e.RequestedAt), csvTime(e.AppliedAt), lat})
+			}
+			return out, err
+		},
+	},
+	{
+		ID: "access", Title: "Who has access now",
+		About: "Every user's effective access at this moment with every path that grants it, and the signed checkpoint and inclusion proofs that back it (the JSON verifies offline with scimtrail audit verify --report).",
+		compute: func(c *Console, r *http.Request, tenant string) (reportOutput, error) {
+			rep, err := c.svc.AccessReport(r.Context(), tenant, c.svc.Now())
+			out := reportOutput{Doc: rep, LedgerAt: rep.Evidence.Size,
+				Header: []string{"user_id", "user_name", "external", "role", "since", "path_kind", "via", "grant", "seq"}}
+			for _, u := range rep.Users {
+				for _, a := range u.Access {
+					for _, p := range a.Paths {
+						out.Rows = append(out.Rows, []string{u.UserID, u.UserName, strconv.FormatBool(u.External), a.Role, csvTime(a.Since),
+							p.Kind, strings.Join(p.Via, " "), p.Grant, strconv.FormatInt(p.Seq, 10)})
+					}
+				}
 			}
 			return out, err
 		},
