@@ -286,6 +286,8 @@ func (d *Dispatcher) send(ctx context.Context, del Delivery, recs []Record) (int
 		return d.deliverHEC(ctx, del, recs)
 	case service.SinkSyslog:
 		return d.deliverSyslog(ctx, del, recs)
+	case service.SinkKafka:
+		return d.deliverKafka(ctx, del, recs)
 	case service.SinkFile:
 		if d.opts.WriteFiles == nil || d.opts.FileDir == "" {
 			return 0, errors.New("this server writes no file sinks (--sink-file-dir)")

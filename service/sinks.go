@@ -24,6 +24,7 @@ const (
 	SinkSplunkHEC = "splunk_hec"
 	SinkSyslog    = "syslog"
 	SinkFile      = "file"
+	SinkKafka     = "kafka"
 
 	FormatNative  = "native"  // the ledger entry itself, with tenant, seq, leaf hash, checkpoint
 	FormatOCSF    = "ocsf"    // OCSF 1.8.0 events (docs/ocsf.md)
@@ -47,6 +48,9 @@ type SinkRequest struct {
 	TLS     *SinkTLS `json:"tls,omitempty"`
 	// Dir is a file sink's directory, relative to the operator's --sink-file-dir.
 	Dir string `json:"dir,omitempty"`
+	// Brokers (host:port, 1–16) and Topic are a Kafka sink's cluster and topic.
+	Brokers []string `json:"brokers,omitempty"`
+	Topic   string   `json:"topic,omitempty"`
 	// FromSeq is the first seq to deliver in each tenant; nil delivers from the first entry.
 	FromSeq *int64 `json:"from_seq,omitempty"`
 }
@@ -65,11 +69,16 @@ type SinkConfig struct {
 	Address string   `json:"address,omitempty"`
 	TLS     *SinkTLS `json:"tls,omitempty"`
 	Dir     string   `json:"dir,omitempty"`
+	Brokers []string `json:"brokers,omitempty"`
+	Topic   string   `json:"topic,omitempty"`
 	Format  string   `json:"format,omitempty"`
 }
 
 // destination is where the sink delivers, for the ledger and the API.
 func (c SinkConfig) destination() string {
+	if c.Topic != "" {
+		return c.Topic + " @ " + strings.Join(c.Brokers, ",")
+	}
 	if c.Address != "" {
 		return c.Address
 	}
@@ -157,6 +166,9 @@ func (s *Service) CreateSink(ctx context.Context, o Origin, tenant string, req S
 		if cfg.Address != "" {
 			changes = append(changes, scimtrail.Change{Path: "address", New: cfg.Address})
 		}
+		if cfg.Topic != "" {
+			changes = append(changes, scimtrail.Change{Path: "brokers", New: cfg.Brokers}, scimtrail.Change{Path: "topic", New: cfg.Topic})
+		}
 		changes = append(changes, scimtrail.Change{Path: "format", New: cfg.Format}, scimtrail.Change{Path: "from_seq", New: fromSeq})
 		var err error
 		rc, err = appendEntries(ctx, tx, sinkLog(tenant), o, at, scimtrail.Entry{
@@ -187,13 +199,12 @@ func (s *Service) checkSinkRequest(ctx context.Context, req *SinkRequest) (SinkC
 		SinkSplunkHEC: {FormatNative, FormatOCSF},
 		SinkSyslog:    {FormatRFC5424, FormatCEF},
 		SinkFile:      {FormatJSONL, FormatParquet},
+		SinkKafka:     {FormatNative, FormatOCSF},
 	}
 	switch req.Type {
-	case SinkWebhook, SinkSplunkHEC, SinkSyslog, SinkFile:
+	case SinkWebhook, SinkSplunkHEC, SinkSyslog, SinkFile, SinkKafka:
 	case "":
 		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "type is required: one of %q", sinkTypes)
-	case "kafka":
-		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.ENOTIMPLEMENTED, "sink type %q is not available yet; use one of %q", req.Type, sinkTypes)
 	default:
 		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "unknown sink type %q: use one of %q", req.Type, sinkTypes)
 	}
@@ -215,7 +226,26 @@ func (s *Service) checkSinkRequest(ctx context.Context, req *SinkRequest) (SinkC
 	if req.Type != SinkFile && req.Dir != "" {
 		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "dir is for file sinks")
 	}
+	if req.Type != SinkKafka && (req.Brokers != nil || req.Topic != "") {
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "brokers and topic are for kafka sinks")
+	}
 	switch req.Type {
+	case SinkKafka:
+		if req.URL != "" {
+			return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "a kafka sink has brokers (host:port) and a topic, not a url")
+		}
+		if len(req.Brokers) == 0 || len(req.Brokers) > maxKafkaBrokers {
+			return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "brokers must list 1 to %d bootstrap brokers as host:port, not %d", maxKafkaBrokers, len(req.Brokers))
+		}
+		for _, b := range req.Brokers {
+			if err := s.checkSinkAddress(ctx, b); err != nil {
+				return SinkConfig{}, false, err
+			}
+		}
+		if err := checkKafkaTopic(req.Topic); err != nil {
+			return SinkConfig{}, false, err
+		}
+		return SinkConfig{Brokers: req.Brokers, Topic: req.Topic, Format: req.Format}, false, nil
 	case SinkFile:
 		if req.URL != "" {
 			return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "a file sink has a dir, not a url")
@@ -262,7 +292,30 @@ func (s *Service) checkSinkRequest(ctx context.Context, req *SinkRequest) (SinkC
 	return SinkConfig{URL: req.URL, Format: req.Format}, generated, nil
 }
 
-var sinkTypes = []string{SinkWebhook, SinkSplunkHEC, SinkSyslog, SinkFile}
+var sinkTypes = []string{SinkWebhook, SinkSplunkHEC, SinkSyslog, SinkFile, SinkKafka}
+
+// maxKafkaBrokers bounds a Kafka sink's bootstrap list; the cluster advertises the rest.
+const maxKafkaBrokers = 16
+
+// checkKafkaTopic applies Kafka's rules for topic names: 1 to 249 of [a-zA-Z0-9._-], and
+// neither "." nor "..".
+func checkKafkaTopic(topic string) error {
+	if topic == "" {
+		return scimtrail.Errorf(scimtrail.EINVALID, "topic is required")
+	}
+	if len(topic) > 249 {
+		return scimtrail.Errorf(scimtrail.EINVALID, "topic is longer than 249 characters")
+	}
+	if topic == "." || topic == ".." {
+		return scimtrail.Errorf(scimtrail.EINVALID, "topic cannot be %q", topic)
+	}
+	for _, r := range topic {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return scimtrail.Errorf(scimtrail.EINVALID, "topic %q may hold only ASCII letters, digits, '.', '_' and '-'", topic)
+		}
+	}
+	return nil
+}
 
 // checkHECToken accepts what Splunk issues (a GUID) and anything token-like, but nothing
 // that could smuggle a header: printable ASCII without spaces.

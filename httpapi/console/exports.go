@@ -49,6 +49,8 @@ func (s sinkView) Dead() bool { return s.State == scimtrail.SinkDead }
 // Destination is where the sink delivers, in one line.
 func (s sinkView) Destination() string {
 	switch {
+	case s.Topic != "":
+		return s.Topic + " @ " + strings.Join(s.Brokers, ",")
 	case s.Address != "":
 		return s.Address
 	case s.Dir != "":
@@ -66,6 +68,8 @@ func (s sinkView) TypeLabel() string {
 		return "syslog (TLS)"
 	case service.SinkFile:
 		return "file"
+	case service.SinkKafka:
+		return "Kafka"
 	}
 	return s.Type
 }

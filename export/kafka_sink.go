@@ -1,0 +1,41 @@
+package export
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/scimtrail/scimtrail/export/kafka"
+	"github.com/scimtrail/scimtrail/export/ocsf"
+	"github.com/scimtrail/scimtrail/service"
+)
+
+// KafkaValue is the value of a record's Kafka message: the native record, or its OCSF event
+// with tenant, seq, leaf hash and checkpoint alongside (as HEC sends it).
+func KafkaValue(r Record, format string) ([]byte, error) {
+	if format == service.FormatOCSF {
+		o, err := ocsf.Event(r.Entry, r.LeafHash)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(map[string]any{"tenant": r.Tenant, "seq": r.Seq, "leaf_hash": r.LeafHash, "checkpoint": r.Checkpoint, "ocsf": o})
+	}
+	return json.Marshal(r)
+}
+
+// deliverKafka produces recs, keyed by tenant so that a tenant's records share a partition
+// and keep their order, and counts those acknowledged by all in-sync replicas.
+func (d *Dispatcher) deliverKafka(ctx context.Context, del Delivery, recs []Record) (int, error) {
+	msgs := make([]kafka.Message, len(recs))
+	for i, r := range recs {
+		v, err := KafkaValue(r, del.Config.Format)
+		if err != nil {
+			return 0, err
+		}
+		msgs[i] = kafka.Message{Key: []byte(r.Tenant), Value: v}
+	}
+	cfg := kafka.Config{Brokers: del.Config.Brokers, Topic: del.Config.Topic}
+	if !d.opts.AllowPrivate {
+		cfg.IsPublic = service.IsPublicAddr
+	}
+	return kafka.Produce(ctx, cfg, msgs)
+}
