@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -232,23 +233,32 @@ type auditEntry struct {
 	Pruned bool `json:"pruned,omitempty"`
 }
 
-func (h *handler) auditEntries(w http.ResponseWriter, r *http.Request, c call) error {
-	qv := r.URL.Query()
-	var after int64
+// ledgerPage reads the after and limit parameters shared by the audit read and the pull
+// API: after defaults to 0, limit to defaultAuditLimit and is capped at maxAuditLimit.
+func ledgerPage(qv url.Values) (after int64, limit int, err error) {
 	if s := qv.Get("after"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
-			return scimtrail.Errorf(scimtrail.EINVALID, "after must be a non-negative integer, not %q", s)
+			return 0, 0, scimtrail.Errorf(scimtrail.EINVALID, "after must be a non-negative integer, not %q", s)
 		}
 		after = n
 	}
-	limit := defaultAuditLimit
+	limit = defaultAuditLimit
 	if s := qv.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			return scimtrail.Errorf(scimtrail.EINVALID, "limit must be a positive integer, not %q", s)
+			return 0, 0, scimtrail.Errorf(scimtrail.EINVALID, "limit must be a positive integer, not %q", s)
 		}
 		limit = min(n, maxAuditLimit)
+	}
+	return after, limit, nil
+}
+
+func (h *handler) auditEntries(w http.ResponseWriter, r *http.Request, c call) error {
+	qv := r.URL.Query()
+	after, limit, err := ledgerPage(qv)
+	if err != nil {
+		return err
 	}
 	f := scimtrail.EntryFilter{Action: qv.Get("action"), ActorID: qv.Get("actor"), TargetID: qv.Get("target")}
 	for _, p := range []struct {

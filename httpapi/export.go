@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/scimtrail/scimtrail"
@@ -131,21 +130,9 @@ type eventRecord struct {
 // next_after is the cursor to send next.
 func (h *handler) pollEvents(w http.ResponseWriter, r *http.Request, c call) error {
 	qv := r.URL.Query()
-	var after int64
-	if s := qv.Get("after"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			return scimtrail.Errorf(scimtrail.EINVALID, "after must be a non-negative integer, not %q", s)
-		}
-		after = n
-	}
-	limit := defaultAuditLimit
-	if s := qv.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return scimtrail.Errorf(scimtrail.EINVALID, "limit must be a positive integer, not %q", s)
-		}
-		limit = min(n, maxAuditLimit)
+	after, limit, err := ledgerPage(qv)
+	if err != nil {
+		return err
 	}
 	var wait time.Duration
 	if s := qv.Get("wait"); s != "" {

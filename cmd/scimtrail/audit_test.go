@@ -22,28 +22,38 @@ import (
 // user.created, with checkpoints at 6 and at 12.
 const logSize = 12
 
+// signingService opens the store at dsn with a new checkpoint-signing key ring, which it
+// also stores in keyFile for the CLI; the caller closes the store with the returned func.
+func signingService(tb testing.TB, dsn, keyFile string) (*service.Service, func()) {
+	tb.Helper()
+	store, err := openStore(context.Background(), dsn, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	text, err := ledger.NewKeyRing("scimtrail-test")
+	if err != nil {
+		store.Close()
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, text, 0o600); err != nil {
+		store.Close()
+		tb.Fatal(err)
+	}
+	ring, err := ledger.ParseKeyRing(text)
+	if err != nil {
+		store.Close()
+		tb.Fatal(err)
+	}
+	return service.New(store, service.Options{Keys: ring}), func() { store.Close() }
+}
+
 // buildLog writes a small, untouched log of tenant acme into the database at dsn through
 // the real write path and signs checkpoints with a new key ring, which it stores in keyFile.
 func buildLog(tb testing.TB, dsn, keyFile string) {
 	tb.Helper()
 	ctx := context.Background()
-	store, err := openStore(ctx, dsn, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer store.Close()
-	text, err := ledger.NewKeyRing("scimtrail-test")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, text, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	ring, err := ledger.ParseKeyRing(text)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc := service.New(store, service.Options{Keys: ring})
+	svc, closeStore := signingService(tb, dsn, keyFile)
+	defer closeStore()
 	o := service.Origin{Actor: scimtrail.Actor{Type: scimtrail.ActorSystem, ID: "test"}, Channel: scimtrail.ChannelSystem}
 	if _, _, err := svc.CreateTenant(ctx, o, "acme", "Acme"); err != nil {
 		tb.Fatal(err)

@@ -2,52 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	appclient "github.com/scimtrail/scimtrail/client"
-	"github.com/scimtrail/scimtrail/export/webhook"
 )
 
 var errStop = errors.New("stop here")
-
-// hookReceiver verifies Standard Webhooks signatures and records the seqs of acme.
-type hookReceiver struct {
-	secret string
-	mu     sync.Mutex
-	seqs   []int64
-	bad    int
-}
-
-func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if webhook.Verify(h.secret, r.Header, body, time.Now()) != nil {
-		h.bad++
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	var m struct {
-		Data struct {
-			Tenant string `json:"tenant"`
-			Seq    int64  `json:"seq"`
-		} `json:"data"`
-	}
-	json.Unmarshal(body, &m)
-	if m.Data.Tenant == "acme" {
-		h.seqs = append(h.seqs, m.Data.Seq)
-	}
-	w.WriteHeader(http.StatusOK)
-}
 
 // inOrder checks seqs 1..head arrived, each first arrival right after its predecessor.
 func inOrder(t *testing.T, seqs []int64, head int64) {
@@ -73,7 +39,7 @@ func TestExportAcrossServerRestart(t *testing.T) {
 		keyFile := filepath.Join(t.TempDir(), "sink.key")
 		e := env{"SCIMTRAIL_BOOTSTRAP_TOKEN": preset, "SCIMTRAIL_ALLOW_PRIVATE_SINKS": "1", "SCIMTRAIL_SINK_KEY_FILE": keyFile}
 		const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-		rcv := &hookReceiver{secret: secret}
+		rcv := &tenantHookReceiver{secret: secret}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -117,7 +83,7 @@ func TestExportAcrossServerRestart(t *testing.T) {
 		}
 		head := *st.Cursor
 		rcv.mu.Lock()
-		inOrder(t, rcv.seqs, head)
+		inOrder(t, rcv.seqs["acme"], head)
 		if rcv.bad != 0 {
 			t.Errorf("%d deliveries failed signature verification", rcv.bad)
 		}

@@ -23,23 +23,8 @@ import (
 func buildLargeLog(tb testing.TB, dsn, keyFile string, n int) {
 	tb.Helper()
 	ctx := context.Background()
-	store, err := openStore(ctx, dsn, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer store.Close()
-	text, err := ledger.NewKeyRing("scimtrail-test")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, text, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	ring, err := ledger.ParseKeyRing(text)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc := service.New(store, service.Options{Keys: ring})
+	svc, closeStore := signingService(tb, dsn, keyFile)
+	defer closeStore()
 	sys := service.Origin{Actor: scimtrail.Actor{Type: scimtrail.ActorSystem, ID: "test"}, Channel: scimtrail.ChannelSystem}
 	if _, _, err := svc.CreateTenant(ctx, sys, "acme", "Acme"); err != nil {
 		tb.Fatal(err)
