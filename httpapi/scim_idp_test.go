@@ -8,26 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/scimtrail/scimtrail/internal/idprecord"
 )
 
 // idpRequest is one file of testdata/idp (format in testdata/idp/README.md).
-type idpRequest struct {
-	Method  string            `json:"method"`
-	Path    string            `json:"path"`
-	Query   string            `json:"query"`
-	Headers map[string]string `json:"headers"`
-	Body    json.RawMessage   `json:"body"`
-	Expect  struct {
-		Status       int      `json:"status"`
-		Match        []string `json:"match"`
-		TotalResults *int     `json:"totalResults"`
-		Members      *struct {
-			Present []string `json:"present"`
-			Absent  []string `json:"absent"`
-			Others  string   `json:"others"`
-		} `json:"members"`
-	} `json:"expect"`
-}
+type idpRequest = idprecord.Request
 
 // TestIdPReplay replays each IdP's recorded request sequence, in order, over real HTTP on
 // every backend, and checks every expectation the recording states. To make "others" and

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scimtrail/scimtrail/internal/idprecord"
+
 	"github.com/scimtrail/scimtrail/scim/dialect"
 	"github.com/scimtrail/scimtrail/scim/filter"
 	"github.com/scimtrail/scimtrail/scim/patch"
@@ -20,23 +22,7 @@ const enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 // recorded is one file of testdata/idp: a request an IdP sends, as its documentation
 // shows it, and what must come of it.
-type recorded struct {
-	Method  string            `json:"method"`
-	Path    string            `json:"path"`
-	Query   string            `json:"query"`
-	Headers map[string]string `json:"headers"`
-	Body    json.RawMessage   `json:"body"`
-	Expect  struct {
-		Status       int      `json:"status"`
-		Match        []string `json:"match"`
-		TotalResults *int     `json:"totalResults"`
-		Members      *struct {
-			Present []string `json:"present"`
-			Absent  []string `json:"absent"`
-			Others  string   `json:"others"` // "kept" or "removed"
-		} `json:"members"`
-	} `json:"expect"`
-}
+type recorded = idprecord.Request
 
 // placeholders are the ids the replay binds; the HTTP replay binds the ids it created.
 var placeholders = strings.NewReplacer("{userId}", "u-1", "{userId2}", "u-2", "{groupId}", "g-1")
