@@ -252,7 +252,6 @@ func compileString(col string, op filter.Op, value any, folded bool) (cond, bool
 	if folded {
 		v = fold(v)
 	}
-	var sqlOp string
 	switch op {
 	case filter.Eq:
 		return func(b *sqlBuilder) {
@@ -281,15 +280,9 @@ func compileString(col string, op filter.Op, value any, folded bool) (cond, bool
 			b.WriteString("::integer) = ")
 			b.arg(v)
 		}, true
-	case filter.Gt:
-		sqlOp = ">"
-	case filter.Ge:
-		sqlOp = ">="
-	case filter.Lt:
-		sqlOp = "<"
-	case filter.Le:
-		sqlOp = "<="
-	default:
+	}
+	sqlOp, ok := orderOps[op]
+	if !ok {
 		return nil, false
 	}
 	return func(b *sqlBuilder) {
@@ -297,6 +290,9 @@ func compileString(col string, op filter.Op, value any, folded bool) (cond, bool
 		b.arg(v)
 	}, true
 }
+
+// orderOps are the SQL operators of the SCIM ordering comparisons.
+var orderOps = map[filter.Op]string{filter.Gt: ">", filter.Ge: ">=", filter.Lt: "<", filter.Le: "<="}
 
 // compileTime compares a timestamptz column with an RFC 3339 operand. PostgreSQL keeps
 // microseconds, so an operand with finer precision is left to Match rather than rounded.
@@ -309,19 +305,12 @@ func compileTime(col string, op filter.Op, value any) (cond, bool) {
 	if err != nil || v.Nanosecond()%1000 != 0 {
 		return nil, false
 	}
-	var sqlOp string
-	switch filter.Op(strings.ToLower(string(op))) {
-	case filter.Eq:
-		sqlOp = "="
-	case filter.Gt:
-		sqlOp = ">"
-	case filter.Ge:
-		sqlOp = ">="
-	case filter.Lt:
-		sqlOp = "<"
-	case filter.Le:
-		sqlOp = "<="
-	default:
+	op = filter.Op(strings.ToLower(string(op)))
+	sqlOp, ok := orderOps[op]
+	if op == filter.Eq {
+		sqlOp, ok = "=", true
+	}
+	if !ok {
 		return nil, false
 	}
 	return func(b *sqlBuilder) {
