@@ -34,11 +34,14 @@ type Sink struct {
 }
 
 // SinkCursor is a sink's durable position in one tenant's log: every entry with seq <=
-// LastSeq has been acknowledged by the receiver.
+// LastSeq has been acknowledged by the receiver, and so has every checkpoint record of a
+// size <= Checkpoint. Checkpoint records are interleaved with entries (a checkpoint of
+// size n right after entry n), so Checkpoint <= LastSeq always.
 type SinkCursor struct {
-	Sink    string
-	Tenant  string
-	LastSeq int64
+	Sink       string
+	Tenant     string
+	LastSeq    int64
+	Checkpoint int64
 }
 
 // ExportReadTx reads sinks and their cursors.
@@ -51,6 +54,12 @@ type ExportReadTx interface {
 	AllSinks(ctx context.Context) ([]Sink, error)
 	// SinkCursors lists a sink's cursors, by tenant.
 	SinkCursors(ctx context.Context, sink string) ([]SinkCursor, error)
+	// CheckpointsBetween returns up to limit of the tenant's checkpoints with after < size
+	// <= upTo, smallest first: the checkpoint records a sink has yet to deliver.
+	CheckpointsBetween(ctx context.Context, tenant string, after, upTo int64, limit int) ([]StoredCheckpoint, error)
+	// SinkLease returns who holds the sink's delivery lease and until when; ENOTFOUND when
+	// no one ever took it (or it was released).
+	SinkLease(ctx context.Context, sink string) (holder string, expires time.Time, err error)
 }
 
 // ExportTx writes sinks and their cursors.
@@ -63,8 +72,17 @@ type ExportTx interface {
 	SetSinkState(ctx context.Context, s Sink) error
 	// DeleteSink deletes the sink and its cursors; ENOTFOUND when it does not exist.
 	DeleteSink(ctx context.Context, id string) error
-	// SetSinkCursor moves the cursor of (c.Sink, c.Tenant) to c.LastSeq, creating it when
-	// missing. A cursor never moves backwards: a smaller LastSeq leaves it as it is, so two
-	// dispatchers racing (two replicas) can only cause duplicates, never a skip.
+	// SetSinkCursor moves the cursor of (c.Sink, c.Tenant) to c.LastSeq and c.Checkpoint,
+	// creating it when missing. A cursor never moves backwards: each of the two positions
+	// only grows, so two dispatchers racing (two replicas) can only cause duplicates, never
+	// a skip.
 	SetSinkCursor(ctx context.Context, c SinkCursor) error
+	// AcquireSinkLease takes or renews the sink's delivery lease for holder until ttl from
+	// now, and reports whether holder has it: it does when no one holds it, when holder
+	// already does, or when the other holder's lease has expired. now is the caller's
+	// clock; PostgreSQL uses its own clock instead, so replicas with skewed clocks agree.
+	AcquireSinkLease(ctx context.Context, sink, holder string, now time.Time, ttl time.Duration) (bool, error)
+	// ReleaseSinkLease gives the lease up if holder holds it, so that another replica takes
+	// the sink over at once instead of after the lease expires.
+	ReleaseSinkLease(ctx context.Context, sink, holder string) error
 }

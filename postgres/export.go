@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -58,13 +59,13 @@ func (t *tx) sinks(ctx context.Context, query string, args ...any) ([]scimtrail.
 }
 
 func (t *tx) SinkCursors(ctx context.Context, sink string) ([]scimtrail.SinkCursor, error) {
-	rows, err := t.tx.Query(ctx, `SELECT tenant, last_seq FROM sink_cursors WHERE sink = $1 ORDER BY tenant`, sink)
+	rows, err := t.tx.Query(ctx, `SELECT tenant, last_seq, checkpoint_size FROM sink_cursors WHERE sink = $1 ORDER BY tenant`, sink)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: cursors of sink %q: %w", sink, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (scimtrail.SinkCursor, error) {
 		c := scimtrail.SinkCursor{Sink: sink}
-		err := row.Scan(&c.Tenant, &c.LastSeq)
+		err := row.Scan(&c.Tenant, &c.LastSeq, &c.Checkpoint)
 		return c, err
 	})
 	if err != nil {
@@ -121,15 +122,66 @@ func (t *tx) DeleteSink(ctx context.Context, id string) error {
 	if _, err := t.tx.Exec(ctx, `DELETE FROM sink_cursors WHERE sink = $1`, id); err != nil {
 		return fmt.Errorf("postgres: delete cursors of sink %q: %w", id, err)
 	}
+	if _, err := t.tx.Exec(ctx, `DELETE FROM sink_leases WHERE sink = $1`, id); err != nil {
+		return fmt.Errorf("postgres: delete lease of sink %q: %w", id, err)
+	}
 	return nil
 }
 
 func (t *tx) SetSinkCursor(ctx context.Context, c scimtrail.SinkCursor) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO sink_cursors (sink, tenant, last_seq) VALUES ($1, $2, $3)
-		ON CONFLICT (sink, tenant) DO UPDATE SET last_seq = excluded.last_seq
-		WHERE excluded.last_seq > sink_cursors.last_seq`, c.Sink, c.Tenant, c.LastSeq)
+	_, err := t.tx.Exec(ctx, `INSERT INTO sink_cursors (sink, tenant, last_seq, checkpoint_size) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (sink, tenant) DO UPDATE SET last_seq = GREATEST(sink_cursors.last_seq, excluded.last_seq),
+			checkpoint_size = GREATEST(sink_cursors.checkpoint_size, excluded.checkpoint_size)`,
+		c.Sink, c.Tenant, c.LastSeq, c.Checkpoint)
 	if err != nil {
 		return fmt.Errorf("postgres: move cursor of sink %q in %q: %w", c.Sink, c.Tenant, err)
+	}
+	return nil
+}
+
+func (t *tx) CheckpointsBetween(ctx context.Context, tenant string, after, upTo int64, limit int) ([]scimtrail.StoredCheckpoint, error) {
+	rows, err := t.tx.Query(ctx, `SELECT tenant, size, root, note FROM checkpoints WHERE tenant = $1 AND size > $2 AND size <= $3
+		ORDER BY size LIMIT $4`, tenant, after, upTo, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: checkpoints of %q: %w", tenant, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[scimtrail.StoredCheckpoint])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: checkpoints of %q: %w", tenant, err)
+	}
+	return out, nil
+}
+
+func (t *tx) SinkLease(ctx context.Context, sink string) (string, time.Time, error) {
+	var holder string
+	var expires time.Time
+	err := t.tx.QueryRow(ctx, `SELECT holder, expires FROM sink_leases WHERE sink = $1`, sink).Scan(&holder, &expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", time.Time{}, notFound("sink %q has no lease", sink)
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("postgres: lease of sink %q: %w", sink, err)
+	}
+	return holder, expires.UTC(), nil
+}
+
+// AcquireSinkLease ignores now: expiry is judged by the database's clock, the one clock
+// every replica shares.
+func (t *tx) AcquireSinkLease(ctx context.Context, sink, holder string, _ time.Time, ttl time.Duration) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `INSERT INTO sink_leases (sink, holder, expires)
+		VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3))
+		ON CONFLICT (sink) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
+		WHERE sink_leases.holder = excluded.holder OR sink_leases.expires < clock_timestamp()`,
+		sink, holder, ttl.Seconds())
+	if err != nil {
+		return false, fmt.Errorf("postgres: lease of sink %q: %w", sink, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func (t *tx) ReleaseSinkLease(ctx context.Context, sink, holder string) error {
+	if _, err := t.tx.Exec(ctx, `DELETE FROM sink_leases WHERE sink = $1 AND holder = $2`, sink, holder); err != nil {
+		return fmt.Errorf("postgres: release lease of sink %q: %w", sink, err)
 	}
 	return nil
 }

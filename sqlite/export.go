@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -62,7 +63,7 @@ func (t *txn) sinks(ctx context.Context, query string, args ...any) ([]scimtrail
 }
 
 func (t *txn) SinkCursors(ctx context.Context, sink string) ([]scimtrail.SinkCursor, error) {
-	rows, err := t.query(ctx, `SELECT tenant, last_seq FROM sink_cursors WHERE sink = ? ORDER BY tenant`, sink)
+	rows, err := t.query(ctx, `SELECT tenant, last_seq, checkpoint_size FROM sink_cursors WHERE sink = ? ORDER BY tenant`, sink)
 	if err != nil {
 		return nil, dbErr("reading sink cursors", err)
 	}
@@ -70,7 +71,7 @@ func (t *txn) SinkCursors(ctx context.Context, sink string) ([]scimtrail.SinkCur
 	var out []scimtrail.SinkCursor
 	for rows.Next() {
 		c := scimtrail.SinkCursor{Sink: sink}
-		if err := rows.Scan(&c.Tenant, &c.LastSeq); err != nil {
+		if err := rows.Scan(&c.Tenant, &c.LastSeq, &c.Checkpoint); err != nil {
 			return nil, dbErr("reading sink cursors", err)
 		}
 		out = append(out, c)
@@ -105,13 +106,64 @@ func (t *txn) DeleteSink(ctx context.Context, id string) error {
 	if err := affectedOne(res, err, "deleting a sink", func() error { return notFound("sink %q does not exist", id) }); err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, `DELETE FROM sink_cursors WHERE sink = ?`, id)
-	return dbErr("deleting a sink's cursors", err)
+	if _, err = t.exec(ctx, `DELETE FROM sink_cursors WHERE sink = ?`, id); err != nil {
+		return dbErr("deleting a sink's cursors", err)
+	}
+	_, err = t.exec(ctx, `DELETE FROM sink_leases WHERE sink = ?`, id)
+	return dbErr("deleting a sink's lease", err)
 }
 
 func (t *txn) SetSinkCursor(ctx context.Context, c scimtrail.SinkCursor) error {
-	_, err := t.exec(ctx, `INSERT INTO sink_cursors (sink, tenant, last_seq) VALUES (?, ?, ?)
-		ON CONFLICT (sink, tenant) DO UPDATE SET last_seq = excluded.last_seq
-		WHERE excluded.last_seq > sink_cursors.last_seq`, c.Sink, c.Tenant, c.LastSeq)
+	_, err := t.exec(ctx, `INSERT INTO sink_cursors (sink, tenant, last_seq, checkpoint_size) VALUES (?, ?, ?, ?)
+		ON CONFLICT (sink, tenant) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq),
+			checkpoint_size = max(checkpoint_size, excluded.checkpoint_size)`, c.Sink, c.Tenant, c.LastSeq, c.Checkpoint)
 	return dbErr("moving a sink cursor", err)
+}
+
+func (t *txn) CheckpointsBetween(ctx context.Context, tenant string, after, upTo int64, limit int) ([]scimtrail.StoredCheckpoint, error) {
+	rows, err := t.query(ctx, `SELECT size, root, note FROM checkpoints WHERE tenant = ? AND size > ? AND size <= ?
+		ORDER BY size LIMIT ?`, tenant, after, upTo, limit)
+	if err != nil {
+		return nil, dbErr("reading checkpoints", err)
+	}
+	defer rows.Close()
+	var out []scimtrail.StoredCheckpoint
+	for rows.Next() {
+		c := scimtrail.StoredCheckpoint{Tenant: tenant}
+		if err := rows.Scan(&c.Size, &c.Root, &c.Note); err != nil {
+			return nil, dbErr("reading checkpoints", err)
+		}
+		out = append(out, c)
+	}
+	return out, dbErr("reading checkpoints", rows.Err())
+}
+
+func (t *txn) SinkLease(ctx context.Context, sink string) (string, time.Time, error) {
+	var holder string
+	var expires int64
+	err := t.queryRow(ctx, `SELECT holder, expires_us FROM sink_leases WHERE sink = ?`, sink).Scan(&holder, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}, notFound("sink %q has no lease", sink)
+	}
+	if err != nil {
+		return "", time.Time{}, dbErr("reading a sink lease", err)
+	}
+	return holder, fromMicros(expires), nil
+}
+
+func (t *txn) AcquireSinkLease(ctx context.Context, sink, holder string, now time.Time, ttl time.Duration) (bool, error) {
+	res, err := t.exec(ctx, `INSERT INTO sink_leases (sink, holder, expires_us) VALUES (?, ?, ?)
+		ON CONFLICT (sink) DO UPDATE SET holder = excluded.holder, expires_us = excluded.expires_us
+		WHERE sink_leases.holder = excluded.holder OR sink_leases.expires_us < ?`,
+		sink, holder, micros(now.Add(ttl)), micros(now))
+	if err != nil {
+		return false, dbErr("taking a sink lease", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, dbErr("taking a sink lease", err)
+}
+
+func (t *txn) ReleaseSinkLease(ctx context.Context, sink, holder string) error {
+	_, err := t.exec(ctx, `DELETE FROM sink_leases WHERE sink = ? AND holder = ?`, sink, holder)
+	return dbErr("releasing a sink lease", err)
 }

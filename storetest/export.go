@@ -108,22 +108,23 @@ func testExport(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	})
 
 	t.Run("Cursors", func(t *testing.T) {
-		set := func(tenant string, seq int64) {
+		set := func(tenant string, seq, cp int64) {
 			t.Helper()
 			update(t, s, tenant, func(ctx context.Context, tx scimtrail.Tx) error {
-				return tx.SetSinkCursor(ctx, scimtrail.SinkCursor{Sink: "s2", Tenant: tenant, LastSeq: seq})
+				return tx.SetSinkCursor(ctx, scimtrail.SinkCursor{Sink: "s2", Tenant: tenant, LastSeq: seq, Checkpoint: cp})
 			})
 		}
-		set("acme", 10)
-		set("globex", 3)
-		set("acme", 4) // backwards: ignored
-		set("globex", 8)
+		set("acme", 10, 7)
+		set("globex", 3, 0)
+		set("acme", 4, 9)  // entries backwards: ignored, the checkpoint position still moves
+		set("acme", 12, 2) // checkpoint backwards: ignored, the entry position still moves
+		set("globex", 8, 8)
 		view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
 			got, err := tx.SinkCursors(ctx, "s2")
 			if err != nil {
 				return err
 			}
-			want := []scimtrail.SinkCursor{{Sink: "s2", Tenant: "acme", LastSeq: 10}, {Sink: "s2", Tenant: "globex", LastSeq: 8}}
+			want := []scimtrail.SinkCursor{{Sink: "s2", Tenant: "acme", LastSeq: 12, Checkpoint: 9}, {Sink: "s2", Tenant: "globex", LastSeq: 8, Checkpoint: 8}}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("SinkCursors (-want +got):\n%s", diff)
 			}
@@ -143,5 +144,101 @@ func testExport(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("CheckpointsBetween", func(t *testing.T) {
+		update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
+			for _, size := range []int64{2, 5, 9, 14} {
+				if _, err := tx.InsertCheckpoint(ctx, scimtrail.StoredCheckpoint{Tenant: "acme", Size: size,
+					Root: []byte{byte(size)}, Note: []byte{'n', byte(size)}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, c := range []struct {
+			after, upTo int64
+			limit       int
+			want        []int64
+		}{
+			{0, 100, 10, []int64{2, 5, 9, 14}},
+			{2, 9, 10, []int64{5, 9}}, // after is exclusive, upTo inclusive
+			{0, 100, 2, []int64{2, 5}},
+			{14, 100, 10, nil},
+			{3, 4, 10, nil},
+		} {
+			view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+				cps, err := tx.CheckpointsBetween(ctx, "acme", c.after, c.upTo, c.limit)
+				if err != nil {
+					return err
+				}
+				var got []int64
+				for _, cp := range cps {
+					got = append(got, cp.Size)
+					if cp.Tenant != "acme" || cp.Root[0] != byte(cp.Size) || string(cp.Note) != string([]byte{'n', byte(cp.Size)}) {
+						t.Errorf("checkpoint %d read back as %+v", cp.Size, cp)
+					}
+				}
+				if diff := cmp.Diff(c.want, got); diff != "" {
+					t.Errorf("CheckpointsBetween(%d, %d, %d) (-want +got):\n%s", c.after, c.upTo, c.limit, diff)
+				}
+				others, err := tx.CheckpointsBetween(ctx, "globex", 0, 100, 10)
+				if err != nil || len(others) != 0 {
+					t.Errorf("CheckpointsBetween(globex) = %v, %v; want none", others, err)
+				}
+				return nil
+			})
+		}
+	})
+
+	t.Run("Leases", func(t *testing.T) {
+		now := time.Now()
+		acquire := func(holder string, ttl time.Duration) bool {
+			t.Helper()
+			var ok bool
+			update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
+				var err error
+				ok, err = tx.AcquireSinkLease(ctx, "s1", holder, now, ttl)
+				return err
+			})
+			return ok
+		}
+		holder := func() string {
+			t.Helper()
+			var h string
+			view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+				var err error
+				h, _, err = tx.SinkLease(ctx, "s1")
+				if scimtrail.ErrorCode(err) == scimtrail.ENOTFOUND {
+					return nil
+				}
+				return err
+			})
+			return h
+		}
+		if h := holder(); h != "" {
+			t.Fatalf("lease held by %q before anyone took it", h)
+		}
+		if !acquire("a", time.Hour) || holder() != "a" {
+			t.Fatalf("a could not take a free lease (holder %q)", holder())
+		}
+		if acquire("b", time.Hour) || holder() != "a" {
+			t.Fatalf("b took a's live lease (holder %q)", holder())
+		}
+		if !acquire("a", time.Hour) {
+			t.Fatal("a could not renew its own lease")
+		}
+		// A lease that has already run out (a negative ttl) is taken over.
+		if !acquire("a", -time.Minute) || !acquire("b", time.Hour) || holder() != "b" {
+			t.Fatalf("b could not take a's expired lease (holder %q)", holder())
+		}
+		update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error { return tx.ReleaseSinkLease(ctx, "s1", "a") })
+		if holder() != "b" {
+			t.Fatalf("a released b's lease (holder %q)", holder())
+		}
+		update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error { return tx.ReleaseSinkLease(ctx, "s1", "b") })
+		if h := holder(); h != "" || !acquire("a", time.Hour) {
+			t.Fatalf("after b released it, holder %q and a could not take it", h)
+		}
 	})
 }
