@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	crand "crypto/rand"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -45,6 +46,11 @@ type Options struct {
 	WriteFiles func(root *os.Root, dir, format string, recs []Record) error
 	// Metrics receive lag, state and delivery counts (NewMetrics); nil: none.
 	Metrics *Metrics
+	// Holder names this dispatcher in sink leases; "": the host name and a random suffix.
+	// LeaseTTL is how long a lease lasts unless renewed (every third of it): a replica that
+	// dies holding a sink's lease delays that sink by at most LeaseTTL. 0: 30s.
+	Holder   string
+	LeaseTTL time.Duration
 }
 
 // Dispatcher runs one goroutine per sink.
@@ -79,6 +85,14 @@ func New(svc *service.Service, opts Options) *Dispatcher {
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 30 * time.Second
+	}
+	if opts.Holder == "" {
+		var b [6]byte
+		crand.Read(b[:])
+		opts.Holder = hostname + "/" + hex.EncodeToString(b[:])
 	}
 	d := &Dispatcher{svc: svc, opts: opts, log: opts.Logger, client: opts.Client,
 		workers: map[string]context.CancelFunc{}, metrics: opts.Metrics}
@@ -137,13 +151,79 @@ func (d *Dispatcher) reconcile(ctx context.Context, ids []string) {
 	}
 }
 
-// work is one sink's loop: deliver what is behind the cursor, wait for more.
+// work runs one sink while this dispatcher holds its lease: of several replicas on one
+// database, one delivers each sink. The others try to take the lease every Poll, and take
+// it over once the holder stops renewing it (it died) or gives it up (it stopped).
 func (d *Dispatcher) work(ctx context.Context, id string) {
+	for ctx.Err() == nil {
+		del, err := d.svc.SinkDelivery(ctx, id)
+		if scimtrail.ErrorCode(err) == scimtrail.ENOTFOUND {
+			return
+		}
+		if err == nil {
+			var held bool
+			if held, err = d.svc.AcquireSinkLease(ctx, del.Sink, d.opts.Holder, d.opts.LeaseTTL); err == nil && held {
+				if gone := d.whileLeased(ctx, del.Sink); gone {
+					return
+				}
+				continue
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("export: sink lease", "sink", id, "err", err)
+		}
+		d.sleep(ctx, nil, d.opts.Poll)
+	}
+}
+
+// whileLeased delivers the sink while a keeper renews its lease every third of LeaseTTL,
+// stopping when the lease is lost (a delivery cut short leaves the cursor at the last
+// acknowledged record, so the next holder delivers the rest) or ctx ends, when it gives
+// the lease up. It reports whether the sink was deleted.
+func (d *Dispatcher) whileLeased(ctx context.Context, sink scimtrail.Sink) bool {
+	lctx, lost := context.WithCancel(ctx)
+	defer lost()
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		t := time.NewTicker(d.opts.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-t.C:
+			}
+			if held, err := d.svc.AcquireSinkLease(lctx, sink, d.opts.Holder, d.opts.LeaseTTL); err != nil || !held {
+				if lctx.Err() == nil {
+					d.log.Warn("export: lost the sink lease", "sink", sink.ID, "err", err)
+				}
+				lost()
+				return
+			}
+		}
+	}()
+	gone := d.deliverLoop(lctx, sink.ID)
+	lost()
+	<-kept
+	if ctx.Err() != nil && !gone {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := d.svc.ReleaseSinkLease(rctx, sink, d.opts.Holder); err != nil {
+			d.log.Warn("export: release the sink lease", "sink", sink.ID, "err", err)
+		}
+	}
+	return gone
+}
+
+// deliverLoop is one sink's loop: deliver what is behind the cursor, wait for more. It
+// returns when ctx ends, or reports true when the sink was deleted.
+func (d *Dispatcher) deliverLoop(ctx context.Context, id string) bool {
 	for ctx.Err() == nil {
 		wake := d.svc.Commits()
 		del, err := d.svc.SinkDelivery(ctx, id)
 		if scimtrail.ErrorCode(err) == scimtrail.ENOTFOUND {
-			return
+			return true
 		}
 		if err != nil {
 			if ctx.Err() == nil {
@@ -161,7 +241,7 @@ func (d *Dispatcher) work(ctx context.Context, id string) {
 		d.observe(ctx, del.Sink)
 		if err != nil {
 			if ctx.Err() != nil {
-				return
+				return false
 			}
 			d.metrics.failure(id)
 			cur, ferr := d.svc.RecordSinkFailure(ctx, del.Sink, err.Error(), d.opts.MaxFailures)
@@ -180,6 +260,7 @@ func (d *Dispatcher) work(ctx context.Context, id string) {
 			d.sleep(ctx, wake, d.opts.Poll)
 		}
 	}
+	return false
 }
 
 // sleep waits for ctx, wake or d.
@@ -214,8 +295,9 @@ func (d *Dispatcher) backoff(ctx context.Context, id string, failures int) {
 	}
 }
 
-// deliverPending delivers, tenant by tenant, everything between the cursor and the head,
-// advancing the cursor after each acknowledged batch. It reports whether it delivered any.
+// deliverPending delivers, tenant by tenant, everything between the cursor and the head —
+// entries, and checkpoint records interleaved with them — advancing the cursor after each
+// acknowledged batch. It reports whether it delivered any.
 func (d *Dispatcher) deliverPending(ctx context.Context, del Delivery) (bool, error) {
 	pos, err := d.svc.SinkPositions(ctx, del.Sink)
 	if err != nil {
@@ -223,38 +305,24 @@ func (d *Dispatcher) deliverPending(ctx context.Context, del Delivery) (bool, er
 	}
 	progressed := false
 	for tenant, p := range pos {
-		cursor, head := p[0], p[1]
-		if cursor >= head {
+		if !p.Pending() {
 			continue
 		}
-		entries, err := d.svc.AuditEntries(ctx, tenant, cursor, d.opts.BatchSize, scimtrail.EntryFilter{})
-		if err != nil {
-			return progressed, err
-		}
-		var checkpoint json.RawMessage = json.RawMessage("null")
-		if d.opts.Checkpoint != nil {
-			if cp, err := d.opts.Checkpoint(ctx, tenant); err == nil && len(cp) > 0 {
-				checkpoint = cp
+		recs, ends, derr := d.batch(ctx, tenant, p)
+		if len(recs) == 0 {
+			if derr != nil {
+				return progressed, derr
 			}
-		}
-		var recs []Record
-		var derr error
-		for _, e := range entries {
-			if want := cursor + int64(len(recs)) + 1; e.Seq != want {
-				derr = fmt.Errorf("ledger of %s: expected seq %d, read %d", tenant, want, e.Seq)
-				break
-			}
-			recs = append(recs, Record{Tenant: tenant, Seq: e.Seq, LeafHash: hex.EncodeToString(e.LeafHash),
-				Checkpoint: checkpoint, Entry: e.Body, action: e.Action})
+			continue
 		}
 		n, serr := d.send(ctx, del, recs)
 		n = min(max(n, 0), len(recs))
 		d.metrics.deliveredN(del.Sink.ID, n)
-		acked := cursor + int64(n)
 		derr = errors.Join(serr, derr)
-		if acked > cursor {
+		if n > 0 {
 			progressed = true
-			if err := d.svc.AdvanceSinkCursor(ctx, del.Sink, tenant, acked); err != nil {
+			end := ends[n-1]
+			if err := d.svc.AdvanceSinkCursor(ctx, del.Sink, tenant, end.Cursor, end.Checkpoint); err != nil {
 				return progressed, errors.Join(derr, err)
 			}
 		}
@@ -263,6 +331,65 @@ func (d *Dispatcher) deliverPending(ctx context.Context, del Delivery) (bool, er
 		}
 	}
 	return progressed, nil
+}
+
+// batch reads the next records of tenant after position p: up to BatchSize entries, with
+// every checkpoint not yet delivered that they (or the entries already delivered) reach,
+// each right after the entry whose seq is its size. ends[i] is the position once recs[0..i]
+// are acknowledged. An error after some records (a gap in the log) comes with those records.
+func (d *Dispatcher) batch(ctx context.Context, tenant string, p service.SinkPosition) ([]Record, []service.SinkPosition, error) {
+	entries, err := d.svc.AuditEntries(ctx, tenant, p.Cursor, d.opts.BatchSize, scimtrail.EntryFilter{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var derr error
+	for i, e := range entries {
+		if want := p.Cursor + int64(i) + 1; e.Seq != want {
+			derr = fmt.Errorf("ledger of %s: expected seq %d, read %d", tenant, want, e.Seq)
+			entries = entries[:i]
+			break
+		}
+	}
+	upTo := p.Cursor + int64(len(entries))
+	cps, err := d.svc.SinkCheckpoints(ctx, tenant, p.Checkpoint, upTo, d.opts.BatchSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(cps) == d.opts.BatchSize {
+		// More checkpoints wait than one batch takes: stop the entries at the last one read,
+		// so that the rest still come right after the entries they follow.
+		last := cps[len(cps)-1].Size
+		for len(entries) > 0 && entries[len(entries)-1].Seq > last {
+			entries = entries[:len(entries)-1]
+		}
+	}
+	var checkpoint json.RawMessage = json.RawMessage("null")
+	if d.opts.Checkpoint != nil {
+		if cp, err := d.opts.Checkpoint(ctx, tenant); err == nil && len(cp) > 0 {
+			checkpoint = cp
+		}
+	}
+	now := time.Now()
+	var recs []Record
+	var ends []service.SinkPosition
+	at := p
+	addCheckpoints := func(upTo int64) {
+		for len(cps) > 0 && cps[0].Size <= upTo {
+			recs = append(recs, checkpointRecord(cps[0], now))
+			at.Checkpoint = cps[0].Size
+			ends = append(ends, at)
+			cps = cps[1:]
+		}
+	}
+	addCheckpoints(p.Cursor)
+	for _, e := range entries {
+		recs = append(recs, Record{Tenant: tenant, Seq: e.Seq, LeafHash: hex.EncodeToString(e.LeafHash),
+			Checkpoint: checkpoint, Entry: e.Body, action: e.Action})
+		at.Cursor = e.Seq
+		ends = append(ends, at)
+		addCheckpoints(e.Seq)
+	}
+	return recs, ends, derr
 }
 
 // Delivery aliases the service's view of a sink being delivered.
@@ -316,7 +443,7 @@ func (d *Dispatcher) observe(ctx context.Context, s scimtrail.Sink) {
 	}
 	var lag int64
 	for _, p := range pos {
-		lag += max(0, p[1]-p[0])
+		lag += max(0, p.Head-p.Cursor)
 	}
 	d.metrics.state(s.ID, lag, s.State == scimtrail.SinkDead)
 }

@@ -10,9 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
-	"github.com/scimtrail/scimtrail/export/ocsf"
 	"github.com/scimtrail/scimtrail/service"
 )
 
@@ -46,16 +44,15 @@ func HECBody(recs []Record, format string) ([]byte, error) {
 	enc := json.NewEncoder(&buf)
 	for _, r := range recs {
 		ev := hecEvent{Source: "scimtrail:" + r.Tenant, Sourcetype: "scimtrail:audit", Event: r}
-		if t, err := time.Parse(time.RFC3339Nano, timestampOf(r)); err == nil {
+		if t := r.Time(); !t.IsZero() {
 			ev.Time = float64(t.UnixMicro()) / 1e6
 		}
 		if format == service.FormatOCSF {
-			o, err := ocsf.Event(r.Entry, r.LeafHash)
+			o, err := ocsfRecord(r)
 			if err != nil {
 				return nil, err
 			}
-			ev.Sourcetype = "scimtrail:ocsf"
-			ev.Event = map[string]any{"tenant": r.Tenant, "seq": r.Seq, "leaf_hash": r.LeafHash, "checkpoint": r.Checkpoint, "ocsf": o}
+			ev.Sourcetype, ev.Event = "scimtrail:ocsf", o
 		}
 		if err := enc.Encode(ev); err != nil {
 			return nil, err
@@ -100,8 +97,8 @@ func (d *Dispatcher) deliverHEC(ctx context.Context, del Delivery, recs []Record
 			Code int    `json:"code"`
 		}
 		json.Unmarshal(raw, &hecErr)
-		return 0, fmt.Errorf("HEC answered %s (code %d: %s) for seqs %d–%d of %s",
-			resp.Status, hecErr.Code, strings.ToValidUTF8(hecErr.Text, ""), recs[0].Seq, recs[len(recs)-1].Seq, recs[0].Tenant)
+		return 0, fmt.Errorf("HEC answered %s (code %d: %s) for %s",
+			resp.Status, hecErr.Code, strings.ToValidUTF8(hecErr.Text, ""), describe(recs))
 	}
 	return len(recs), nil
 }

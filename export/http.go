@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/scimtrail/scimtrail/export/ocsf"
 	"github.com/scimtrail/scimtrail/export/scimset"
 	"github.com/scimtrail/scimtrail/export/webhook"
 	"github.com/scimtrail/scimtrail/service"
@@ -54,25 +53,23 @@ type webhookMessage struct {
 	Data      any    `json:"data"`
 }
 
-// MessageID is the webhook-id of a record: stable across retries, so that receivers can
-// drop duplicates, which at-least-once delivery can produce.
-func MessageID(r Record) string { return fmt.Sprintf("evt_%s_%d", r.Tenant, r.Seq) }
-
 func (d *Dispatcher) deliverWebhook(ctx context.Context, del Delivery, r Record, action string) error {
 	var body []byte
 	contentType := "application/json"
 	switch del.Config.Format {
 	case service.FormatOCSF:
-		ev, err := ocsf.Event(r.Entry, r.LeafHash)
+		rec, err := ocsfRecord(r)
 		if err != nil {
 			return err
 		}
-		body, err = json.Marshal(webhookMessage{Type: action, Timestamp: timestampOf(r), Data: map[string]any{
-			"tenant": r.Tenant, "seq": r.Seq, "leaf_hash": r.LeafHash, "checkpoint": r.Checkpoint, "ocsf": ev}})
+		body, err = json.Marshal(webhookMessage{Type: action, Timestamp: timestampOf(r), Data: rec})
 		if err != nil {
 			return err
 		}
 	case service.FormatSET:
+		if r.IsCheckpoint() {
+			return nil // RFC 9967 has no event for a log checkpoint (docs/sinks.md): skipped
+		}
 		tok, ok, err := scimset.Token(r.Entry, r.LeafHash, "scimtrail:"+r.Tenant, del.Config.URL)
 		if err != nil {
 			return err
@@ -112,16 +109,7 @@ func (d *Dispatcher) deliverWebhook(ctx context.Context, del Delivery, r Record,
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("the receiver answered %s for seq %d of %s", resp.Status, r.Seq, r.Tenant)
+		return fmt.Errorf("the receiver answered %s for %s", resp.Status, describe([]Record{r}))
 	}
 	return nil
-}
-
-// timestampOf reads the entry's time for the message envelope.
-func timestampOf(r Record) string {
-	var e struct {
-		Time string `json:"time"`
-	}
-	json.Unmarshal(r.Entry, &e)
-	return e.Time
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/scimtrail/scimtrail/export/kafka"
-	"github.com/scimtrail/scimtrail/export/ocsf"
 	"github.com/scimtrail/scimtrail/service"
 )
 
@@ -13,11 +12,11 @@ import (
 // with tenant, seq, leaf hash and checkpoint alongside (as HEC sends it).
 func KafkaValue(r Record, format string) ([]byte, error) {
 	if format == service.FormatOCSF {
-		o, err := ocsf.Event(r.Entry, r.LeafHash)
+		o, err := ocsfRecord(r)
 		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(map[string]any{"tenant": r.Tenant, "seq": r.Seq, "leaf_hash": r.LeafHash, "checkpoint": r.Checkpoint, "ocsf": o})
+		return json.Marshal(o)
 	}
 	return json.Marshal(r)
 }

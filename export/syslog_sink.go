@@ -31,13 +31,21 @@ func SyslogMessage(r Record, format, hostname string) ([]byte, error) {
 	m := syslog.Message{Facility: syslog.FacilityLogAudit, Severity: syslog.SeverityInfo,
 		Hostname: hostname, AppName: "scimtrail", MsgID: r.action,
 		Params: [][2]string{{"tenant", r.Tenant}, {"seq", fmt.Sprint(r.Seq)}, {"leaf_hash", r.LeafHash}}}
-	if t, err := time.Parse(time.RFC3339Nano, timestampOf(r)); err == nil {
+	if r.IsCheckpoint() {
+		m.Params = [][2]string{{"tenant", r.Tenant}, {"size", fmt.Sprint(r.Size())}}
+	}
+	if t := r.Time(); !t.IsZero() {
 		m.Time = t
 	}
 	if format == service.FormatCEF {
-		line, err := syslog.CEF(r.Entry, r.Tenant, r.Seq, r.LeafHash)
-		if err != nil {
-			return nil, err
+		var line string
+		if r.IsCheckpoint() {
+			line = syslog.CheckpointCEF(r.Tenant, r.Size(), r.rootHex(), string(r.cp.Note), r.at)
+		} else {
+			var err error
+			if line, err = syslog.CEF(r.Entry, r.Tenant, r.Seq, r.LeafHash); err != nil {
+				return nil, err
+			}
 		}
 		var cp bytes.Buffer
 		if len(r.Checkpoint) > 0 && json.Compact(&cp, r.Checkpoint) == nil && cp.String() != "null" {
@@ -110,8 +118,8 @@ func (d *Dispatcher) deliverSyslog(ctx context.Context, del Delivery, recs []Rec
 	}
 	// A receiver may write before closing; RFC 5425 gives that no meaning, so it is dropped.
 	if _, err := io.Copy(io.Discard, conn); err != nil {
-		return 0, fmt.Errorf("syslog %s: the receiver did not close the connection cleanly after seqs %d–%d of %s, so they may not have arrived: %w",
-			del.Config.Address, recs[0].Seq, recs[len(recs)-1].Seq, recs[0].Tenant, err)
+		return 0, fmt.Errorf("syslog %s: the receiver did not close the connection cleanly after %s, so they may not have arrived: %w",
+			del.Config.Address, describe(recs), err)
 	}
 	return len(recs), nil
 }

@@ -303,15 +303,42 @@ func (s *Service) NoteAuditRead(ctx context.Context, o Origin, tenant string, to
 
 // CheckpointRecord is the latest checkpoint as exports deliver it beside each record, in the
 // shape GET …/audit/checkpoint returns, so a receiver can check every record it gets against
-// a signed root kept outside scimtrail's reach.
+// a signed root kept outside scimtrail's reach. It signs a checkpoint first if the log grew.
 func (s *Service) CheckpointRecord(ctx context.Context, tenant string) (json.RawMessage, error) {
 	cp, err := s.Checkpoint(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(struct {
+	return CheckpointJSON(cp), nil
+}
+
+// LatestCheckpointRecord is CheckpointRecord without signing: the latest checkpoint the
+// checkpointer signed, or nil when there is none yet. Exports use it, so that delivering a
+// batch never signs (and so never adds a checkpoint record per batch); the checkpoint that
+// covers a record follows it in the stream as a checkpoint record.
+func (s *Service) LatestCheckpointRecord(ctx context.Context, tenant string) (json.RawMessage, error) {
+	var cp scimtrail.StoredCheckpoint
+	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
+		var err error
+		cp, err = tx.LatestCheckpoint(ctx, tenant)
+		return err
+	})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return CheckpointJSON(cp), nil
+}
+
+// CheckpointJSON is a checkpoint as exports and GET …/audit/checkpoint show it: its size,
+// root and the signed note (C2SP tlog-checkpoint).
+func CheckpointJSON(cp scimtrail.StoredCheckpoint) json.RawMessage {
+	b, _ := json.Marshal(struct {
 		Size       int64  `json:"size"`
 		Root       []byte `json:"root"`
 		Checkpoint string `json:"checkpoint"`
 	}{cp.Size, cp.Root, string(cp.Note)})
+	return b
 }

@@ -637,32 +637,76 @@ func (s *Service) SinkIDs(ctx context.Context) ([]string, error) {
 	return ids, err
 }
 
-// SinkPositions returns, per tenant the sink exports, its last acknowledged seq and the
-// tenant's last seq.
-func (s *Service) SinkPositions(ctx context.Context, sink scimtrail.Sink) (map[string][2]int64, error) {
-	out := map[string][2]int64{}
+// SinkPosition is how far a sink has delivered one tenant's log, and how far there is to go.
+type SinkPosition struct {
+	Cursor     int64 // the last acknowledged seq
+	Checkpoint int64 // the size of the last acknowledged checkpoint record
+	Head       int64 // the tenant's last seq
+	// LatestCheckpoint is the size of the tenant's latest signed checkpoint (0: none yet).
+	LatestCheckpoint int64
+}
+
+// Pending reports whether entries or checkpoint records wait for delivery.
+func (p SinkPosition) Pending() bool { return p.Cursor < p.Head || p.Checkpoint < p.LatestCheckpoint }
+
+// SinkPositions returns, per tenant the sink exports, its position. A sink that starts at
+// from_seq delivers the checkpoints of sizes from from_seq on: smaller ones cover no entry
+// it delivers.
+func (s *Service) SinkPositions(ctx context.Context, sink scimtrail.Sink) (map[string]SinkPosition, error) {
+	out := map[string]SinkPosition{}
 	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
-		st, err := sinkStatus(ctx, tx, sink)
+		tenants, err := SinkTenants(ctx, tx, sink)
 		if err != nil {
 			return err
 		}
-		for t, c := range st.Cursors {
+		for _, t := range tenants {
+			out[t] = SinkPosition{Cursor: sink.FromSeq - 1, Checkpoint: sink.FromSeq - 1}
+		}
+		cursors, err := tx.SinkCursors(ctx, sink.ID)
+		if err != nil {
+			return err
+		}
+		for _, c := range cursors {
+			if _, ok := out[c.Tenant]; ok {
+				out[c.Tenant] = SinkPosition{Cursor: max(c.LastSeq, sink.FromSeq-1), Checkpoint: max(c.Checkpoint, sink.FromSeq-1)}
+			}
+		}
+		for t, p := range out {
 			head, err := tx.LedgerHead(ctx, t)
 			if err != nil {
 				return err
 			}
-			out[t] = [2]int64{c, head.Size}
+			p.Head = head.Size
+			cp, err := tx.LatestCheckpoint(ctx, t)
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+			p.LatestCheckpoint = cp.Size
+			out[t] = p
 		}
 		return nil
 	})
 	return out, err
 }
 
-// AdvanceSinkCursor records that the receiver acknowledged every entry of tenant up to seq,
-// and clears the sink's failures. It is no ledger entry: delivery is not a change of state.
-func (s *Service) AdvanceSinkCursor(ctx context.Context, sink scimtrail.Sink, tenant string, seq int64) error {
+// SinkCheckpoints returns up to limit of the tenant's checkpoints with after < size <=
+// upTo, smallest first: the checkpoint records a sink delivers next.
+func (s *Service) SinkCheckpoints(ctx context.Context, tenant string, after, upTo int64, limit int) ([]scimtrail.StoredCheckpoint, error) {
+	var cps []scimtrail.StoredCheckpoint
+	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
+		var err error
+		cps, err = tx.CheckpointsBetween(ctx, tenant, after, upTo, limit)
+		return err
+	})
+	return cps, err
+}
+
+// AdvanceSinkCursor records that the receiver acknowledged every entry of tenant up to seq
+// and every checkpoint record up to size checkpoint, and clears the sink's failures. It is
+// no ledger entry: delivery is not a change of state.
+func (s *Service) AdvanceSinkCursor(ctx context.Context, sink scimtrail.Sink, tenant string, seq, checkpoint int64) error {
 	return s.store.Update(ctx, sinkLog(sink.Tenant), func(tx scimtrail.Tx) error {
-		if err := tx.SetSinkCursor(ctx, scimtrail.SinkCursor{Sink: sink.ID, Tenant: tenant, LastSeq: seq}); err != nil {
+		if err := tx.SetSinkCursor(ctx, scimtrail.SinkCursor{Sink: sink.ID, Tenant: tenant, LastSeq: seq, Checkpoint: checkpoint}); err != nil {
 			return err
 		}
 		cur, err := tx.Sink(ctx, sink.ID)
@@ -675,6 +719,40 @@ func (s *Service) AdvanceSinkCursor(ctx context.Context, sink scimtrail.Sink, te
 		cur.Failures, cur.LastError, cur.Updated = 0, "", s.stamp()
 		return tx.SetSinkState(ctx, cur)
 	})
+}
+
+// AcquireSinkLease takes or renews the delivery lease of sink for holder (a dispatcher of
+// one replica) for ttl and reports whether holder has it, so that of several replicas on
+// one database one delivers each sink. It is no ledger entry.
+func (s *Service) AcquireSinkLease(ctx context.Context, sink scimtrail.Sink, holder string, ttl time.Duration) (bool, error) {
+	var ok bool
+	err := s.store.Update(ctx, sinkLog(sink.Tenant), func(tx scimtrail.Tx) error {
+		var err error
+		ok, err = tx.AcquireSinkLease(ctx, sink.ID, holder, s.now(), ttl)
+		return err
+	})
+	return ok, err
+}
+
+// ReleaseSinkLease gives up holder's lease of sink, if it holds it, so that another replica
+// takes the sink over at once.
+func (s *Service) ReleaseSinkLease(ctx context.Context, sink scimtrail.Sink, holder string) error {
+	return s.store.Update(ctx, sinkLog(sink.Tenant), func(tx scimtrail.Tx) error {
+		return tx.ReleaseSinkLease(ctx, sink.ID, holder)
+	})
+}
+
+// SinkLease returns the holder of a sink's delivery lease and its expiry; ENOTFOUND when
+// no one holds it.
+func (s *Service) SinkLease(ctx context.Context, id string) (string, time.Time, error) {
+	var holder string
+	var expires time.Time
+	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
+		var err error
+		holder, expires, err = tx.SinkLease(ctx, id)
+		return err
+	})
+	return holder, expires, err
 }
 
 // RecordSinkFailure counts a failed delivery; after maxFailures consecutive ones the sink

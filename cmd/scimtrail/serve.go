@@ -221,7 +221,7 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 	// The dispatcher stops before the store closes (deferred calls run in reverse).
 	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
 	dispatcher := export.New(svc, export.Options{Logger: logger, AllowPrivate: cfg.allowPrivateSinks, Metrics: export.NewMetrics(reg),
-		Checkpoint: svc.CheckpointRecord, FileDir: cfg.sinkFileDir, WriteFiles: file.Write})
+		Checkpoint: svc.LatestCheckpointRecord, FileDir: cfg.sinkFileDir, WriteFiles: file.Write})
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
 	defer func() { stopDispatch(); <-dispatched }()

@@ -13,12 +13,10 @@ import (
 	"os"
 	"path"
 	"strconv"
-	"time"
 
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/scimtrail/scimtrail/export"
-	"github.com/scimtrail/scimtrail/export/ocsf"
 )
 
 // Region is the region= partition of the Security Lake layout: scimtrail has no regions.
@@ -44,14 +42,13 @@ type Row struct {
 	Entry       string `parquet:"entry,json"`
 }
 
-// Write stores recs (consecutive entries of one tenant) under dir, a directory inside
-// root, and returns only once they are durable.
+// Write stores recs (consecutive records of one tenant: entries and the checkpoint records
+// between them) under dir, a directory inside root, and returns only once they are durable.
 func Write(root *os.Root, dir, format string, recs []export.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	first, last := recs[0].Seq, recs[len(recs)-1].Seq
-	name := fmt.Sprintf("%s-%020d-%020d", recs[0].Tenant, first, last)
+	name := fileName(recs)
 	if format != "parquet" {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
@@ -71,7 +68,7 @@ func Write(root *os.Root, dir, format string, recs []export.Record) error {
 	var order []key
 	groups := map[key][]Row{}
 	for _, r := range recs {
-		ev, err := ocsf.Event(r.Entry, r.LeafHash)
+		ev, err := export.OCSFEvent(r)
 		if err != nil {
 			return err
 		}
@@ -81,6 +78,9 @@ func Write(root *os.Root, dir, format string, recs []export.Record) error {
 			ActivityID: int32(toInt64(ev["activity_id"])), TypeUID: toInt64(ev["type_uid"]), SeverityID: int32(toInt64(ev["severity_id"])),
 			StatusID: int32(toInt64(ev["status_id"])), Version: fmt.Sprint(meta["version"]), Message: fmt.Sprint(ev["message"]),
 			Tenant: r.Tenant, Seq: r.Seq, LeafHash: r.LeafHash, Checkpoint: string(r.Checkpoint), OCSF: string(evJSON), Entry: string(r.Entry)}
+		if r.IsCheckpoint() {
+			row.Entry = "null" // the checkpoint is in its own column; the column is JSON
+		}
 		k := key{int(row.ClassUID), dayOf(r)}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
@@ -112,13 +112,29 @@ func toInt64(v any) int64 {
 	return 0
 }
 
-// dayOf is the UTC day of the record's entry, YYYYMMDD.
-func dayOf(r export.Record) string {
-	var e struct {
-		Time time.Time `json:"time"`
+// dayOf is the UTC day of the record, YYYYMMDD.
+func dayOf(r export.Record) string { return r.Time().UTC().Format("20060102") }
+
+// fileName names a batch by its range of seqs and of checkpoint sizes: a retry of the same
+// batch writes the same name (so it replaces the file, never duplicates it), and two
+// different batches never share a name.
+func fileName(recs []export.Record) string {
+	var seqs, sizes []int64
+	for _, r := range recs {
+		if r.IsCheckpoint() {
+			sizes = append(sizes, r.Size())
+		} else {
+			seqs = append(seqs, r.Seq)
+		}
 	}
-	json.Unmarshal(r.Entry, &e)
-	return e.Time.UTC().Format("20060102")
+	name := recs[0].Tenant
+	if len(seqs) > 0 {
+		name += fmt.Sprintf("-%020d-%020d", seqs[0], seqs[len(seqs)-1])
+	}
+	if len(sizes) > 0 {
+		name += fmt.Sprintf("-cp-%020d-%020d", sizes[0], sizes[len(sizes)-1])
+	}
+	return name
 }
 
 // writeAtomic writes data to dir/name through a temporary file: create, write, fsync,

@@ -4,9 +4,11 @@
 package ocsf
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -16,8 +18,13 @@ const Version = "1.8.0"
 
 // OCSF categories and classes used.
 const (
+	CategorySystem      = 1
 	CategoryIAM         = 3
 	CategoryApplication = 6
+
+	ClassEventLogActivity     = 1008
+	eventLogOther             = 99
+	deviceServer              = 1
 
 	ClassAccountChange        = 3001
 	ClassUserAccessManagement = 3005
@@ -56,8 +63,8 @@ var actions = map[string]mapping{
 	"group.created":         {ClassGroupManagement, groupCreate, "Create"},
 	"group.deleted":         {ClassGroupManagement, groupDelete, "Delete"},
 	"group.updated":         {ClassGroupManagement, activityOther, "Update"},
-	"group.members_added":   {ClassGroupManagement, groupAddUser, "Add User"},
-	"group.members_removed": {ClassGroupManagement, groupRemoveUser, "Remove User"},
+	"group.member_added":    {ClassGroupManagement, groupAddUser, "Add User"},
+	"group.member_removed":  {ClassGroupManagement, groupRemoveUser, "Remove User"},
 	"access.granted":        {ClassUserAccessManagement, accessAssignPrivileges, "Assign Privileges"},
 	"access.revoked":        {ClassUserAccessManagement, accessRevokePrivileges, "Revoke Privileges"},
 }
@@ -187,3 +194,37 @@ func privileges(e scimtrail.Entry) []string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// CheckpointEvent returns the OCSF event of a checkpoint record: Event Log Activity (1008,
+// System Activity), the class for actions on a system's event log, with activity 99 Other
+// named "Checkpoint" since none of its activities (clear, export, archive, rotate, …)
+// means "signed the log's current state". device (required by System Activity) is the
+// scimtrail server; the checkpoint itself is in unmapped. at is when it was delivered:
+// checkpoints carry no time of their own.
+func CheckpointEvent(tenant string, size int64, root []byte, note string, at time.Time) map[string]any {
+	origin, _, _ := strings.Cut(note, "\n")
+	return map[string]any{
+		"category_uid":  CategorySystem,
+		"class_uid":     ClassEventLogActivity,
+		"activity_id":   eventLogOther,
+		"activity_name": "Checkpoint",
+		"type_uid":      ClassEventLogActivity*100 + eventLogOther,
+		"severity_id":   severityInformational,
+		"status_id":     statusSuccess,
+		"time":          at.UnixMilli(),
+		"message":       "checkpoint of the audit log of " + tenant + " at size " + itoa(size),
+		"metadata": map[string]any{
+			"version":    Version,
+			"uid":        tenant + "/checkpoint/" + itoa(size),
+			"tenant_uid": tenant,
+			"log_name":   "scimtrail/" + tenant,
+			"event_code": "checkpoint",
+			"product":    map[string]any{"name": "scimtrail", "vendor_name": "scimtrail"},
+		},
+		"actor":        map[string]any{"app_name": "scimtrail"},
+		"device":       map[string]any{"type_id": deviceServer, "type": "Server", "name": "scimtrail"},
+		"log_name":     origin,
+		"log_provider": "scimtrail",
+		"unmapped":     map[string]any{"tree_size": size, "root_hash": hex.EncodeToString(root), "checkpoint": note},
+	}
+}

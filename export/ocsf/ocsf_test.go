@@ -26,7 +26,7 @@ func TestEventsHaveRequiredAttributes(t *testing.T) {
 	for action, class := range map[string]int{
 		"user.created": ocsf.ClassAccountChange, "user.deactivated": ocsf.ClassAccountChange,
 		"user.updated": ocsf.ClassAccountChange, "group.created": ocsf.ClassGroupManagement,
-		"group.members_added": ocsf.ClassGroupManagement, "access.granted": ocsf.ClassUserAccessManagement,
+		"group.member_added": ocsf.ClassGroupManagement, "access.granted": ocsf.ClassUserAccessManagement,
 		"token.issued": ocsf.ClassAPIActivity, "sink.deleted": ocsf.ClassAPIActivity, "tenant.created": ocsf.ClassAPIActivity,
 	} {
 		t.Run(action, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -41,13 +42,6 @@ func CEF(body []byte, tenant string, seq int64, leafHash string) (string, error)
 	if err := json.Unmarshal(body, &e); err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	b.WriteString("CEF:0")
-	for _, h := range []string{CEFVendor, CEFProduct, CEFVersion, e.Action, e.Action, strconv.Itoa(cefSeverity(e.Action))} {
-		b.WriteByte('|')
-		b.WriteString(cefHeaderEscaper.Replace(h))
-	}
-	b.WriteByte('|')
 	ext := [][2]string{
 		{"rt", strconv.FormatInt(e.Time.UnixMilli(), 10)},
 		{"act", e.Action},
@@ -70,6 +64,32 @@ func CEF(body []byte, tenant string, seq int64, leafHash string) (string, error)
 	if e.Cause != 0 {
 		ext = append(ext, [2]string{"cn2Label", "cause"}, [2]string{"cn2", strconv.FormatInt(e.Cause, 10)})
 	}
+	return cefLine(e.Action, cefSeverity(e.Action), ext), nil
+}
+
+// CheckpointCEF formats a checkpoint record as a CEF:0 line with Event Class ID and Name
+// "checkpoint": the tenant (cs1), the tree size (cn3 treeSize), the root hash (cs6
+// rootHash, hex) and the signed note, line breaks escaped, as msg.
+func CheckpointCEF(tenant string, size int64, rootHex, note string, at time.Time) string {
+	return cefLine("checkpoint", 3, [][2]string{
+		{"rt", strconv.FormatInt(at.UnixMilli(), 10)},
+		{"act", "checkpoint"},
+		{"cs1Label", "tenant"}, {"cs1", tenant},
+		{"cn3Label", "treeSize"}, {"cn3", strconv.FormatInt(size, 10)},
+		{"cs6Label", "rootHash"}, {"cs6", rootHex},
+		{"msg", note},
+	})
+}
+
+// cefLine writes the header and the extension pairs with a value, escaped.
+func cefLine(name string, severity int, ext [][2]string) string {
+	var b strings.Builder
+	b.WriteString("CEF:0")
+	for _, h := range []string{CEFVendor, CEFProduct, CEFVersion, name, name, strconv.Itoa(severity)} {
+		b.WriteByte('|')
+		b.WriteString(cefHeaderEscaper.Replace(h))
+	}
+	b.WriteByte('|')
 	first := true
 	for _, kv := range ext {
 		if kv[1] == "" {
@@ -83,5 +103,5 @@ func CEF(body []byte, tenant string, seq int64, leafHash string) (string, error)
 		b.WriteByte('=')
 		b.WriteString(cefExtensionEscaper.Replace(kv[1]))
 	}
-	return b.String(), nil
+	return b.String()
 }
