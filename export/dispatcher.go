@@ -2,12 +2,12 @@ package export
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	crand "crypto/rand"
 	"math/rand/v2"
 	"net/http"
 	"os"

@@ -22,9 +22,9 @@ const (
 	CategoryIAM         = 3
 	CategoryApplication = 6
 
-	ClassEventLogActivity     = 1008
-	eventLogOther             = 99
-	deviceServer              = 1
+	ClassEventLogActivity = 1008
+	eventLogOther         = 99
+	deviceServer          = 1
 
 	ClassAccountChange        = 3001
 	ClassUserAccessManagement = 3005
@@ -55,18 +55,18 @@ type mapping struct {
 }
 
 var actions = map[string]mapping{
-	"user.created":          {ClassAccountChange, accountChangeCreate, "Create"},
-	"user.reactivated":      {ClassAccountChange, accountChangeEnable, "Enable"},
-	"user.deactivated":      {ClassAccountChange, accountChangeDisable, "Disable"},
-	"user.deleted":          {ClassAccountChange, accountChangeDelete, "Delete"},
-	"user.updated":          {ClassAccountChange, activityOther, "Update"},
-	"group.created":         {ClassGroupManagement, groupCreate, "Create"},
-	"group.deleted":         {ClassGroupManagement, groupDelete, "Delete"},
-	"group.updated":         {ClassGroupManagement, activityOther, "Update"},
-	"group.member_added":    {ClassGroupManagement, groupAddUser, "Add User"},
-	"group.member_removed":  {ClassGroupManagement, groupRemoveUser, "Remove User"},
-	"access.granted":        {ClassUserAccessManagement, accessAssignPrivileges, "Assign Privileges"},
-	"access.revoked":        {ClassUserAccessManagement, accessRevokePrivileges, "Revoke Privileges"},
+	"user.created":         {ClassAccountChange, accountChangeCreate, "Create"},
+	"user.reactivated":     {ClassAccountChange, accountChangeEnable, "Enable"},
+	"user.deactivated":     {ClassAccountChange, accountChangeDisable, "Disable"},
+	"user.deleted":         {ClassAccountChange, accountChangeDelete, "Delete"},
+	"user.updated":         {ClassAccountChange, activityOther, "Update"},
+	"group.created":        {ClassGroupManagement, groupCreate, "Create"},
+	"group.deleted":        {ClassGroupManagement, groupDelete, "Delete"},
+	"group.updated":        {ClassGroupManagement, activityOther, "Update"},
+	"group.member_added":   {ClassGroupManagement, groupAddUser, "Add User"},
+	"group.member_removed": {ClassGroupManagement, groupRemoveUser, "Remove User"},
+	"access.granted":       {ClassUserAccessManagement, accessAssignPrivileges, "Assign Privileges"},
+	"access.revoked":       {ClassUserAccessManagement, accessRevokePrivileges, "Revoke Privileges"},
 }
 
 // classOf returns the mapping of an action; unknown actions are API Activity, with the
