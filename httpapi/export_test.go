@@ -25,6 +25,7 @@ import (
 	"github.com/scimtrail/scimtrail/export/file"
 	"github.com/scimtrail/scimtrail/export/webhook"
 	"github.com/scimtrail/scimtrail/httpapi"
+	"github.com/scimtrail/scimtrail/ledger"
 	"github.com/scimtrail/scimtrail/service"
 )
 
@@ -37,6 +38,7 @@ type exportEnv struct {
 	dopts export.Options
 	stop  func()
 	files string // the file sinks' base directory
+	keys  *ledger.KeyRing
 }
 
 func newExportEnv(t *testing.T, b backend, allowPrivate bool, dopts export.Options) *exportEnv {
@@ -50,7 +52,15 @@ func newExportEnv(t *testing.T, b backend, allowPrivate bool, dopts export.Optio
 	}
 	clk := &clock{t: time.Now().UTC()}
 	files := t.TempDir()
-	svc := service.New(store, service.Options{Sinks: service.SinkOptions{Key: key, AllowPrivate: allowPrivate, FileDir: files}})
+	ringText, err := ledger.NewKeyRing("scimtrail.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := ledger.ParseKeyRing(ringText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(store, service.Options{Keys: ring, Sinks: service.SinkOptions{Key: key, AllowPrivate: allowPrivate, FileDir: files}})
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	srv := httptest.NewServer(httpapi.NewHandler(svc, httpapi.Options{Logger: logger, Metrics: metrics}))
@@ -74,7 +84,7 @@ func newExportEnv(t *testing.T, b backend, allowPrivate bool, dopts export.Optio
 		dopts.BackoffBase, dopts.BackoffMax = 10*time.Millisecond, 100*time.Millisecond
 	}
 	dopts.FileDir, dopts.WriteFiles = files, file.Write
-	x := &exportEnv{env: e, svc: svc, store: store, dopts: dopts, files: files}
+	x := &exportEnv{env: e, svc: svc, store: store, dopts: dopts, files: files, keys: ring}
 	x.start()
 	t.Cleanup(func() { x.stop() })
 	return x

@@ -115,26 +115,18 @@ func toInt64(v any) int64 {
 // dayOf is the UTC day of the record, YYYYMMDD.
 func dayOf(r export.Record) string { return r.Time().UTC().Format("20060102") }
 
-// fileName names a batch by its range of seqs and of checkpoint sizes: a retry of the same
-// batch writes the same name (so it replaces the file, never duplicates it), and two
-// different batches never share a name.
+// fileName names a batch by its first and last record: an entry by its seq, a checkpoint
+// record by its size and ".cp", so that names sort in delivery order (a checkpoint of size
+// n right after entry n). A retry of the same batch writes the same name and replaces the
+// file; checkpoints only grow, so a batch that differs differs in its last record.
 func fileName(recs []export.Record) string {
-	var seqs, sizes []int64
-	for _, r := range recs {
+	key := func(r export.Record) string {
 		if r.IsCheckpoint() {
-			sizes = append(sizes, r.Size())
-		} else {
-			seqs = append(seqs, r.Seq)
+			return fmt.Sprintf("%020d.cp", r.Size())
 		}
+		return fmt.Sprintf("%020d", r.Seq)
 	}
-	name := recs[0].Tenant
-	if len(seqs) > 0 {
-		name += fmt.Sprintf("-%020d-%020d", seqs[0], seqs[len(seqs)-1])
-	}
-	if len(sizes) > 0 {
-		name += fmt.Sprintf("-cp-%020d-%020d", sizes[0], sizes[len(sizes)-1])
-	}
-	return name
+	return recs[0].Tenant + "-" + key(recs[0]) + "-" + key(recs[len(recs)-1])
 }
 
 // writeAtomic writes data to dir/name through a temporary file: create, write, fsync,
