@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -207,12 +208,22 @@ func TestCheckpointRecordsEndToEnd(t *testing.T) {
 			// cursor moves past it.
 			waitFor(t, "set sink", lagZero(x, "acme", ids["set"]))
 			hooks["set"].mu.Lock()
+			created := 0
 			for _, d := range hooks["set"].bodies {
 				if d.header.Get("Content-Type") != "application/secevent+jwt" || strings.HasPrefix(d.header.Get(webhook.HeaderID), "cp_") {
 					t.Errorf("SET sink delivered %s %q", d.header.Get(webhook.HeaderID), d.body)
 				}
+				parts := strings.Split(string(d.body), ".")
+				claims, _ := base64.RawURLEncoding.DecodeString(parts[1])
+				if strings.Contains(string(claims), `"urn:ietf:params:scim:event:prov:create:notice":{"attributes":[`) &&
+					strings.Contains(string(claims), `"sub_id":{"format":"scim","id":`) {
+					created++
+				}
 			}
 			hooks["set"].mu.Unlock()
+			if created != 9 {
+				t.Errorf("SET sink: %d create notices for the 9 users created so far", created)
+			}
 
 			// CEF over syslog.
 			waitFor(t, "cef checkpoint", func() bool {
