@@ -149,8 +149,9 @@ type receiver struct {
 	mu     sync.Mutex
 	srv    *http.Server
 	fail   bool
-	got    []delivered // in arrival order, duplicates included
-	bad    []string    // signature failures
+	delay  time.Duration // how long each request takes to answer
+	got    []delivered   // in arrival order, duplicates included
+	bad    []string      // signature failures
 	bodies []rawDelivery
 }
 
@@ -221,6 +222,10 @@ func (r *receiver) setFail(fail bool) {
 
 func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	delay := r.delay
+	r.mu.Unlock()
+	time.Sleep(delay)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := webhook.Verify(r.secret, req.Header, body, time.Now()); err != nil {
