@@ -188,6 +188,8 @@ func TestTwoReplicas(t *testing.T) {
 		"SCIMTRAIL_SIGNING_KEY=" + filepath.Join(dir, "signing-key"),
 		"SCIMTRAIL_SINK_KEY_FILE=" + filepath.Join(dir, "sink.key"),
 		"SCIMTRAIL_ALLOW_PRIVATE_SINKS=1",
+		// A killed replica's sinks wait for its lease to expire; short, so the test is too.
+		"SCIMTRAIL_SINK_LEASE=2s",
 	}
 	rcv := &tenantHookReceiver{secret: secret}
 	hookURL := startHookReceiver(t, rcv)

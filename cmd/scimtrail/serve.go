@@ -70,6 +70,9 @@ Flags:
                        SQLite database, none with PostgreSQL)
   --sink-file-dir DIR  directory file sinks write under (each sink's dir is
                        relative to it and cannot leave it); none: no file sinks
+  --sink-lease D       how long a replica's hold on a sink lasts unless renewed
+                       (default 30s): a replica that dies delays its sinks by
+                       at most this long before another takes them over
 
 Every flag can also be set as SCIMTRAIL_<FLAG>, e.g. SCIMTRAIL_ADDR, SCIMTRAIL_TLS_CERT.
 `
@@ -103,6 +106,7 @@ type serveConfig struct {
 	allowPrivateSinks           bool
 	sinkKeyFile                 string
 	sinkFileDir                 string
+	sinkLease                   time.Duration
 	rateLimit                   float64
 	rateBurst                   int
 	// readHeaderTimeout overrides the constant for tests (0: readHeaderTimeout).
@@ -128,6 +132,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.BoolVar(&cfg.allowPrivateSinks, "allow-private-sinks", false, "")
 	c.fs.StringVar(&cfg.sinkKeyFile, "sink-key-file", "", "")
 	c.fs.StringVar(&cfg.sinkFileDir, "sink-file-dir", "", "")
+	c.fs.DurationVar(&cfg.sinkLease, "sink-lease", 30*time.Second, "")
 	pos, err := c.parse(args)
 	if err != nil {
 		return err
@@ -155,6 +160,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	if cfg.rateLimit < 0 || math.IsNaN(cfg.rateLimit) || math.IsInf(cfg.rateLimit, 0) || cfg.rateBurst < 0 {
 		return m.usage(serveUsage, fmt.Errorf("serve: --rate-limit and --rate-burst must be finite and not negative"))
+	}
+	if cfg.sinkLease < time.Second {
+		return m.usage(serveUsage, errors.New("serve: --sink-lease must be at least 1s"))
 	}
 	if cfg.checkpointInterval <= 0 {
 		return m.usage(serveUsage, errors.New("serve: --checkpoint-interval must be positive"))
@@ -221,7 +229,7 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 	// The dispatcher stops before the store closes (deferred calls run in reverse).
 	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
 	dispatcher := export.New(svc, export.Options{Logger: logger, AllowPrivate: cfg.allowPrivateSinks, Metrics: export.NewMetrics(reg),
-		Checkpoint: svc.LatestCheckpointRecord, FileDir: cfg.sinkFileDir, WriteFiles: file.Write})
+		Checkpoint: svc.LatestCheckpointRecord, FileDir: cfg.sinkFileDir, WriteFiles: file.Write, LeaseTTL: cfg.sinkLease})
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
 	defer func() { stopDispatch(); <-dispatched }()
