@@ -3,6 +3,8 @@ package export
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 
 	"github.com/scimtrail/scimtrail/export/kafka"
 	"github.com/scimtrail/scimtrail/service"
@@ -35,6 +37,20 @@ func (d *Dispatcher) deliverKafka(ctx context.Context, del Delivery, recs []Reco
 	cfg := kafka.Config{Brokers: del.Config.Brokers, Topic: del.Config.Topic}
 	if !d.opts.AllowPrivate {
 		cfg.IsPublic = service.IsPublicAddr
+	}
+	if del.Config.TLS != nil {
+		var err error
+		if cfg.TLS, err = sinkTLS(del.Config.TLS, ""); err != nil {
+			return 0, err
+		}
+	}
+	if a := del.Config.SASL; a != nil {
+		if len(del.Secrets) == 0 {
+			return 0, errors.New("the sink has no SASL password")
+		}
+		if cfg.SASL = kafka.SASLMechanism(a.Mechanism, a.Username, del.Secrets[0].Value); cfg.SASL == nil {
+			return 0, fmt.Errorf("unknown SASL mechanism %q", a.Mechanism)
+		}
 	}
 	return kafka.Produce(ctx, cfg, msgs)
 }

@@ -124,21 +124,28 @@ func (d *Dispatcher) deliverSyslog(ctx context.Context, del Delivery, recs []Rec
 	return len(recs), nil
 }
 
-// syslogTLS is the client TLS configuration of a syslog sink: TLS 1.2 or later, the
-// configured CAs (else the system roots) and server name (else the address's host).
+// syslogTLS is the client TLS configuration of a syslog sink: sinkTLS, with the server
+// name defaulting to the address's host.
 func syslogTLS(c service.SinkConfig) (*tls.Config, error) {
 	host, _, err := net.SplitHostPort(c.Address)
 	if err != nil {
 		return nil, err
 	}
+	return sinkTLS(c.TLS, host)
+}
+
+// sinkTLS is the client TLS configuration of a sink: TLS 1.2 or later, the configured CAs
+// (else the system roots) and server name (else host; "" lets the Kafka client use each
+// broker's host).
+func sinkTLS(t *service.SinkTLS, host string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
-	if c.TLS != nil {
-		if c.TLS.ServerName != "" {
-			cfg.ServerName = c.TLS.ServerName
+	if t != nil {
+		if t.ServerName != "" {
+			cfg.ServerName = t.ServerName
 		}
-		if c.TLS.CAPEM != "" {
+		if t.CAPEM != "" {
 			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM([]byte(c.TLS.CAPEM)) {
+			if !pool.AppendCertsFromPEM([]byte(t.CAPEM)) {
 				return nil, errors.New("tls.ca_pem holds no PEM certificate")
 			}
 			cfg.RootCAs = pool

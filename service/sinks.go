@@ -48,9 +48,12 @@ type SinkRequest struct {
 	TLS     *SinkTLS `json:"tls,omitempty"`
 	// Dir is a file sink's directory, relative to the operator's --sink-file-dir.
 	Dir string `json:"dir,omitempty"`
-	// Brokers (host:port, 1–16) and Topic are a Kafka sink's cluster and topic.
-	Brokers []string `json:"brokers,omitempty"`
-	Topic   string   `json:"topic,omitempty"`
+	// Brokers (host:port, 1–16) and Topic are a Kafka sink's cluster and topic; TLS (as for
+	// syslog) and SASL how it connects and authenticates. The SASL password is sealed like a
+	// webhook secret, never shown again.
+	Brokers []string  `json:"brokers,omitempty"`
+	Topic   string    `json:"topic,omitempty"`
+	SASL    *SinkSASL `json:"sasl,omitempty"`
 	// FromSeq is the first seq to deliver in each tenant; nil delivers from the first entry.
 	FromSeq *int64 `json:"from_seq,omitempty"`
 }
@@ -63,6 +66,20 @@ type SinkTLS struct {
 	ServerName string `json:"server_name,omitempty"`
 }
 
+// Kafka SASL mechanisms a sink may use.
+const (
+	SASLPlain       = "PLAIN"
+	SASLScramSHA256 = "SCRAM-SHA-256"
+	SASLScramSHA512 = "SCRAM-SHA-512"
+)
+
+// SinkSASL is how a Kafka sink authenticates: a mechanism, a user name and its password.
+type SinkSASL struct {
+	Mechanism string `json:"mechanism"`
+	Username  string `json:"username"`
+	Password  string `json:"password,omitempty"`
+}
+
 // SinkConfig is what is stored of a sink's settings: everything but its secrets.
 type SinkConfig struct {
 	URL     string   `json:"url,omitempty"`
@@ -71,7 +88,9 @@ type SinkConfig struct {
 	Dir     string   `json:"dir,omitempty"`
 	Brokers []string `json:"brokers,omitempty"`
 	Topic   string   `json:"topic,omitempty"`
-	Format  string   `json:"format,omitempty"`
+	// SASL is a Kafka sink's mechanism and user name; the password is in the sealed secret.
+	SASL   *SinkSASL `json:"sasl,omitempty"`
+	Format string    `json:"format,omitempty"`
 }
 
 // destination is where the sink delivers, for the ledger and the API.
@@ -139,7 +158,11 @@ func (s *Service) CreateSink(ctx context.Context, o Origin, tenant string, req S
 	}
 	id := newID()
 	var sealed []byte
-	if secret := cmp.Or(req.Secret, req.Token); secret != "" {
+	password := ""
+	if req.SASL != nil {
+		password = req.SASL.Password
+	}
+	if secret := cmp.Or(req.Secret, req.Token, password); secret != "" {
 		if sealed, err = sealSecrets(s.sinkOpts.Key, id, []SinkSecret{{Value: secret}}); err != nil {
 			return CreatedSink{}, scimtrail.Receipt{}, err
 		}
@@ -168,6 +191,12 @@ func (s *Service) CreateSink(ctx context.Context, o Origin, tenant string, req S
 		}
 		if cfg.Topic != "" {
 			changes = append(changes, scimtrail.Change{Path: "brokers", New: cfg.Brokers}, scimtrail.Change{Path: "topic", New: cfg.Topic})
+		}
+		if cfg.TLS != nil {
+			changes = append(changes, scimtrail.Change{Path: "tls.server_name", New: cfg.TLS.ServerName})
+		}
+		if cfg.SASL != nil {
+			changes = append(changes, scimtrail.Change{Path: "sasl.mechanism", New: cfg.SASL.Mechanism}, scimtrail.Change{Path: "sasl.username", New: cfg.SASL.Username})
 		}
 		changes = append(changes, scimtrail.Change{Path: "format", New: cfg.Format}, scimtrail.Change{Path: "from_seq", New: fromSeq})
 		var err error
@@ -220,8 +249,17 @@ func (s *Service) checkSinkRequest(ctx context.Context, req *SinkRequest) (SinkC
 	if req.Type != SinkSplunkHEC && req.Token != "" {
 		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "token is for splunk_hec sinks")
 	}
-	if req.Type != SinkSyslog && (req.Address != "" || req.TLS != nil) {
-		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "address and tls are for syslog sinks; a %s sink has a url", req.Type)
+	if req.Type != SinkSyslog && req.Address != "" {
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "address is for syslog sinks; a %s sink has a url", req.Type)
+	}
+	if req.Type != SinkSyslog && req.Type != SinkKafka && req.TLS != nil {
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "tls is for syslog and kafka sinks; a %s sink takes an https:// url", req.Type)
+	}
+	if req.Type != SinkKafka && req.SASL != nil {
+		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "sasl is for kafka sinks")
+	}
+	if err := checkSinkTLS(req.TLS); err != nil {
+		return SinkConfig{}, false, err
 	}
 	if req.Type != SinkFile && req.Dir != "" {
 		return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "dir is for file sinks")
@@ -245,7 +283,14 @@ func (s *Service) checkSinkRequest(ctx context.Context, req *SinkRequest) (SinkC
 		if err := checkKafkaTopic(req.Topic); err != nil {
 			return SinkConfig{}, false, err
 		}
-		return SinkConfig{Brokers: req.Brokers, Topic: req.Topic, Format: req.Format}, false, nil
+		cfg := SinkConfig{Brokers: req.Brokers, Topic: req.Topic, TLS: req.TLS, Format: req.Format}
+		if req.SASL != nil {
+			if err := checkSASL(*req.SASL, req.TLS != nil); err != nil {
+				return SinkConfig{}, false, err
+			}
+			cfg.SASL = &SinkSASL{Mechanism: req.SASL.Mechanism, Username: req.SASL.Username}
+		}
+		return cfg, false, nil
 	case SinkFile:
 		if req.URL != "" {
 			return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "a file sink has a dir, not a url")
@@ -272,11 +317,6 @@ func (s *Service) checkSinkRequest(ctx context.Context, req *SinkRequest) (SinkC
 		}
 		if err := s.checkSinkAddress(ctx, req.Address); err != nil {
 			return SinkConfig{}, false, err
-		}
-		if req.TLS != nil && req.TLS.CAPEM != "" {
-			if !x509.NewCertPool().AppendCertsFromPEM([]byte(req.TLS.CAPEM)) {
-				return SinkConfig{}, false, scimtrail.Errorf(scimtrail.EINVALID, "tls.ca_pem holds no PEM certificate")
-			}
 		}
 		return SinkConfig{Address: req.Address, TLS: req.TLS, Format: req.Format}, false, nil
 	}
@@ -313,6 +353,35 @@ func checkKafkaTopic(topic string) error {
 		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-') {
 			return scimtrail.Errorf(scimtrail.EINVALID, "topic %q may hold only ASCII letters, digits, '.', '_' and '-'", topic)
 		}
+	}
+	return nil
+}
+
+// checkSinkTLS refuses a tls.ca_pem without a certificate.
+func checkSinkTLS(t *SinkTLS) error {
+	if t != nil && t.CAPEM != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(t.CAPEM)) {
+		return scimtrail.Errorf(scimtrail.EINVALID, "tls.ca_pem holds no PEM certificate")
+	}
+	return nil
+}
+
+// checkSASL accepts the mechanisms Kafka brokers offer for passwords, and only over TLS:
+// PLAIN sends the password as it is, and SCRAM leaves the records themselves in clear.
+func checkSASL(a SinkSASL, withTLS bool) error {
+	switch a.Mechanism {
+	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
+	default:
+		return scimtrail.Errorf(scimtrail.EINVALID, "sasl.mechanism must be one of %q, not %q",
+			[]string{SASLPlain, SASLScramSHA256, SASLScramSHA512}, a.Mechanism)
+	}
+	if a.Username == "" || a.Password == "" {
+		return scimtrail.Errorf(scimtrail.EINVALID, "sasl needs a username and a password")
+	}
+	if len(a.Username) > 256 || len(a.Password) > 1024 {
+		return scimtrail.Errorf(scimtrail.EINVALID, "sasl username or password is too long")
+	}
+	if !withTLS {
+		return scimtrail.Errorf(scimtrail.EINVALID, "sasl needs tls: without it the password or the records cross the network in clear; give \"tls\":{} to trust the system roots")
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,7 +14,24 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
+
+// SASLMechanism returns the franz-go mechanism of a name (PLAIN, SCRAM-SHA-256,
+// SCRAM-SHA-512), or nil for an unknown one.
+func SASLMechanism(name, user, pass string) sasl.Mechanism {
+	switch name {
+	case "PLAIN":
+		return plain.Auth{User: user, Pass: pass}.AsMechanism()
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()
+	}
+	return nil
+}
 
 // Config is where records go.
 type Config struct {
@@ -25,6 +43,10 @@ type Config struct {
 	IsPublic func(netip.Addr) bool
 	// Timeout bounds the delivery of one batch; 0: 30s.
 	Timeout time.Duration
+	// TLS, when set, connects to every broker over TLS (an empty ServerName is each
+	// broker's host). SASL, when set, authenticates each connection.
+	TLS  *tls.Config
+	SASL sasl.Mechanism
 }
 
 // Message is one record: the key chooses the partition (records of one key keep their
@@ -55,15 +77,19 @@ func Produce(ctx context.Context, cfg Config, msgs []Message) (int, error) {
 			return nil
 		}
 	}
-	cl, err := kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.DefaultProduceTopic(cfg.Topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent writes are on by default with acks=all
-		kgo.Dialer(dialer.DialContext),
+		kgo.Dialer(dial(dialer, cfg.TLS)),
 		kgo.RecordDeliveryTimeout(timeout),
 		kgo.ProduceRequestTimeout(timeout),
 		kgo.ClientID("scimtrail-export"),
-	)
+	}
+	if cfg.SASL != nil {
+		opts = append(opts, kgo.SASL(cfg.SASL))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return 0, fmt.Errorf("kafka: %w", err)
 	}
@@ -92,4 +118,31 @@ func Produce(ctx context.Context, cfg Config, msgs []Message) (int, error) {
 		return 0, errors.New("kafka: fewer results than records")
 	}
 	return len(recs), nil
+}
+
+// dial connects with dialer (which checks the address) and, with a TLS config, runs the
+// handshake over that connection: franz-go takes a dialer or a TLS config, not both. An
+// empty ServerName is the broker's host, as franz-go does it.
+func dial(dialer *net.Dialer, cfg *tls.Config) func(ctx context.Context, network, host string) (net.Conn, error) {
+	if cfg == nil {
+		return dialer.DialContext
+	}
+	return func(ctx context.Context, network, host string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, network, host)
+		if err != nil {
+			return nil, err
+		}
+		c := cfg.Clone()
+		if c.ServerName == "" {
+			if c.ServerName, _, err = net.SplitHostPort(host); err != nil {
+				c.ServerName = host
+			}
+		}
+		tc := tls.Client(conn, c)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
 }

@@ -1,6 +1,14 @@
 package kafka_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -26,5 +34,57 @@ func TestProduceRefusesPrivateBrokers(t *testing.T) {
 	n, err = kafka.Produce(t.Context(), cfg, []kafka.Message{{Key: []byte("acme"), Value: []byte("1")}, {Key: []byte("acme"), Value: []byte("2")}})
 	if n != 2 || err != nil {
 		t.Fatalf("Produce: %d, %v", n, err)
+	}
+}
+
+// TestProduceTLSAndSASL produces to a cluster that speaks only TLS and SCRAM-SHA-512: the
+// right CA and password deliver; a wrong password, an untrusted certificate or plaintext
+// deliver nothing.
+func TestProduceTLSAndSASL(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kafka.test"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"),
+		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}),
+		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "scimtrail", "pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msgs := []kafka.Message{{Key: []byte("acme"), Value: []byte("1")}}
+	for _, tc := range []struct {
+		name string
+		tls  *tls.Config
+		pass string
+		want int
+	}{
+		{"Right", &tls.Config{RootCAs: roots}, "pw", 1},
+		{"WrongPassword", &tls.Config{RootCAs: roots}, "nope", 0},
+		{"UntrustedCertificate", &tls.Config{}, "pw", 0},
+		{"Plaintext", nil, "pw", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := kafka.Config{Brokers: c.ListenAddrs(), Topic: "t", Timeout: 3 * time.Second, TLS: tc.tls,
+				SASL: kafka.SASLMechanism("SCRAM-SHA-512", "scimtrail", tc.pass)}
+			n, err := kafka.Produce(t.Context(), cfg, msgs)
+			if n != tc.want || (tc.want == 0) != (err != nil) {
+				t.Fatalf("Produce = %d, %v; want %d", n, err, tc.want)
+			}
+		})
+	}
+	if kafka.SASLMechanism("GSSAPI", "u", "p") != nil {
+		t.Error("an unknown mechanism has a franz-go mechanism")
 	}
 }
