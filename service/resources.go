@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/text/unicode/norm"
-
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/scim/dialect"
 	"github.com/scimtrail/scimtrail/scim/filter"
@@ -31,7 +29,7 @@ const (
 // FoldUserName is the key userName uniqueness is decided on: Unicode NFC, then lower case,
 // so "Alice", "ALICE" and a decomposed "Alicé" all collide (RFC 7643 §4.1.1: userName is
 // caseExact false). Backends fold filter values the same way.
-func FoldUserName(s string) string { return strings.ToLower(norm.NFC.String(s)) }
+func FoldUserName(s string) string { return filter.Fold(s) }
 
 func dialectOf(o Origin) dialect.Dialect {
 	if o.Dialect == "" {
