@@ -380,6 +380,10 @@ func (t *tx) DeleteResource(ctx context.Context, tenant string, typ scimtrail.Re
 	if err != nil {
 		return fmt.Errorf("postgres: delete memberships of %q: %w", id, err)
 	}
+	_, err = t.tx.Exec(ctx, `DELETE FROM unique_values WHERE tenant = $1 AND resource_id = $2`, tenant, id)
+	if err != nil {
+		return fmt.Errorf("postgres: delete unique values of %q: %w", id, err)
+	}
 	return nil
 }
 

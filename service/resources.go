@@ -422,6 +422,9 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if err := tx.InsertResource(ctx, r); err != nil {
 			return err
 		}
+		if err := storeUniqueValues(ctx, tx, rt, r, doc); err != nil {
+			return err
+		}
 		entries := []scimtrail.Entry{{Action: action(typ, "created"), Target: target(r), Changes: changes}}
 		memberEntries, err := applyMembers(ctx, tx, r, rows, displays, nil)
 		if err != nil {
@@ -537,6 +540,9 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 		return v, rc, err
 	}
 	if err := tx.UpdateResource(ctx, next); err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
+	if err := storeUniqueValues(ctx, tx, rt, next, doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
 	derived, err := s.accessAfterChange(ctx, tx, at, next, addMembers, removeMembers)

@@ -552,6 +552,7 @@ func (t *txn) DeleteResource(ctx context.Context, tenant string, typ scimtrail.R
 		`DELETE FROM resource_emails WHERE tenant = ? AND resource_id = ?`,
 		`DELETE FROM memberships WHERE tenant = ? AND group_id = ?`,
 		`DELETE FROM memberships WHERE tenant = ? AND member_id = ?`,
+		`DELETE FROM unique_values WHERE tenant = ? AND resource_id = ?`,
 	} {
 		if _, err := t.exec(ctx, stmt, tenant, id); err != nil {
 			return dbErr("deleting a resource", err)
