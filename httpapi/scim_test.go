@@ -43,7 +43,7 @@ func TestUserRoundTrip(t *testing.T) {
 		if id == "" {
 			t.Fatalf("created user has no id: %s", r.body)
 		}
-		if got, want := r.header.Get("Content-Type"), "application/scim+json; charset=utf-8"; got != want {
+		if got, want := r.header.Get("Content-Type"), "application/scim+json"; got != want {
 			t.Errorf("Content-Type %q, want %q", got, want)
 		}
 		wantLoc := e.srv.URL + "/scim/v2/acme/Users/" + id
