@@ -92,6 +92,10 @@ func takeMembers(doc map[string]any) ([]memberInput, bool) {
 		mm, _ := m.(map[string]any)
 		v, _ := mm["value"].(string)
 		t, _ := mm["type"].(string)
+		if v == "" {
+			ref, _ := mm["$ref"].(string)
+			v, t = patch.MemberFromRef(ref, t)
+		}
 		out = append(out, memberInput{Value: v, Type: t})
 	}
 	return out, true
