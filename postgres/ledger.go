@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/jackc/pgx/v5"
 
@@ -60,15 +61,7 @@ func (t *tx) LeafHashes(ctx context.Context, tenant string, after int64, limit i
 }
 
 func (t *tx) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.StoredCheckpoint, error) {
-	rows, err := t.tx.Query(ctx, `SELECT tenant, size, root, note FROM checkpoints WHERE tenant = $1 ORDER BY size`, tenant)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: checkpoints of %q: %w", tenant, err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[scimtrail.StoredCheckpoint])
-	if err != nil {
-		return nil, fmt.Errorf("postgres: checkpoints of %q: %w", tenant, err)
-	}
-	return out, nil
+	return t.CheckpointsBetween(ctx, tenant, 0, math.MaxInt64, math.MaxInt32)
 }
 
 func (t *tx) LatestCheckpoint(ctx context.Context, tenant string) (scimtrail.StoredCheckpoint, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -64,20 +65,7 @@ func (t *txn) LeafHashes(ctx context.Context, tenant string, after int64, limit 
 }
 
 func (t *txn) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.StoredCheckpoint, error) {
-	rows, err := t.query(ctx, `SELECT size, root, note FROM checkpoints WHERE tenant = ? ORDER BY size`, tenant)
-	if err != nil {
-		return nil, dbErr("reading checkpoints", err)
-	}
-	defer rows.Close()
-	var out []scimtrail.StoredCheckpoint
-	for rows.Next() {
-		c := scimtrail.StoredCheckpoint{Tenant: tenant}
-		if err := rows.Scan(&c.Size, &c.Root, &c.Note); err != nil {
-			return nil, dbErr("reading checkpoints", err)
-		}
-		out = append(out, c)
-	}
-	return out, dbErr("reading checkpoints", rows.Err())
+	return t.CheckpointsBetween(ctx, tenant, 0, math.MaxInt64, math.MaxInt32)
 }
 
 func (t *txn) LatestCheckpoint(ctx context.Context, tenant string) (scimtrail.StoredCheckpoint, error) {
