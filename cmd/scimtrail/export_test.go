@@ -88,6 +88,19 @@ func TestExportAcrossServerRestart(t *testing.T) {
 			t.Errorf("%d deliveries failed signature verification", rcv.bad)
 		}
 		rcv.mu.Unlock()
+		// The checkpointer (every second by default) signs, and the sink delivers what it
+		// signs: the customer gets checkpoint records beside the entries.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			rcv.mu.Lock()
+			n := rcv.checkpoints
+			rcv.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no checkpoint record arrived from the running server")
+			}
+		}
 
 		// The app: consume everything with a stored cursor, stop, and resume.
 		cursor := appclient.FileCursor(filepath.Join(t.TempDir(), "cursor"))

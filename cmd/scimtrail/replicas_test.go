@@ -27,10 +27,11 @@ var replicaTenants = []string{"acme", "globex", "initech"}
 // tenantHookReceiver verifies Standard Webhooks signatures and records the seqs delivered
 // for each tenant, in arrival order.
 type tenantHookReceiver struct {
-	secret string
-	mu     sync.Mutex
-	seqs   map[string][]int64
-	bad    int
+	secret      string
+	mu          sync.Mutex
+	seqs        map[string][]int64
+	checkpoints int
+	bad         int
 }
 
 func (h *tenantHookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -45,10 +46,16 @@ func (h *tenantHookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var m struct {
 		Data struct {
 			Tenant string `json:"tenant"`
+			Type   string `json:"type"`
 			Seq    int64  `json:"seq"`
 		} `json:"data"`
 	}
 	json.Unmarshal(body, &m)
+	if m.Data.Type == "checkpoint" { // the checkpointer's records, between the entries
+		h.checkpoints++
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	if h.seqs == nil {
 		h.seqs = map[string][]int64{}
 	}
