@@ -12,8 +12,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/export"
+	"github.com/scimtrail/scimtrail/export/file"
 	"github.com/scimtrail/scimtrail/export/syslog"
 	"github.com/scimtrail/scimtrail/export/webhook"
 	"github.com/scimtrail/scimtrail/ledger"
@@ -138,6 +141,8 @@ func TestCheckpointRecordsEndToEnd(t *testing.T) {
 				"address": sys.addr, "format": "cef", "tls": map[string]any{"ca_pem": caPEM, "server_name": "syslog.test"}}), 201).json()["id"].(string)
 			ids["jsonl"] = x.must(x.do("POST", "/api/v1/tenants/acme/sinks", x.operator,
 				map[string]any{"type": "file", "dir": "lake", "format": "jsonl"}), 201).json()["id"].(string)
+			ids["parquet"] = x.must(x.do("POST", "/api/v1/tenants/acme/sinks", x.operator,
+				map[string]any{"type": "file", "dir": "pq", "format": "parquet"}), 201).json()["id"].(string)
 			// An operator sink of every tenant gets the checkpoints of each tenant.
 			global := newReceiver(t, testSecret)
 			ids["global"] = x.must(x.do("POST", "/api/v1/sinks", x.operator,
@@ -255,6 +260,31 @@ func TestCheckpointRecordsEndToEnd(t *testing.T) {
 				return slices.ContainsFunc(readJSONL(t, filepath.Join(x.files, "lake")), func(it streamItem) bool { return it.size == third })
 			})
 			checkStream(t, "jsonl", readJSONL(t, filepath.Join(x.files, "lake")), head, want)
+
+			// Parquet: checkpoint rows in the Event Log Activity class partition.
+			cpDir := filepath.Join(x.files, "pq", "ext", "scimtrail-1008", "region=global", "accountId=acme")
+			readCPRows := func() []file.Row {
+				var rows []file.Row
+				filepath.WalkDir(cpDir, func(p string, d os.DirEntry, err error) error {
+					if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") && !strings.HasPrefix(d.Name(), ".tmp-") {
+						got, err := parquet.ReadFile[file.Row](p)
+						if err != nil {
+							t.Fatalf("read %s: %v", p, err)
+						}
+						rows = append(rows, got...)
+					}
+					return nil
+				})
+				return rows
+			}
+			waitFor(t, "parquet checkpoint rows", func() bool {
+				return slices.ContainsFunc(readCPRows(), func(r file.Row) bool { return strings.Contains(r.Checkpoint, `"size":`+strconv.FormatInt(third, 10)) })
+			})
+			for _, r := range readCPRows() {
+				if r.ClassUID != 1008 || r.TypeUID != 100899 || r.Seq != 0 || r.Tenant != "acme" || !strings.Contains(r.OCSF, `"tree_size"`) {
+					t.Errorf("parquet checkpoint row %+v", r)
+				}
+			}
 
 			// The operator's sink got globex's checkpoint too.
 			waitFor(t, "global sink", func() bool { return global.maxSeq("globex") == x.head("globex") })
