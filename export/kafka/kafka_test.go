@@ -1,14 +1,8 @@
 package kafka_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -16,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/scimtrail/scimtrail/export/kafka"
+	"github.com/scimtrail/scimtrail/internal/testcert"
 )
 
 func TestProduceRefusesPrivateBrokers(t *testing.T) {
@@ -41,23 +36,11 @@ func TestProduceRefusesPrivateBrokers(t *testing.T) {
 // right CA and password deliver; a wrong password, an untrusted certificate or plaintext
 // deliver nothing.
 func TestProduceTLSAndSASL(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kafka.test"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IsCA: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(der)
+	cert, caPEM := testcert.SelfSigned(t, "kafka.test")
 	roots := x509.NewCertPool()
-	roots.AddCert(ca)
+	roots.AppendCertsFromPEM([]byte(caPEM))
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"),
-		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}),
+		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}),
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "scimtrail", "pw"))
 	if err != nil {
 		t.Fatal(err)
