@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -18,7 +19,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/scimtrail/scimtrail/export/webhook"
+	"github.com/scimtrail/scimtrail/ledger"
 	"github.com/scimtrail/scimtrail/service"
 )
 
@@ -231,6 +235,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	wantText(t, ctx, "#last-sync", "just now")
 	wantText(t, ctx, "#recent", "group.created")
 	wantText(t, ctx, "#log-integrity", "signed by scimtrail-test")
+	// The signing time is stored with the checkpoint and shown in words and in UTC.
+	signedAt := get(t, ctx, chromedp.AttributeValue(chromedp.CSS("#checkpoint-signed"), "datetime")).Value
+	if at, err := time.Parse(time.RFC3339, signedAt); err != nil || time.Since(at) > 10*time.Minute || time.Since(at) < -time.Minute {
+		t.Fatalf("checkpoint signing time shown as %q (%v), want about now", signedAt, err)
+	}
 	bars := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#changes-chart rect").length`))
 	if bars == 0 {
 		t.Fatal("the changes chart draws no bars")
@@ -249,7 +258,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	run(t, ctx, chromedp.WaitVisible(chromedp.CSS(`#entries > li:first-child .proof[data-state=ok]`)))
 	wantText(t, ctx, "#entries > li:first-child .proof", "Verified in your browser against checkpoint")
 	wantText(t, ctx, "#entries > li:first-child .proof", "signed by scimtrail-test")
+	wantText(t, ctx, "#entries > li:first-child .signature[data-state=ok]", "signature verified")
 	shoot(t, ctx, "audit")
+	checkForgedCheckpoints(t, ctx, f)
 
 	// Filter by action prefix: only token entries, and the console issue is among them.
 	run(t, ctx,
@@ -454,6 +465,94 @@ func TestProofVerifierInBrowser(t *testing.T) {
 			}
 		}
 	}
+
+	// Signed notes made by Go's golang.org/x/mod/sumdb/note: scimtrailNote accepts only a
+	// signature by a listed key over the exact text.
+	skey, vkey, err := ledger.GenerateKey("log.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherKey, _ := ledger.GenerateKey("log.example")
+	_, thirdKey, _ := ledger.GenerateKey("third")
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := sha256.Sum256([]byte("root"))
+	signed, err := ledger.SignCheckpoint(ledger.Checkpoint{Origin: "scimtrail/test/acme", Size: 42, Root: root[:]}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := strings.Replace(string(signed), "\n42\n", "\n43\n", 1)
+	for _, c := range []struct {
+		name   string
+		note   string
+		keys   []string
+		wantOK bool
+	}{
+		{"Good", string(signed), []string{vkey}, true},
+		{"RetiredKeyListedSecond", string(signed), []string{thirdKey, "garbage", vkey}, true},
+		{"WrongKeySameName", string(signed), []string{otherKey}, false},
+		{"NoKeys", string(signed), nil, false},
+		{"TamperedSize", tampered, []string{vkey}, false},
+		{"Unsigned", strings.SplitAfter(string(signed), "\n\n")[0], []string{vkey}, false},
+	} {
+		keys, _ := json.Marshal(c.keys)
+		got := get(t, ctx, chromedp.Evaluate[map[string]any](fmt.Sprintf(`scimtrailNote.verify(%q, %s)`, c.note, keys), chromedp.EvalAwaitPromise))
+		if ok, _ := got["ok"].(bool); ok != c.wantOK {
+			t.Errorf("%s: scimtrailNote.verify = %v, want ok=%v", c.name, got, c.wantOK)
+		}
+		if c.wantOK {
+			cp, _ := got["checkpoint"].(map[string]any)
+			if cp["size"] != float64(42) || cp["root"] != hex.EncodeToString(root[:]) || cp["origin"] != "scimtrail/test/acme" || got["key"] != "log.example" {
+				t.Errorf("%s: verified checkpoint %v", c.name, got)
+			}
+		}
+	}
+}
+
+// checkForgedCheckpoints shows the audit page a wrong key and then a tampered checkpoint
+// whose size and root are still right, so only the signature check can catch it: the page
+// must say the signature is not verified and not call the entry verified.
+func checkForgedCheckpoints(t *testing.T, ctx context.Context, f *fixture) {
+	t.Helper()
+	openFirst := func() {
+		run(t, ctx,
+			chromedp.Navigate(f.srv.URL+"/console/t/acme/audit"),
+			chromedp.WaitVisible(chromedp.CSS("#entries")),
+			chromedp.Click(chromedp.CSS("#entries > li:first-child summary")),
+			chromedp.WaitVisible(chromedp.CSS(`#entries > li:first-child .signature[data-state=bad]`)),
+		)
+		wantText(t, ctx, "#entries > li:first-child .signature", "NOT verified")
+		if got := text(t, ctx, "#entries > li:first-child .proof"); strings.Contains(got, "Verified") {
+			t.Fatalf("with a bad signature the proof line says %q", got)
+		}
+	}
+	t.Run("WrongKey", func(t *testing.T) {
+		_, other, err := ledger.GenerateKey("scimtrail-test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.forge(t, "/api/v1/audit/keys", `{"keys":[`+strconv.Quote(other)+`]}`)
+		openFirst()
+		wantText(t, ctx, "#entries > li:first-child .signature", "wrong or unknown key")
+	})
+	t.Run("TamperedNote", func(t *testing.T) {
+		c := f.client(t)
+		f.signIn(t, c, f.acmeAuditor)
+		_, body, _ := f.get(t, c, "/console/t/acme/audit/checkpoint")
+		var cp map[string]any
+		if err := json.Unmarshal([]byte(body), &cp); err != nil {
+			t.Fatalf("checkpoint: %v: %s", err, body)
+		}
+		note := cp["note"].(string)
+		origin, rest, _ := strings.Cut(note, "\n")
+		cp["note"] = origin + "-forged\n" + rest
+		forged, _ := json.Marshal(cp)
+		f.forge(t, "/console/t/acme/audit/checkpoint", string(forged))
+		openFirst()
+		wantText(t, ctx, "#entries > li:first-child .signature", "altered")
+	})
 }
 
 func jsArray(ss []string) string {
