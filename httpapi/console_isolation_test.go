@@ -58,6 +58,8 @@ var consoleMatrix = map[string]consoleRow{
 	"POST /console/t/{tenant}/grants/{id}/revoke":                      {},
 	"GET /console/t/{tenant}/break-glass":                              {},
 	"POST /console/t/{tenant}/break-glass":                             {form: breakGlassForm},
+	"POST /console/t/{tenant}/break-glass/{id}/approve":                {},
+	"POST /console/t/{tenant}/break-glass/{id}/deny":                   {form: func(string) url.Values { return url.Values{"reason": {"iso"}} }},
 	"GET /console/t/{tenant}/audit":                                    {},
 	"GET /console/t/{tenant}/audit/checkpoint":                         {},
 	"GET /console/t/{tenant}/audit/proof":                              {},
