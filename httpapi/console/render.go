@@ -43,6 +43,8 @@ func (v *view) Nav() []navItem {
 		{Label: "Audit log", Href: base + "audit"},
 		{Label: "Reports", Href: base + "reports"},
 		{Label: "Exports", Href: base + "exports"},
+		{Label: "Schemas", Href: base + "schemas"},
+		{Label: "Settings", Href: base + "settings"},
 	}
 	for i := range items {
 		switch {
