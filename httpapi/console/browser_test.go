@@ -720,3 +720,85 @@ func TestExportsInBrowser(t *testing.T) {
 		t.Fatalf("credentials CSV download:\n%s", csvText)
 	}
 }
+
+// TestApprovalAndSettingsInBrowser: an admin turns on the second-admin policy on the
+// Settings page and asks for break-glass access, which waits; a second admin, in another
+// browser, approves it and sees it counting down; then a schema extension is registered.
+func TestApprovalAndSettingsInBrowser(t *testing.T) {
+	f := newFixture(t)
+	accessFixture(t, f)
+	second, _, err := f.svc.IssueToken(t.Context(), operator, "acme", "admin", "second-admin", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := f.srv.URL
+	ctx := tab(t)
+	signInBrowser(t, ctx, base, f.acmeAdmin)
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/settings"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#settings-form")),
+		chromedp.SetValue(chromedp.CSS("#set-approval"), "second_admin"),
+		chromedp.Click(chromedp.CSS("#save-settings")),
+		chromedp.WaitVisible(chromedp.CSS("#flash")),
+	)
+	if got := get(t, ctx, chromedp.Value(chromedp.CSS("#set-approval"))); got != "second_admin" {
+		t.Fatalf("after saving, the approval policy shows %q", got)
+	}
+	shoot(t, ctx, "settings")
+	// Narrow screen: the settings forms fit without sideways scrolling.
+	run(t, ctx, chromedp.EmulateViewport(390, 800), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#settings-form")))
+	if get(t, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {
+		t.Fatal("the settings page scrolls sideways at 390px")
+	}
+	run(t, ctx, chromedp.EmulateViewport(1280, 800))
+
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/break-glass"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#approval-policy")),
+		chromedp.SendKeys(chromedp.CSS("#bg-user"), "alice@acme.example"),
+		chromedp.SetValue(chromedp.CSS("#bg-role"), "billing-admin"),
+		chromedp.SetValue(chromedp.CSS("#bg-duration"), "2h"),
+		chromedp.SendKeys(chromedp.CSS("#bg-why"), "INC-77: payments down"),
+		chromedp.Click(chromedp.CSS("#request-break-glass")),
+		chromedp.WaitVisible(chromedp.CSS("#pending-requests")),
+	)
+	wantText(t, ctx, "#flash", "waiting for a second admin")
+	wantText(t, ctx, "#pending-requests", "alice@acme.example")
+	wantText(t, ctx, "#pending-requests .own-request", "another admin must approve")
+	if n := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#pending-requests .approve-request").length`)); n != 0 {
+		t.Fatalf("the requester sees %d approve buttons", n)
+	}
+	wantText(t, ctx, "#no-active", "Nobody has emergency access")
+	shoot(t, ctx, "breakglass-pending")
+
+	// The second admin, in a browser of their own, approves.
+	other := tab(t)
+	signInBrowser(t, other, base, second.Secret)
+	run(t, other,
+		chromedp.Navigate(base+"/console/t/acme/break-glass"),
+		chromedp.WaitVisible(chromedp.CSS("#pending-requests .approve-request")),
+		// The approve form asks "Give … for 2h from now?": answer yes.
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Click(chromedp.CSS("#pending-requests .approve-request")),
+		chromedp.WaitVisible(chromedp.CSS("#active-break-glass")),
+	)
+	wantText(t, other, "#flash", "approved")
+	if got := text(t, other, "#active-break-glass .countdown"); !strings.HasPrefix(got, "1h 59m") && !strings.HasPrefix(got, "2h 00m") {
+		t.Fatalf("after approval the countdown shows %q, want two hours from approval", got)
+	}
+	wantText(t, other, "#decided-requests", "approved")
+	wantText(t, other, "#decided-requests", "second-admin")
+	shoot(t, other, "breakglass-approved")
+
+	// Schema extensions: register one by pasting its definition.
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/schemas"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#no-schemas")),
+		chromedp.SetValue(chromedp.CSS("#schema-definition"), `{"id":"urn:example:params:scim:schemas:extension:acme:2.0:User","name":"AcmeUser","resourceType":"User","attributes":[{"name":"costCenter","type":"string"}]}`),
+		chromedp.Click(chromedp.CSS("#register-schema")),
+		chromedp.WaitVisible(chromedp.CSS("#schemas")),
+	)
+	wantText(t, ctx, "#schemas", "costCenter")
+	run(t, ctx, chromedp.Click(chromedp.CSS("#schemas summary")), chromedp.WaitVisible(chromedp.CSS("#schemas .schema-json")))
+	shoot(t, ctx, "schemas")
+}
