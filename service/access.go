@@ -10,7 +10,6 @@ import (
 	"github.com/scimtrail/scimtrail/access"
 )
 
-
 var roleIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]{0,63}$`)
 
 // RoleInput is a role as a client declares it.
