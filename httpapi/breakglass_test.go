@@ -1,17 +1,30 @@
 package httpapi_test
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/scimtrail/scimtrail/ledger"
 )
 
 // TestBreakGlassSecondAdmin: under the tenant policy second_admin a break-glass request
 // grants nothing until another admin approves it; the requester and auditors cannot approve;
 // the time counts from approval; approval and denial are ledger entries naming the approver.
 func TestBreakGlassSecondAdmin(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, e *env) {
+	// Reports need signed checkpoints.
+	text, err := ledger.NewKeyRing("scimtrail.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := ledger.ParseKeyRing(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forEachBackendOpts(t, envOptions{keys: ring}, func(t *testing.T, e *env) {
 		op := e.operator
 		e.must(e.do("POST", "/api/v1/tenants/acme/roles", op, map[string]any{"id": "root", "name": "Root", "privileged": true}), 201)
 		u := e.scimID("Users", user("oncall"))
@@ -105,6 +118,28 @@ func TestBreakGlassSecondAdmin(t *testing.T) {
 		apiError(t, e.do("POST", "/api/v1/tenants/acme/break-glass/requests/"+id2+"/approve", bob, nil), 409, "conflict")
 		if got := e.accessOf("acme", u, ""); len(got) != 0 {
 			t.Fatalf("after a denial: %v", got)
+		}
+
+		// The privileged-changes report names who asked and who decided.
+		var rep struct {
+			Changes []struct {
+				Action string         `json:"action"`
+				Role   string         `json:"role"`
+				UserID string         `json:"user_id"`
+				Actor  map[string]any `json:"actor"`
+			} `json:"changes"`
+		}
+		if err := json.Unmarshal(e.must(e.do("GET", "/api/v1/tenants/acme/reports/privileged-changes", auditor, nil), 200).body, &rep); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, c := range rep.Changes {
+			if strings.HasPrefix(c.Action, "break_glass.") && c.Role == "root" && c.UserID == u {
+				seen[c.Action]++
+			}
+		}
+		if want := map[string]int{"break_glass.requested": 2, "break_glass.approved": 1, "break_glass.granted": 1, "break_glass.denied": 1}; !cmp.Equal(seen, want) {
+			t.Fatalf("privileged report's break-glass changes: %v, want %v", seen, want)
 		}
 
 		// Policy back to none: break-glass is granted at once again (201, as before).
