@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/scimtrail/scimtrail/ledger"
 )
 
 // TestBreakGlassSecondAdmin: under the tenant policy second_admin a break-glass request
@@ -16,15 +14,7 @@ import (
 // the time counts from approval; approval and denial are ledger entries naming the approver.
 func TestBreakGlassSecondAdmin(t *testing.T) {
 	// Reports need signed checkpoints.
-	text, err := ledger.NewKeyRing("scimtrail.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := ledger.ParseKeyRing(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forEachBackendOpts(t, envOptions{keys: ring}, func(t *testing.T, e *env) {
+	forEachBackendOpts(t, envOptions{keys: testKeyRing(t)}, func(t *testing.T, e *env) {
 		op := e.operator
 		e.must(e.do("POST", "/api/v1/tenants/acme/roles", op, map[string]any{"id": "root", "name": "Root", "privileged": true}), 201)
 		u := e.scimID("Users", user("oncall"))
