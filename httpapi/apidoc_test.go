@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
 )
 
 // shellWords splits a command line as sh would for the quoting docs/api.md uses: single
