@@ -65,6 +65,9 @@ func runWithBrowser(m *testing.M) int {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// insecure.test is the test server under a name that is not localhost, so a page
+		// served from it over http is not a secure context and has no WebCrypto.
+		chromedp.Flag("host-resolver-rules", "MAP insecure.test 127.0.0.1"),
 		chromedp.WindowSize(1280, 800),
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -536,6 +539,21 @@ func checkForgedCheckpoints(t *testing.T, ctx context.Context, f *fixture) {
 		f.forge(t, "/api/v1/audit/keys", `{"keys":[`+strconv.Quote(other)+`]}`)
 		openFirst()
 		wantText(t, ctx, "#entries > li:first-child .signature", "wrong or unknown key")
+	})
+	t.Run("NotSecureContext", func(t *testing.T) {
+		other := tab(t)
+		insecure := strings.Replace(f.srv.URL, "127.0.0.1", "insecure.test", 1)
+		signInBrowser(t, other, insecure, f.acmeAuditor)
+		run(t, other,
+			chromedp.Navigate(insecure+"/console/t/acme/audit"),
+			chromedp.WaitVisible(chromedp.CSS("#entries")),
+			chromedp.Click(chromedp.CSS("#entries > li:first-child summary")),
+			chromedp.WaitVisible(chromedp.CSS(`#entries > li:first-child .signature[data-state=unavailable]`)),
+		)
+		wantText(t, other, "#entries > li:first-child .signature", "cannot verify signature here")
+		if got := text(t, other, "#entries > li:first-child .proof"); strings.Contains(got, "Verified") {
+			t.Fatalf("without WebCrypto the proof line says %q", got)
+		}
 	})
 	t.Run("TamperedNote", func(t *testing.T) {
 		c := f.client(t)
