@@ -460,8 +460,32 @@ func formFailed(v *view, d interface{ setError(string, url.Values) }, r *http.Re
 		d.setError(scimtrail.ErrorMessage(err), r.PostForm)
 		v.Status = http.StatusBadRequest
 		return nil
+	case scimtrail.EFORBIDDEN:
+		// A refusal the person can act on (a delegated admin's scope, the requester
+		// approving their own break-glass), shown where the form is.
+		d.setError(scimtrail.ErrorMessage(err), r.PostForm)
+		v.Status = http.StatusForbidden
+		return nil
 	}
 	return err
+}
+
+// mayGrant enforces a delegated admin token's scope as the API does: a scoped admin
+// grants, maps and breaks glass only for the roles in its scope.
+func (c *Console) mayGrant(r *http.Request, v *view, role string) error {
+	if v.Session.token.Kind != scimtrail.TokenAdmin {
+		return nil
+	}
+	return c.svc.MayGrant(r.Context(), v.Session.token, role)
+}
+
+// mayIssueTokens enforces a delegated admin token's scope on SCIM token issue, rotation
+// and revocation, as the API does.
+func (c *Console) mayIssueTokens(r *http.Request, v *view) error {
+	if v.Session.token.Kind != scimtrail.TokenAdmin {
+		return nil
+	}
+	return c.svc.MayIssueTokens(r.Context(), v.Session.token, scimtrail.TokenSCIM, nil)
 }
 
 func (d *rolesData) setError(msg string, f url.Values) { d.Error, d.Form = msg, f }
@@ -501,6 +525,9 @@ func (c *Console) createMapping(w http.ResponseWriter, r *http.Request, v *view)
 		if group == "" || role == "" {
 			return scimtrail.Errorf(scimtrail.EINVALID, "Choose both a group and a role to map it to.")
 		}
+		if err := c.mayGrant(r, v, role); err != nil {
+			return err
+		}
 		_, _, err := c.svc.CreateMapping(r.Context(), o, v.TenantID, group, role)
 		if scimtrail.ErrorCode(err) == scimtrail.ECONFLICT {
 			return scimtrail.Errorf(scimtrail.ECONFLICT, "That group is already mapped to that role.")
@@ -525,6 +552,9 @@ func (c *Console) createGrant(w http.ResponseWriter, r *http.Request, v *view) (
 		reason := strings.TrimSpace(r.PostFormValue("reason"))
 		if reason == "" {
 			return scimtrail.Errorf(scimtrail.EINVALID, "Say why this person needs the role: a direct grant needs a reason, which the audit log keeps.")
+		}
+		if err := c.mayGrant(r, v, r.PostFormValue("role")); err != nil {
+			return err
 		}
 		_, _, err = c.svc.GrantRole(r.Context(), o, v.TenantID, user, r.PostFormValue("role"), reason)
 		return err

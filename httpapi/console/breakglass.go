@@ -159,12 +159,6 @@ func (c *Console) breakGlassAction(w http.ResponseWriter, r *http.Request, v *vi
 	}
 	v.Title = "Break-glass"
 	v.Data = d
-	if scimtrail.ErrorCode(err) == scimtrail.EFORBIDDEN {
-		// The requester trying to approve: a refusal the page explains, not an error page.
-		d.setError(scimtrail.ErrorMessage(err), r.PostForm)
-		v.Status = http.StatusForbidden
-		return "breakglass", nil
-	}
 	if err := formFailed(v, d, r, err); err != nil {
 		return "", err
 	}
@@ -185,6 +179,9 @@ func (c *Console) requestBreakGlass(w http.ResponseWriter, r *http.Request, v *v
 		if err != nil {
 			return "", scimtrail.Errorf(scimtrail.EINVALID, "Choose how long the access should last.")
 		}
+		if err := c.mayGrant(r, v, r.PostFormValue("role")); err != nil {
+			return "", err
+		}
 		out, _, err := c.svc.BreakGlass(r.Context(), o, v.TenantID, user, r.PostFormValue("role"), why, dur)
 		if err != nil {
 			return "", err
@@ -197,17 +194,17 @@ func (c *Console) requestBreakGlass(w http.ResponseWriter, r *http.Request, v *v
 }
 
 // decideBreakGlass approves or denies a pending request. A delegated admin token approving
-// must be allowed to grant the role itself, as on the API.
+// must be allowed to grant the role itself (mayGrant), as on the API.
 func (c *Console) decideBreakGlass(approve bool) func(http.ResponseWriter, *http.Request, *view) (string, error) {
 	return func(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
 		return c.breakGlassAction(w, r, v, func(o service.Origin) (string, error) {
 			id := r.PathValue("id")
-			if approve && v.Session.token.Kind == scimtrail.TokenAdmin {
+			if approve {
 				rq, err := c.svc.BreakGlassRequest(r.Context(), v.TenantID, id)
 				if err != nil {
 					return "", err
 				}
-				if err := c.svc.MayGrant(r.Context(), v.Session.token, rq.Role); err != nil {
+				if err := c.mayGrant(r, v, rq.Role); err != nil {
 					return "", err
 				}
 			}
