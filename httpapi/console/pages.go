@@ -97,6 +97,7 @@ type overviewData struct {
 	Recent                     []decoded
 	Chart                      chart
 	LogSize                    int64
+	PendingBreakGlass          int // break-glass requests waiting for a second admin
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
@@ -132,6 +133,15 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, v *view) (str
 		return "", err
 	}
 	d.Mappings = len(ms)
+	reqs, err := c.svc.BreakGlassRequests(ctx, t, 0)
+	if err != nil {
+		return "", err
+	}
+	for _, rq := range reqs {
+		if rq.State == scimtrail.RequestPending {
+			d.PendingBreakGlass++
+		}
+	}
 	size, err := c.svc.LogSize(ctx, t)
 	if err != nil {
 		return "", err

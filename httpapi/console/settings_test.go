@@ -179,6 +179,9 @@ func TestBreakGlassApprovalInConsole(t *testing.T) {
 	if acc, _ := f.svc.AccessAt(t.Context(), "acme", f.svc.Now(), alice, "billing-admin"); len(acc.Users) != 0 {
 		t.Fatalf("a pending request grants access: %+v", acc)
 	}
+	if _, page, _ := f.get(t, requester, "/console/t/acme/"); !strings.Contains(page, "1 break-glass request waiting for a second admin") {
+		t.Fatalf("the overview does not point at the pending request:\n%s", page)
+	}
 
 	approver := f.client(t)
 	f.signIn(t, approver, second.Secret)
