@@ -56,7 +56,8 @@
     var base = p.getAttribute("data-proof-base"), seq = Number(d.getAttribute("data-seq"));
     var leaf = d.getAttribute("data-leaf-hash");
     var fail = function (msg) { set(p, "bad", "Inclusion proof: " + msg); };
-    var json = function (r) { return r.json().then(function (b) { if (!r.ok) throw new Error(b.error || b.detail || r.statusText); return b; }); };
+    // The console answers {"error": "…"}, the API {"error": {"message": "…"}}.
+    var json = function (r) { return r.json().then(function (b) { if (!r.ok) throw new Error((b.error && b.error.message) || b.error || r.statusText); return b; }); };
     Promise.all([
       fetch(base + "/checkpoint", { credentials: "same-origin" }).then(json),
       fetch("/api/v1/audit/keys", { credentials: "omit" }).then(json)
