@@ -38,11 +38,16 @@ type Record struct {
 
 	action string // the entry's action, for envelopes that name the event type
 	cp     scimtrail.StoredCheckpoint
-	at     time.Time // a checkpoint record's time: when it was read for delivery
+	at     time.Time // a checkpoint record's time: when it was signed
 }
 
-// checkpointRecord is the record of a signed checkpoint.
-func checkpointRecord(cp scimtrail.StoredCheckpoint, at time.Time) Record {
+// checkpointRecord is the record of a signed checkpoint. Its time is when it was signed, or
+// now for a checkpoint stored before signing times were kept.
+func checkpointRecord(cp scimtrail.StoredCheckpoint, now time.Time) Record {
+	at := now
+	if !cp.Signed.IsZero() {
+		at = cp.Signed
+	}
 	return Record{Tenant: cp.Tenant, Type: RecordCheckpoint, Checkpoint: service.CheckpointJSON(cp),
 		action: RecordCheckpoint, cp: cp, at: at.UTC()}
 }
@@ -62,8 +67,7 @@ func MessageID(r Record) string {
 	return fmt.Sprintf("evt_%s_%d", r.Tenant, r.Seq)
 }
 
-// Time is the record's time: the entry's, or when a checkpoint record was read (checkpoints
-// carry no time of their own).
+// Time is the record's time: the entry's, or when the checkpoint was signed.
 func (r Record) Time() time.Time {
 	if r.IsCheckpoint() {
 		return r.at

@@ -140,12 +140,18 @@ func (t *tx) SetSinkCursor(ctx context.Context, c scimtrail.SinkCursor) error {
 }
 
 func (t *tx) CheckpointsBetween(ctx context.Context, tenant string, after, upTo int64, limit int) ([]scimtrail.StoredCheckpoint, error) {
-	rows, err := t.tx.Query(ctx, `SELECT tenant, size, root, note FROM checkpoints WHERE tenant = $1 AND size > $2 AND size <= $3
+	rows, err := t.tx.Query(ctx, `SELECT size, root, note, signed FROM checkpoints WHERE tenant = $1 AND size > $2 AND size <= $3
 		ORDER BY size LIMIT $4`, tenant, after, upTo, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: checkpoints of %q: %w", tenant, err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[scimtrail.StoredCheckpoint])
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (scimtrail.StoredCheckpoint, error) {
+		c := scimtrail.StoredCheckpoint{Tenant: tenant}
+		var signed *time.Time
+		err := row.Scan(&c.Size, &c.Root, &c.Note, &signed)
+		c.Signed = fromNullTime(signed)
+		return c, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: checkpoints of %q: %w", tenant, err)
 	}

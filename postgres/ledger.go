@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -66,7 +67,9 @@ func (t *tx) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.Stored
 
 func (t *tx) LatestCheckpoint(ctx context.Context, tenant string) (scimtrail.StoredCheckpoint, error) {
 	c := scimtrail.StoredCheckpoint{Tenant: tenant}
-	err := t.tx.QueryRow(ctx, `SELECT size, root, note FROM checkpoints WHERE tenant = $1 ORDER BY size DESC LIMIT 1`, tenant).Scan(&c.Size, &c.Root, &c.Note)
+	var signed *time.Time
+	err := t.tx.QueryRow(ctx, `SELECT size, root, note, signed FROM checkpoints WHERE tenant = $1 ORDER BY size DESC LIMIT 1`, tenant).Scan(&c.Size, &c.Root, &c.Note, &signed)
+	c.Signed = fromNullTime(signed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, scimtrail.Errorf(scimtrail.ENOTFOUND, "the log of tenant %q has no checkpoint yet", tenant)
 	}
@@ -91,8 +94,8 @@ func (t *tx) UncheckpointedHeads(ctx context.Context) ([]scimtrail.LedgerHead, e
 }
 
 func (t *tx) InsertCheckpoint(ctx context.Context, c scimtrail.StoredCheckpoint) (bool, error) {
-	tag, err := t.tx.Exec(ctx, `INSERT INTO checkpoints (tenant, size, root, note) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (tenant, size) DO NOTHING`, c.Tenant, c.Size, c.Root, c.Note)
+	tag, err := t.tx.Exec(ctx, `INSERT INTO checkpoints (tenant, size, root, note, signed) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (tenant, size) DO NOTHING`, c.Tenant, c.Size, c.Root, c.Note, nullTime(c.Signed))
 	if err != nil {
 		return false, fmt.Errorf("postgres: store checkpoint of %q: %w", c.Tenant, err)
 	}

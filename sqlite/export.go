@@ -121,7 +121,7 @@ func (t *txn) SetSinkCursor(ctx context.Context, c scimtrail.SinkCursor) error {
 }
 
 func (t *txn) CheckpointsBetween(ctx context.Context, tenant string, after, upTo int64, limit int) ([]scimtrail.StoredCheckpoint, error) {
-	rows, err := t.query(ctx, `SELECT size, root, note FROM checkpoints WHERE tenant = ? AND size > ? AND size <= ?
+	rows, err := t.query(ctx, `SELECT size, root, note, signed_us FROM checkpoints WHERE tenant = ? AND size > ? AND size <= ?
 		ORDER BY size LIMIT ?`, tenant, after, upTo, limit)
 	if err != nil {
 		return nil, dbErr("reading checkpoints", err)
@@ -130,9 +130,11 @@ func (t *txn) CheckpointsBetween(ctx context.Context, tenant string, after, upTo
 	var out []scimtrail.StoredCheckpoint
 	for rows.Next() {
 		c := scimtrail.StoredCheckpoint{Tenant: tenant}
-		if err := rows.Scan(&c.Size, &c.Root, &c.Note); err != nil {
+		var signed sql.NullInt64
+		if err := rows.Scan(&c.Size, &c.Root, &c.Note, &signed); err != nil {
 			return nil, dbErr("reading checkpoints", err)
 		}
+		c.Signed = fromOptMicros(signed)
 		out = append(out, c)
 	}
 	return out, dbErr("reading checkpoints", rows.Err())

@@ -150,7 +150,7 @@ func testExport(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 		update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
 			for _, size := range []int64{2, 5, 9, 14} {
 				if _, err := tx.InsertCheckpoint(ctx, scimtrail.StoredCheckpoint{Tenant: "acme", Size: size,
-					Root: []byte{byte(size)}, Note: []byte{'n', byte(size)}}); err != nil {
+					Root: []byte{byte(size)}, Note: []byte{'n', byte(size)}, Signed: base.Add(time.Duration(size) * time.Second)}); err != nil {
 					return err
 				}
 			}
@@ -175,7 +175,8 @@ func testExport(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 				var got []int64
 				for _, cp := range cps {
 					got = append(got, cp.Size)
-					if cp.Tenant != "acme" || cp.Root[0] != byte(cp.Size) || string(cp.Note) != string([]byte{'n', byte(cp.Size)}) {
+					if cp.Tenant != "acme" || cp.Root[0] != byte(cp.Size) || string(cp.Note) != string([]byte{'n', byte(cp.Size)}) ||
+						!cp.Signed.Equal(base.Add(time.Duration(cp.Size)*time.Second)) {
 						t.Errorf("checkpoint %d read back as %+v", cp.Size, cp)
 					}
 				}

@@ -199,8 +199,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // System Activity), the class for actions on a system's event log, with activity 99 Other
 // named "Checkpoint" since none of its activities (clear, export, archive, rotate, …)
 // means "signed the log's current state". device (required by System Activity) is the
-// scimtrail server; the checkpoint itself is in unmapped. at is when it was delivered:
-// checkpoints carry no time of their own.
+// scimtrail server; the checkpoint itself is in unmapped. at is when it was signed.
 func CheckpointEvent(tenant string, size int64, root []byte, note string, at time.Time) map[string]any {
 	origin, _, _ := strings.Cut(note, "\n")
 	return map[string]any{
