@@ -16,7 +16,7 @@ import (
 
 // TestKillPostgres stops the PostgreSQL server itself with `pg_ctl stop -m immediate` while
 // clients create users through a real `scimtrail serve`, then starts it again (crash
-// recovery), twice (SCIMTRAIL_CRASH_CYCLES for more). It checks that the server recovers
+// recovery), twice (SCIMTRAIL_REPLICA_CYCLES for more). It checks that the server recovers
 // by itself: /readyz says 503 while the database is down and 200 again after; every request
 // meanwhile gets a complete response — 201, or a SCIM error with status 500 or 503 — and
 // never a dropped connection or a hang past the client's timeout; creates succeed again
@@ -31,7 +31,7 @@ func TestKillPostgres(t *testing.T) {
 		return
 	}
 	cycles := 2
-	if n, err := fmt.Sscan(os.Getenv("SCIMTRAIL_CRASH_CYCLES"), &cycles); n != 1 || err != nil {
+	if n, err := fmt.Sscan(os.Getenv("SCIMTRAIL_REPLICA_CYCLES"), &cycles); n != 1 || err != nil {
 		cycles = 2
 	}
 	pg := newPGCluster(t)

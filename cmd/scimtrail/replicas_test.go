@@ -165,14 +165,14 @@ func waitSinkDrained(t *testing.T, op client, tenant, sink string) int64 {
 // webhook sink of each tenant (dispatched by both replicas, cursor in the shared database)
 // received every entry at least once, first arrivals in order. Each cycle a token issued and
 // then revoked through one replica is refused by the other on the very next request.
-// Three cycles in CI; SCIMTRAIL_CRASH_CYCLES asks for more (soak).
+// Three cycles in CI; SCIMTRAIL_REPLICA_CYCLES asks for more (soak).
 func TestTwoReplicas(t *testing.T) {
 	if pgtest.DSN() == "" {
 		t.Log("SCIMTRAIL_TEST_POSTGRES is not set: replicas need PostgreSQL (make test sets it)")
 		return
 	}
 	cycles := 3
-	if n, err := fmt.Sscan(os.Getenv("SCIMTRAIL_CRASH_CYCLES"), &cycles); n != 1 || err != nil {
+	if n, err := fmt.Sscan(os.Getenv("SCIMTRAIL_REPLICA_CYCLES"), &cycles); n != 1 || err != nil {
 		cycles = 3
 	}
 	seed := rand.Uint64()
