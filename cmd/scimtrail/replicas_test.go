@@ -72,19 +72,25 @@ func startHookReceiver(t *testing.T, rcv http.Handler) string {
 // scimPost sends one SCIM create without failing the test: load workers must survive a
 // server that dies under them. err is set when no complete response arrived.
 func scimPost(hc *http.Client, base, token, path string, body []byte) (int, []byte, error) {
+	status, _, b, err := scimPostHeader(hc, base, token, path, body)
+	return status, b, err
+}
+
+// scimPostHeader is scimPost that also returns the response's header.
+func scimPostHeader(hc *http.Client, base, token, path string, body []byte) (int, http.Header, []byte, error) {
 	req, err := http.NewRequest("POST", base+path, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/scim+json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return resp.StatusCode, resp.Header, b, err
 }
 
 // ackedUser is a create that got 201.
