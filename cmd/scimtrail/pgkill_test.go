@@ -132,7 +132,9 @@ func TestKillPostgres(t *testing.T) {
 		// The admin API says the same in its own shape; authentication itself needs the
 		// database, so this is also the answer to any token while it is down.
 		status, b := op.do("GET", "/api/v1/tenants/acme/tokens", nil)
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		if status != http.StatusServiceUnavailable || json.Unmarshal(b, &e) != nil || e.Error.Code != "unavailable" {
 			t.Errorf("cycle %d: admin API during the outage: status %d, body %s; want 503 unavailable", cycle, status, b)
 		}
