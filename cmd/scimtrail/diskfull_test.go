@@ -55,7 +55,9 @@ func TestSQLiteWritesFail(t *testing.T) {
 		}
 	}
 	status, b := op.do("POST", "/api/v1/tenants/acme/tokens", map[string]string{"kind": "app"})
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if status != http.StatusServiceUnavailable || json.Unmarshal(b, &e) != nil || e.Error.Code != "unavailable" {
 		t.Errorf("admin API write during the outage: status %d, body %s; want 503 unavailable", status, b)
 	}

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scimtrail/scimtrail/internal/heapwatch"
 )
 
 // TestSlowloris opens a few hundred connections to a real `serve` that send their headers
@@ -26,6 +28,7 @@ func TestSlowloris(t *testing.T) {
 	if os.Getenv("SCIMTRAIL_SOAK") != "" {
 		slow = 800
 	}
+	heapwatch.Bounded(t) // the server runs in this process
 	operator := randomToken()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
@@ -50,6 +53,11 @@ func TestSlowloris(t *testing.T) {
 	var tok issued
 	op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/tokens", map[string]string{"kind": "scim"}, &tok)
 	addr := strings.TrimPrefix(base, "http://")
+	// The same ordinary clients for a second with no slow sockets: the machine's own pace.
+	stopBase := make(chan struct{})
+	time.AfterFunc(time.Second, func() { close(stopBase) })
+	baseline, _ := ordinaryClients(t, base, tok.Token, "before", stopBase)
+	slices.Sort(baseline)
 
 	var (
 		closed   atomic.Int64 // slow connections the server closed
@@ -105,6 +113,45 @@ func TestSlowloris(t *testing.T) {
 	// Ordinary clients while the slow ones hold their sockets.
 	stop := make(chan struct{})
 	var (
+		latencies []time.Duration
+		failures  int
+		cw        sync.WaitGroup
+	)
+	cw.Go(func() { latencies, failures = ordinaryClients(t, base, tok.Token, "during", stop) })
+	wg.Wait()
+	close(stop)
+	cw.Wait()
+
+	if got := closed.Load(); got != int64(slow) {
+		t.Errorf("%d of %d slow connections were closed by the server", got, slow)
+	}
+	if n := answered.Load(); n != 0 {
+		t.Errorf("%d slow connections got a response to a request they never finished", n)
+	}
+	if len(latencies) < 10 || failures > 0 {
+		t.Fatalf("%d ordinary requests, %d failed", len(latencies), failures)
+	}
+	slices.Sort(latencies)
+	p99 := latencies[len(latencies)*99/100]
+	t.Logf("%d slow connections closed; %d ordinary requests meanwhile, p50 %v, p99 %v, max %v",
+		slow, len(latencies), latencies[len(latencies)/2], p99, latencies[len(latencies)-1])
+	// The issue's goal is a p99 under 200 ms (met in docs/reliability.md's measurements);
+	// the assertion allows five times that for -race on a loaded 2-core CI machine, or
+	// three times the p99 of the same clients without slow sockets when the machine is
+	// slower than that. Slow sockets that starved the server would cost ordinary clients
+	// the read-header timeout (1 s here) or more.
+	basePct := baseline[len(baseline)*99/100]
+	limit := max(time.Second, 3*basePct)
+	t.Logf("without slow sockets: %d requests, p99 %v; limit %v", len(baseline), basePct, limit)
+	if p99 > limit {
+		t.Errorf("ordinary requests during slowloris: p99 %v, over %v", p99, limit)
+	}
+}
+
+// ordinaryClients runs 4 clients that alternate listing and creating users until stop is
+// closed, and returns every request's latency and how many failed (each also fails t).
+func ordinaryClients(t *testing.T, base, token, tag string, stop <-chan struct{}) ([]time.Duration, int) {
+	var (
 		mu        sync.Mutex
 		latencies []time.Duration
 		failures  int
@@ -122,53 +169,35 @@ func TestSlowloris(t *testing.T) {
 				start := time.Now()
 				var status int
 				var err error
+				var res *http.Response
 				if i%2 == 0 {
-					var res *http.Response
 					req, _ := http.NewRequest("GET", base+"/scim/v2/acme/Users?count=10", nil)
-					req.Header.Set("Authorization", "Bearer "+tok.Token)
-					if res, err = hc.Do(req); err == nil {
-						io.Copy(io.Discard, res.Body)
-						res.Body.Close()
-						status = res.StatusCode
-					}
+					req.Header.Set("Authorization", "Bearer "+token)
+					res, err = hc.Do(req)
 				} else {
-					body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"w%d-%d@example.com"}`, w, i)
+					body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"%s-w%d-%d@example.com"}`, tag, w, i)
 					req, _ := http.NewRequest("POST", base+"/scim/v2/acme/Users", strings.NewReader(body))
-					req.Header.Set("Authorization", "Bearer "+tok.Token)
+					req.Header.Set("Authorization", "Bearer "+token)
 					req.Header.Set("Content-Type", "application/scim+json")
-					var res *http.Response
-					if res, err = hc.Do(req); err == nil {
-						io.Copy(io.Discard, res.Body)
-						res.Body.Close()
-						status = res.StatusCode
-					}
+					res, err = hc.Do(req)
+				}
+				if err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					status = res.StatusCode
 				}
 				mu.Lock()
 				latencies = append(latencies, time.Since(start))
 				if err != nil || (status != 200 && status != 201) {
 					failures++
-					t.Errorf("ordinary request during slowloris: status %d, %v", status, err)
+					t.Errorf("ordinary request (%s slowloris): status %d, %v", tag, status, err)
 				}
 				mu.Unlock()
 			}
 		})
 	}
-	wg.Wait()
-	close(stop)
 	cw.Wait()
-
-	if got := closed.Load(); got != int64(slow) {
-		t.Errorf("%d of %d slow connections were closed by the server", got, slow)
-	}
-	if n := answered.Load(); n != 0 {
-		t.Errorf("%d slow connections got a response to a request they never finished", n)
-	}
-	if len(latencies) < 10 || failures > 0 {
-		t.Fatalf("%d ordinary requests, %d failed", len(latencies), failures)
-	}
-	slices.Sort(latencies)
-	t.Logf("%d slow connections closed; %d ordinary requests meanwhile, p50 %v, p99 %v, max %v",
-		slow, len(latencies), latencies[len(latencies)/2], latencies[len(latencies)*99/100], latencies[len(latencies)-1])
+	return latencies, failures
 }
 
 func isTimeout(err error) bool {
