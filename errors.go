@@ -28,9 +28,12 @@ const (
 var ErrUnavailable = errors.New("the store is unavailable")
 
 // Unavailable wraps a database failure cause as EUNAVAILABLE. Its message is shown to
-// clients; cause, which may carry driver internals, is only logged.
+// clients; cause, which may carry driver internals, is only logged. A cause that already
+// carries a domain decision (an *Error with any code but EINTERNAL) is returned unchanged:
+// the request was answered on its merits.
 func Unavailable(cause error) error {
-	if errors.Is(cause, ErrUnavailable) {
+	var e *Error
+	if errors.Is(cause, ErrUnavailable) || errors.As(cause, &e) && e.Code != EINTERNAL {
 		return cause
 	}
 	return &Error{Code: EUNAVAILABLE, Message: "the store is unavailable; retry later", Err: fmt.Errorf("%w: %w", ErrUnavailable, cause)}
