@@ -63,6 +63,33 @@ func (t *txn) LeafHashes(ctx context.Context, tenant string, after int64, limit 
 	return out, dbErr("reading leaf hashes", rows.Err())
 }
 
+func (t *txn) ScanEntryHashes(ctx context.Context, tenant string, after int64, limit int, fn func(seq int64, body, leafHash []byte) error) error {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := t.query(ctx, `SELECT seq, body, leaf_hash FROM ledger_entries WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?`, tenant, after, limit)
+	if err != nil {
+		return dbErr("reading ledger entries", err)
+	}
+	defer rows.Close()
+	// RawBytes point into the driver's row: no copy per column, which is most of what a
+	// scan into []byte and strings costs.
+	var seq int64
+	var body, leaf sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&seq, &body, &leaf); err != nil {
+			return dbErr("reading ledger entries", err)
+		}
+		if len(body) == 0 {
+			body = nil // pruned: stored as an empty blob (migration 00009)
+		}
+		if err := fn(seq, body, leaf); err != nil {
+			return err
+		}
+	}
+	return dbErr("reading ledger entries", rows.Err())
+}
+
 func (t *txn) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.StoredCheckpoint, error) {
 	rows, err := t.query(ctx, `SELECT size, root, note FROM checkpoints WHERE tenant = ? ORDER BY size`, tenant)
 	if err != nil {

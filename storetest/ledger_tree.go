@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/scimtrail/scimtrail"
@@ -74,6 +75,65 @@ func testLedgerTree(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 		if got := uncheckpointed(t, s); len(got) != 0 {
 			t.Errorf("UncheckpointedHeads after signing = %+v, want none", got)
 		}
+	})
+	t.Run("ScanEntryHashesRawAndPruned", func(t *testing.T) {
+		s := open(t)
+		var want []scimtrail.StoredEntry
+		for seq := int64(1); seq <= 5; seq++ {
+			want = append(want, entry("acme", seq, base, "user.created", "t", "u"))
+		}
+		update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
+			if err := tx.AppendEntries(ctx, want, headFor("acme", 5)); err != nil {
+				return err
+			}
+			other := entry("globex", 1, base, "user.created", "t", "u")
+			return tx.AppendEntries(ctx, []scimtrail.StoredEntry{other}, headFor("globex", 1))
+		})
+		update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
+			_, err := tx.PruneEntries(ctx, "acme", 1, 2)
+			return err
+		})
+		type row struct {
+			seq        int64
+			body, leaf []byte
+		}
+		scan := func(after int64, limit int) []row {
+			var got []row
+			view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+				return tx.ScanEntryHashes(ctx, "acme", after, limit, func(seq int64, body, leaf []byte) error {
+					// The slices are only lent for the call: keep copies.
+					got = append(got, row{seq, bytes.Clone(body), bytes.Clone(leaf)})
+					return nil
+				})
+			})
+			return got
+		}
+		got := scan(0, 0)
+		if len(got) != 5 {
+			t.Fatalf("ScanEntryHashes(after 0, all) = %d rows, want 5 (acme's only)", len(got))
+		}
+		for i, r := range got {
+			w := want[i]
+			wantBody := w.Body
+			if w.Seq <= 2 {
+				wantBody = nil
+			}
+			if r.seq != w.Seq || !bytes.Equal(r.body, wantBody) || (r.body == nil) != (wantBody == nil) || !bytes.Equal(r.leaf, w.LeafHash) {
+				t.Errorf("row %d = seq %d body %q leaf %x; want seq %d body %q leaf %x", i, r.seq, r.body, r.leaf, w.Seq, wantBody, w.LeafHash)
+			}
+		}
+		if page := scan(2, 2); len(page) != 2 || page[0].seq != 3 || page[1].seq != 4 {
+			t.Errorf("ScanEntryHashes(after 2, limit 2) = %+v, want seqs 3 and 4", page)
+		}
+		stop := errors.New("stop")
+		n := 0
+		view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+			err := tx.ScanEntryHashes(ctx, "acme", 0, 0, func(int64, []byte, []byte) error { n++; return stop })
+			if !errors.Is(err, stop) || n != 1 {
+				t.Errorf("ScanEntryHashes with fn failing = %v after %d calls; want fn's error after 1", err, n)
+			}
+			return nil
+		})
 	})
 	t.Run("SettingsKeepTheFirstValue", func(t *testing.T) {
 		s := open(t)

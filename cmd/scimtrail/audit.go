@@ -163,7 +163,9 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 		if err != nil {
 			return ioFail("%w", err)
 		}
-		src, checkpoints, origin, total = log.entries, log.checkpoints, log.origin, log.size
+		entries := service.NewLogSource(ctx, store, tenant, 0)
+		defer entries.Close()
+		src, checkpoints, origin, total = entries, log.checkpoints, log.origin, log.size
 		if keysSpec == "" {
 			ring, _, err := m.loadKeyRing(signingKey, dsn, "")
 			if err != nil {
@@ -315,7 +317,8 @@ func (m *Main) auditExport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log.entries.raw = true
+	entries := service.NewLogSource(ctx, store, tenant, 0)
+	defer entries.Close()
 	tmp := out + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -326,7 +329,7 @@ func (m *Main) auditExport(ctx context.Context, args []string) error {
 	w := bufio.NewWriterSize(f, 1<<20)
 	err = ledger.WriteBundle(w, ledger.Bundle{
 		Origin: log.origin, Tenant: tenant, Created: time.Now().UTC(), Size: log.size,
-		VerifierKeys: keys, Checkpoints: log.checkpoints, Entries: countingSource{log.entries, bar},
+		VerifierKeys: keys, Checkpoints: log.checkpoints, Entries: countingSource{entries, bar},
 	})
 	if bar != nil {
 		bar.Finish()
@@ -356,12 +359,11 @@ type dbLog struct {
 	origin      string
 	size        int64
 	checkpoints [][]byte
-	entries     *dbEntries
 }
 
-// readDBLog reads the origin, head size and checkpoints; entries stream afterwards. The
-// checkpoints are read first, so entries appended meanwhile only make the log longer than
-// they claim, which verifies.
+// readDBLog reads the origin, head size and checkpoints; entries stream afterwards from a
+// service.LogSource. The checkpoints are read first, so entries appended meanwhile only make
+// the log longer than they claim, which verifies.
 func readDBLog(ctx context.Context, store scimtrail.Store, tenant string) (dbLog, error) {
 	var l dbLog
 	err := store.View(ctx, func(tx scimtrail.ReadTx) error {
@@ -381,82 +383,7 @@ func readDBLog(ctx context.Context, store scimtrail.Store, tenant string) (dbLog
 		}
 		return err
 	})
-	l.entries = &dbEntries{ctx: ctx, store: store, tenant: tenant}
 	return l, err
-}
-
-// dbEntries streams a tenant's entries in seq order, a page per read transaction.
-//
-// Unless raw, it also compares each stored leaf hash with the level-0 tile that the write
-// path stored beside it: an entry rewritten together with its leaf hash would otherwise
-// show only as a wrong root over a range of entries. When the entry claims its own position
-// but its stored leaf hash differs from the tile's, the tile's hash is handed to the
-// verifier instead, which then names that very entry as modified.
-type dbEntries struct {
-	ctx    context.Context
-	store  scimtrail.Store
-	tenant string
-	raw    bool
-
-	page  []scimtrail.StoredEntry
-	tiles map[int64][]byte
-	after int64
-	done  bool
-}
-
-const verifyPage = 16384
-
-func (d *dbEntries) Next() (ledger.Record, error) {
-	if len(d.page) == 0 {
-		if d.done {
-			return ledger.Record{}, io.EOF
-		}
-		err := d.store.View(d.ctx, func(tx scimtrail.ReadTx) error {
-			var err error
-			d.page, err = tx.Entries(d.ctx, d.tenant, d.after, verifyPage, scimtrail.EntryFilter{})
-			if err != nil || d.raw || len(d.page) == 0 {
-				return err
-			}
-			d.tiles = map[int64][]byte{}
-			for i := d.page[0].Seq - 1; i <= d.page[len(d.page)-1].Seq-1; i += ledger.TileWidth - i%ledger.TileWidth {
-				n := i / ledger.TileWidth
-				if d.tiles[n], err = tx.ReadTile(d.ctx, d.tenant, 0, n); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return ledger.Record{}, err
-		}
-		if len(d.page) < verifyPage {
-			d.done = true
-		}
-		if len(d.page) == 0 {
-			return ledger.Record{}, io.EOF
-		}
-	}
-	e := d.page[0]
-	d.page = d.page[1:]
-	d.after = e.Seq
-	rec := ledger.Record{Seq: e.Seq, Body: e.Body, LeafHash: e.LeafHash, Pruned: e.Body == nil}
-	if !d.raw && !rec.Pruned && e.Seq > 0 {
-		tile := d.tiles[(e.Seq-1)/ledger.TileWidth]
-		off := (e.Seq - 1) % ledger.TileWidth * ledger.HashSize
-		if int64(len(tile)) >= off+ledger.HashSize {
-			want := tile[off : off+ledger.HashSize]
-			if !bytes.Equal(want, e.LeafHash) && claimsSeq(e.Body, e.Seq) && bytes.Equal(ledger.LeafHash(e.Body), e.LeafHash) {
-				rec.LeafHash = want
-			}
-		}
-	}
-	return rec, nil
-}
-
-// claimsSeq reports whether body is an entry whose seq is seq.
-func claimsSeq(body []byte, seq int64) bool {
-	var h struct{ Seq int64 }
-	return json.Unmarshal(body, &h) == nil && h.Seq == seq
 }
 
 func (m *Main) auditKeys(ctx context.Context, args []string) error {
