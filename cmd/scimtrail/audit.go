@@ -54,7 +54,8 @@ bundles only), keeping leaf hashes, tiles and checkpoints, and logs ledger.prune
 serve does the same every --prune-interval.
 
 keys prints the checkpoint verifier keys; "keys rotate" replaces the signing key,
-keeping the old public key so old checkpoints still verify (restart serve after).
+keeping the old public key so old checkpoints still verify; a running serve signs
+with the new key after SIGHUP (kill -HUP <pid>) or a restart.
 
   --signing-key FILE|TEXT  the key ring file (default <data dir>/signing-key), or
                    the ring itself (PRIVATE+KEY+… text, optionally PEM-armoured),
@@ -414,7 +415,7 @@ func (m *Main) auditKeys(ctx context.Context, args []string) error {
 		if err := writeFileAtomic(path, text); err != nil {
 			return fmt.Errorf("store the rotated key ring: %w", err)
 		}
-		fmt.Fprintln(m.Stderr, "rotated the signing key; restart serve to sign with it")
+		fmt.Fprintln(m.Stderr, "rotated the signing key; send serve SIGHUP (or restart it) to sign with it")
 	}
 	for _, k := range ring.VerifierKeys() {
 		fmt.Fprintln(m.Stdout, k)
@@ -518,22 +519,42 @@ func writeFileAtomic(path string, data []byte) error {
 // ledgerService returns the server's Service with its checkpoint-signing keys, after making
 // sure the install has an id (generated on the first start) and every log has its tiles.
 // opts carries the rest of the server's service options; Keys is set here.
-func (m *Main) ledgerService(ctx context.Context, store scimtrail.Store, cfg serveConfig, logger *slog.Logger, opts service.Options) (*service.Service, error) {
+func (m *Main) ledgerService(ctx context.Context, store scimtrail.Store, cfg serveConfig, logger *slog.Logger, opts service.Options) (*service.Service, *ledger.KeyRing, error) {
 	id, err := service.New(store, service.Options{}).InstallID(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("install id: %w", err)
+		return nil, nil, fmt.Errorf("install id: %w", err)
 	}
 	ring, path, err := m.loadKeyRing(cfg.signingKey, cfg.dsn, "scimtrail-"+id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	logger.Info("checkpoint signing key", "file", path, "key", ring.VerifierKeys()[0])
 	opts.Keys = ring
 	svc := service.New(store, opts)
 	if err := svc.BackfillTiles(ctx, logger); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return svc, nil
+	return svc, ring, nil
+}
+
+// reloadKeyRing reads the signing key ring from its file again into ring, which the running
+// Service signs with, so that a key rotated with "audit keys rotate" signs from the next
+// checkpoint on without a restart (serve does this on SIGHUP). A ring that lacks the
+// current public key is refused (see ledger.KeyRing.Replace) and the old one kept.
+func (m *Main) reloadKeyRing(ring *ledger.KeyRing, cfg serveConfig, logger *slog.Logger) error {
+	if isKeyText(cfg.signingKey) {
+		return errors.New("the key ring was given as text (--signing-key/SCIMTRAIL_SIGNING_KEY), not a file: nothing to reload; restart serve with the new ring")
+	}
+	next, path, err := m.loadKeyRing(cfg.signingKey, cfg.dsn, "")
+	if err != nil {
+		return err
+	}
+	changed, err := ring.Replace(next)
+	if err != nil {
+		return fmt.Errorf("the signing key ring %s: %w; still signing with %s", path, err, ring.VerifierKeys()[0])
+	}
+	logger.Info("reloaded the checkpoint signing key ring", "file", path, "key", ring.VerifierKeys()[0], "changed", changed)
+	return nil
 }
 
 func (m *Main) auditPrune(ctx context.Context, args []string) error {
