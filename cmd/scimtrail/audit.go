@@ -27,6 +27,8 @@ const auditUsage = `Usage: scimtrail audit verify (--db DSN --tenant ID | --bund
                              [--trusted-checkpoint FILE] [--keys FILE|URL] [--progress]
        scimtrail audit verify --report FILE --keys FILE|URL
        scimtrail audit export --tenant ID --out PATH [--db DSN] [--progress]
+       scimtrail audit export --tenant ID --out PATH|- --format native|ocsf|cef
+                             [--since SEQ|TIME] [--until SEQ|TIME] [--resume]
        scimtrail audit keys [rotate] [--signing-key FILE|TEXT]
        scimtrail audit prune --tenant ID [--db DSN] [--dry-run]
 
@@ -47,6 +49,17 @@ access.granted entry of that user, role and path.
                    never trusted alone: --bundle needs --keys.
 
 export writes a self-contained bundle (entries, checkpoints, public keys, README).
+With --format it writes the entries one a line instead, as the sinks deliver them:
+native (the record with tenant, seq, leaf_hash, checkpoint, entry), ocsf (the OCSF
+event with tenant, seq, leaf_hash, checkpoint beside it) or cef (a CEF:0 line;
+cn1 is the seq). Pruned entries are skipped.
+
+  --out PATH|-     the file, or - for stdout
+  --since SEQ|TIME from this seq, or from entries at or after this RFC 3339 time
+  --until SEQ|TIME up to and including this seq, or entries before this time
+  --resume         continue after the last whole line of --out (a run that was
+                   interrupted, or more entries since): a half-written last line
+                   is cut off, nothing is written twice
 
 prune drops the bodies of the tenant's entries older than its retention period
 (never under legal hold, never past the latest signed checkpoint, whole entry
@@ -279,13 +292,17 @@ func (c countingSource) Next() (ledger.Record, error) {
 
 func (m *Main) auditExport(ctx context.Context, args []string) error {
 	c := m.newCommand("audit export", auditUsage)
-	var dsn, tenant, out, signingKey, keysSpec string
-	var progress bool
+	var dsn, tenant, out, signingKey, keysSpec, format, since, until string
+	var progress, resume bool
 	c.fs.StringVar(&dsn, "db", defaultDB, "")
 	c.fs.StringVar(&tenant, "tenant", "", "")
 	c.fs.StringVar(&out, "out", "", "")
 	c.fs.StringVar(&signingKey, "signing-key", "", "")
 	c.fs.StringVar(&keysSpec, "keys", "", "")
+	c.fs.StringVar(&format, "format", "", "")
+	c.fs.StringVar(&since, "since", "", "")
+	c.fs.StringVar(&until, "until", "", "")
+	c.fs.BoolVar(&resume, "resume", false, "")
 	c.fs.BoolVar(&progress, "progress", false, "")
 	pos, err := c.parse(args)
 	if err != nil {
@@ -296,6 +313,12 @@ func (m *Main) auditExport(ctx context.Context, args []string) error {
 	}
 	if tenant == "" || out == "" {
 		return m.usage(auditUsage, errors.New("audit export: --tenant and --out are required"))
+	}
+	if format != "" {
+		return m.auditExportLines(ctx, dsn, tenant, out, format, signingKey, since, until, resume, progress)
+	}
+	if since != "" || until != "" || resume || out == "-" {
+		return m.usage(auditUsage, errors.New("audit export: --since, --until, --resume and --out - need --format; a bundle always holds the whole log"))
 	}
 	var keys []string
 	if keysSpec != "" {
