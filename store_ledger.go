@@ -29,6 +29,10 @@ type LedgerReadTx interface {
 	// ReadTile returns the tenant's stored tile at level and index, or nil and no error
 	// when there is none.
 	ReadTile(ctx context.Context, tenant string, level, index int64) ([]byte, error)
+	// ReadTiles returns the tenant's stored tiles at the positions in at (Level and Index;
+	// Data is ignored), those that exist only, in any order, in one query: a proof's
+	// O(log n) tiles cost one round trip, not one each.
+	ReadTiles(ctx context.Context, tenant string, at []Tile) ([]Tile, error)
 	// LeafHashes returns the stored leaf hashes of the tenant's entries with seq > after,
 	// up to limit of them (limit <= 0: all), in seq order.
 	LeafHashes(ctx context.Context, tenant string, after int64, limit int) ([][]byte, error)

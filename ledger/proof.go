@@ -102,3 +102,72 @@ func hashSlices(hs []tlog.Hash) [][]byte {
 	}
 	return out
 }
+
+// TileKey names a stored tile by its level and index.
+type TileKey struct{ Level, Index int64 }
+
+// tileRecorder answers tlog's stored-hash reads with zero hashes and notes the tiles they
+// fall in. tlog decides which hashes a proof or root needs from the sizes alone and only
+// then combines them, so one dry run lists every tile the real run reads.
+type tileRecorder struct {
+	seen map[TileKey]bool
+	keys []TileKey
+}
+
+func (r *tileRecorder) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	for _, x := range indexes {
+		t := tlog.TileForIndex(TileHeight, x)
+		if k := (TileKey{int64(t.L), t.N}); !r.seen[k] {
+			r.seen[k] = true
+			r.keys = append(r.keys, k)
+		}
+	}
+	return make([]tlog.Hash, len(indexes)), nil
+}
+
+// InclusionTiles returns the tiles that InclusionProof(index, size) and RootFromTiles(size)
+// read, and the level-0 tile holding the leaf itself: O(log n) tiles, so a store can fetch
+// them all in one query before computing.
+func InclusionTiles(index, size int64) ([]TileKey, error) {
+	if index < 0 || index >= size {
+		return nil, fmt.Errorf("inclusion proof: leaf %d is not in a tree of %d leaves", index, size)
+	}
+	r := &tileRecorder{seen: map[TileKey]bool{}}
+	if _, err := tlog.ProveRecord(size, index, r); err != nil {
+		return nil, err
+	}
+	if _, err := tlog.TreeHash(size, r); err != nil {
+		return nil, err
+	}
+	r.ReadHashes([]int64{tlog.StoredHashIndex(0, index)})
+	return r.keys, nil
+}
+
+// ConsistencyTiles returns the tiles that ConsistencyProof(from, to) and RootFromTiles(to)
+// read, as InclusionTiles does for inclusion.
+func ConsistencyTiles(from, to int64) ([]TileKey, error) {
+	if from < 0 || from > to {
+		return nil, fmt.Errorf("consistency proof: from %d to %d is not a growing tree", from, to)
+	}
+	r := &tileRecorder{seen: map[TileKey]bool{}}
+	if from > 0 && from < to {
+		if _, err := tlog.ProveTree(to, from, r); err != nil {
+			return nil, err
+		}
+	}
+	if to > 0 {
+		if _, err := tlog.TreeHash(to, r); err != nil {
+			return nil, err
+		}
+	}
+	return r.keys, nil
+}
+
+// TileMap is a TileReader over tiles already read, by position; a missing tile reads as
+// nil, as from a store that has none.
+type TileMap map[TileKey][]byte
+
+// ReadTile implements TileReader.
+func (m TileMap) ReadTile(level, index int64) ([]byte, error) {
+	return m[TileKey{level, index}], nil
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/scimtrail/scimtrail/ledger"
@@ -285,6 +286,37 @@ func checkProofs(tb tb, store *memTiles, leaves [][]byte, index, from, to int64,
 	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, uint64(from), uint64(to), c, fromRoot, root(to)); err != nil {
 		tb.Fatalf("ConsistencyProof(%d, %d) does not verify: %v", from, to, err)
+	}
+
+	// With only the tiles InclusionTiles and ConsistencyTiles plan (fetched in one query by
+	// the server), the same proofs, roots and leaf come out.
+	only := func(keys []ledger.TileKey, err error) ledger.TileMap {
+		tb.Helper()
+		if err != nil {
+			tb.Fatalf("planning tiles: %v", err)
+		}
+		m := ledger.TileMap{}
+		for _, k := range keys {
+			m[k] = store.tiles[[2]int64{k.Level, k.Index}]
+		}
+		return m
+	}
+	planned := only(ledger.InclusionTiles(index, to))
+	if p2, err := ledger.InclusionProof(index, to, planned); err != nil || !slices.EqualFunc(p2, p, bytes.Equal) {
+		tb.Fatalf("InclusionProof(%d, %d) over the planned tiles = %x, %v; want %x", index, to, p2, err, p)
+	}
+	if r2, err := ledger.RootFromTiles(to, planned); err != nil || !bytes.Equal(r2, got) {
+		tb.Fatalf("RootFromTiles(%d) over the inclusion tiles: %v", to, err)
+	}
+	if tile := planned[ledger.TileKey{Level: 0, Index: index / ledger.TileWidth}]; len(tile) < int(index%ledger.TileWidth+1)*ledger.HashSize {
+		tb.Fatalf("the inclusion tiles of leaf %d miss its level-0 tile", index)
+	}
+	planned = only(ledger.ConsistencyTiles(from, to))
+	if c2, err := ledger.ConsistencyProof(from, to, planned); err != nil || !slices.EqualFunc(c2, c, bytes.Equal) {
+		tb.Fatalf("ConsistencyProof(%d, %d) over the planned tiles = %x, %v; want %x", from, to, c2, err, c)
+	}
+	if r2, err := ledger.RootFromTiles(to, planned); err != nil || !bytes.Equal(r2, got) {
+		tb.Fatalf("RootFromTiles(%d) over the consistency tiles: %v", to, err)
 	}
 }
 

@@ -25,6 +25,28 @@ func (t *tx) ReadTile(ctx context.Context, tenant string, level, index int64) ([
 	return data, nil
 }
 
+func (t *tx) ReadTiles(ctx context.Context, tenant string, at []scimtrail.Tile) ([]scimtrail.Tile, error) {
+	if len(at) == 0 {
+		return nil, nil
+	}
+	levels := make([]int64, len(at))
+	idxs := make([]int64, len(at))
+	for i, tl := range at {
+		levels[i], idxs[i] = tl.Level, tl.Index
+	}
+	rows, err := t.tx.Query(ctx, `SELECT t.level, t.idx, t.data FROM ledger_tiles t
+		JOIN unnest($2::bigint[], $3::bigint[]) AS k(level, idx) ON t.level = k.level AND t.idx = k.idx
+		WHERE t.tenant = $1`, tenant, levels, idxs)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tiles of %q: %w", tenant, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[scimtrail.Tile])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tiles of %q: %w", tenant, err)
+	}
+	return out, nil
+}
+
 func (t *tx) PutTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile) error {
 	if len(tiles) == 0 {
 		return nil

@@ -145,18 +145,22 @@ func BenchmarkVerifyDBSource(b *testing.B) {
 				}
 			}
 			b.Run("Entries", func(b *testing.B) {
+				cpu := processCPU(b)
 				for b.Loop() {
 					verify(b, &pagedSource{ctx: ctx, db: db})
 				}
 				b.ReportMetric(float64(int64(b.N)*want)/b.Elapsed().Seconds(), "entries/s")
+				reportCPU(b, cpu, int64(b.N)*want, "cpu-ns/entry")
 			})
 			b.Run("LogSource", func(b *testing.B) {
+				cpu := processCPU(b)
 				for b.Loop() {
 					src := NewLogSource(ctx, db, "acme", 0)
 					verify(b, src)
 					src.Close()
 				}
 				b.ReportMetric(float64(int64(b.N)*want)/b.Elapsed().Seconds(), "entries/s")
+				reportCPU(b, cpu, int64(b.N)*want, "cpu-ns/entry")
 			})
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -20,6 +21,41 @@ func (t *txn) ReadTile(ctx context.Context, tenant string, level, index int64) (
 		return nil, nil
 	}
 	return data, dbErr("reading a ledger tile", err)
+}
+
+func (t *txn) ReadTiles(ctx context.Context, tenant string, at []scimtrail.Tile) ([]scimtrail.Tile, error) {
+	var out []scimtrail.Tile
+	var q strings.Builder
+	var args []any
+	for _, tl := range at {
+		if data, ok := t.tiles.get(tileKey{tenant, tl.Level, tl.Index}); ok {
+			out = append(out, scimtrail.Tile{Level: tl.Level, Index: tl.Index, Data: data})
+			continue
+		}
+		// A UNION ALL of primary-key lookups: each arm is one index seek, and the text
+		// depends only on the count, so the statement cache keeps a few.
+		if len(args) > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		q.WriteString(`SELECT level, idx, data FROM ledger_tiles WHERE tenant = ? AND level = ? AND idx = ?`)
+		args = append(args, tenant, tl.Level, tl.Index)
+	}
+	if len(args) == 0 {
+		return out, nil
+	}
+	rows, err := t.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, dbErr("reading ledger tiles", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tl scimtrail.Tile
+		if err := rows.Scan(&tl.Level, &tl.Index, &tl.Data); err != nil {
+			return nil, dbErr("reading ledger tiles", err)
+		}
+		out = append(out, tl)
+	}
+	return out, dbErr("reading ledger tiles", rows.Err())
 }
 
 func (t *txn) PutTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile) error {

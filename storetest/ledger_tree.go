@@ -31,6 +31,21 @@ func testLedgerTree(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 					t.Errorf("ReadTile(%s, %d, %d) = %d bytes, %v; want %d bytes", c.tenant, c.level, c.index, len(got), err, len(c.want))
 				}
 			}
+			// The batched read: stored positions only, each with its own data.
+			at := []scimtrail.Tile{{Level: 0, Index: 3}, {Level: 1, Index: 0}, {Level: 0, Index: 4}, {Level: 1, Index: 3}}
+			got, err := tx.ReadTiles(ctx, "acme", at)
+			if err != nil || len(got) != 2 {
+				t.Fatalf("ReadTiles(acme) = %d tiles, %v; want 2", len(got), err)
+			}
+			for _, tl := range got {
+				want := map[[2]int64][]byte{{0, 3}: wide, {1, 0}: short}[[2]int64{tl.Level, tl.Index}]
+				if !bytes.Equal(tl.Data, want) {
+					t.Errorf("ReadTiles: tile %d/%d = %d bytes, want %d", tl.Level, tl.Index, len(tl.Data), len(want))
+				}
+			}
+			if got, err := tx.ReadTiles(ctx, "globex", at); err != nil || len(got) != 0 {
+				t.Errorf("ReadTiles(globex) = %d tiles, %v; want none", len(got), err)
+			}
 			return nil
 		})
 	})
