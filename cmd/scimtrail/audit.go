@@ -332,15 +332,11 @@ func (m *Main) auditExport(ctx context.Context, args []string) error {
 		}
 		keys = ring.VerifierKeys()
 	}
-	store, err := openStore(ctx, dsn, nil)
-	if err != nil {
-		return fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
-	}
-	defer store.Close()
-	log, err := readDBLog(ctx, store, tenant)
+	store, log, err := openLog(ctx, dsn, tenant)
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	entries := service.NewLogSource(ctx, store, tenant, 0)
 	defer entries.Close()
 	tmp := out + ".tmp"
@@ -383,6 +379,21 @@ type dbLog struct {
 	origin      string
 	size        int64
 	checkpoints [][]byte
+}
+
+// openLog opens the database at dsn and reads the tenant's log with readDBLog; the caller
+// closes the store.
+func openLog(ctx context.Context, dsn, tenant string) (scimtrail.Store, dbLog, error) {
+	store, err := openStore(ctx, dsn, nil)
+	if err != nil {
+		return nil, dbLog{}, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
+	}
+	log, err := readDBLog(ctx, store, tenant)
+	if err != nil {
+		store.Close()
+		return nil, dbLog{}, err
+	}
+	return store, log, nil
 }
 
 // readDBLog reads the origin, head size and checkpoints; entries stream afterwards from a

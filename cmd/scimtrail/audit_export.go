@@ -206,15 +206,11 @@ func (m *Main) auditExportLines(ctx context.Context, dsn, tenant, out, format, s
 		x.after = max(x.after, last)
 	}
 
-	store, err := openStore(ctx, dsn, nil)
-	if err != nil {
-		return fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
-	}
-	defer store.Close()
-	log, err := readDBLog(ctx, store, tenant)
+	store, log, err := openLog(ctx, dsn, tenant)
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	x.last = log.size
 	if untilSeq > 0 {
 		x.last = min(x.last, untilSeq)

@@ -104,11 +104,7 @@ func seqRange(from, to int64) []int64 {
 // after more writes, and exports seq and time ranges to stdout.
 func TestAuditExportFormats(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, dsn string) {
-		keyFile := filepath.Join(t.TempDir(), "signing-key")
-		operator := randomToken()
-		s := startServer(t, env{"SCIMTRAIL_BOOTSTRAP_TOKEN": operator}, dsn, "--signing-key", keyFile, "--checkpoint-interval", "1h")
-		op := client{tb: t, base: s.URL, token: operator}
-		op.must(http.StatusCreated, "POST", "/api/v1/tenants", map[string]string{"id": "acme"}, nil)
+		_, op, keyFile := startAcmeServer(t, dsn)
 		var scimTok issued
 		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/tokens", map[string]string{"kind": "scim"}, &scimTok)
 		scim := op.with(scimTok.Token)

@@ -13,18 +13,26 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
+// startAcmeServer starts serve on dsn with its signing key ring in a file of the test's
+// (returned, for the CLI) and checkpoints signed on demand only, and creates tenant acme.
+func startAcmeServer(t *testing.T, dsn string) (*server, client, string) {
+	t.Helper()
+	keyFile := filepath.Join(t.TempDir(), "signing-key")
+	operator := randomToken()
+	s := startServer(t, env{"SCIMTRAIL_BOOTSTRAP_TOKEN": operator}, dsn, "--signing-key", keyFile, "--checkpoint-interval", "1h")
+	op := client{tb: t, base: s.URL, token: operator}
+	op.must(http.StatusCreated, "POST", "/api/v1/tenants", map[string]string{"id": "acme"}, nil)
+	return s, op, keyFile
+}
+
 // TestServeReloadsSigningKeyOnSIGHUP rotates the signing key of a running server with
 // `audit keys rotate` and sends the process SIGHUP, as an operator would: the server then
 // serves the new key (the old one retired), signs the next checkpoint with the new key
 // only, and the whole log, signed by both, still verifies.
 func TestServeReloadsSigningKeyOnSIGHUP(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, dsn string) {
-		keyFile := filepath.Join(t.TempDir(), "signing-key")
-		operator := randomToken()
-		s := startServer(t, env{"SCIMTRAIL_BOOTSTRAP_TOKEN": operator}, dsn, "--signing-key", keyFile, "--checkpoint-interval", "1h")
-		op := client{tb: t, base: s.URL, token: operator}
+		s, op, keyFile := startAcmeServer(t, dsn)
 		anon := client{tb: t, base: s.URL}
-		op.must(http.StatusCreated, "POST", "/api/v1/tenants", map[string]string{"id": "acme"}, nil)
 
 		var before struct{ Keys []string }
 		anon.must(http.StatusOK, "GET", "/api/v1/audit/keys", nil, &before)
