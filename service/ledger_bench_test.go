@@ -165,6 +165,7 @@ func BenchmarkVerifyDBSource(b *testing.B) {
 		})
 	}
 }
+
 type pagedSource struct {
 	ctx   context.Context
 	db    scimtrail.Store
