@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/scimtrail/scimtrail"
@@ -156,35 +157,95 @@ func (s *Service) InclusionProof(ctx context.Context, tenant string, seq, size i
 		if seq < 1 || seq > size {
 			return scimtrail.Errorf(scimtrail.EINVALID, "seq %d is not in a tree of %d entries", seq, size)
 		}
-		return inclusion(ctx, tx, tenant, seq, size, &p)
+		return inclusion(ctx, tx, tenant, seq, size, &p, &s.ledger.proofs)
 	})
 	return p, err
 }
 
-// prefetchTiles reads the planned tiles in one query: a proof at 10M entries needs about six
-// tiles, which one by one cost a round trip (and on SQLite a statement) each.
-func prefetchTiles(ctx context.Context, tx scimtrail.ReadTx, tenant string, keys []ledger.TileKey) (ledger.TileMap, error) {
+// proofCacheSize bounds proofCache: about 10 MB. A 10M-entry log has ~40k subtree hashes
+// in its upper tiles, so one big log stays cached whole.
+const proofCacheSize = 1 << 17
+
+// proofCache holds hashes of complete subtrees above the leaves of every tenant's tree, by
+// tlog stored-hash index, for ledger.HashCache. They never change in an append-only log, and
+// the upper tiles' hashes are shared by every proof of a log, so with them a proof reads
+// and rehashes only its leaf's tile. When full it starts over, which costs the next few
+// proofs their speed and nothing else. The zero value is ready to use.
+type proofCache struct {
+	mu sync.Mutex
+	m  map[proofKey][ledger.HashSize]byte
+}
+
+type proofKey struct {
+	tenant string
+	index  int64
+}
+
+// proofTiles is one proof's TileReader: the tiles read for it, and the tenant's cache.
+type proofTiles struct {
+	ledger.TileMap
+	cache  *proofCache
+	tenant string
+}
+
+func (t proofTiles) CachedHash(index int64) ([ledger.HashSize]byte, bool) {
+	if t.cache == nil {
+		return [ledger.HashSize]byte{}, false
+	}
+	t.cache.mu.Lock()
+	defer t.cache.mu.Unlock()
+	h, ok := t.cache.m[proofKey{t.tenant, index}]
+	return h, ok
+}
+
+func (t proofTiles) CacheHash(index int64, h [ledger.HashSize]byte) {
+	if t.cache == nil {
+		return
+	}
+	t.cache.mu.Lock()
+	defer t.cache.mu.Unlock()
+	if t.cache.m == nil || len(t.cache.m) >= proofCacheSize {
+		t.cache.m = make(map[proofKey][ledger.HashSize]byte)
+	}
+	t.cache.m[proofKey{t.tenant, index}] = h
+}
+
+// prefetchTiles reads, in one query, the tiles of the stored hashes a proof needs that the
+// cache (nil: none) does not hold: a proof at 10M entries needs up to five tiles, which one
+// by one cost a query each.
+func prefetchTiles(ctx context.Context, tx scimtrail.ReadTx, tenant string, indexes []int64, cache *proofCache) (proofTiles, error) {
+	r := proofTiles{TileMap: ledger.TileMap{}, cache: cache, tenant: tenant}
+	var need []int64
+	for _, x := range indexes {
+		if _, ok := r.CachedHash(x); !ok || !ledger.Cacheable(x) {
+			need = append(need, x)
+		}
+	}
+	keys := ledger.TilesFor(need)
+	if len(keys) == 0 {
+		return r, nil
+	}
 	at := make([]scimtrail.Tile, len(keys))
 	for i, k := range keys {
 		at[i] = scimtrail.Tile{Level: k.Level, Index: k.Index}
 	}
 	tiles, err := tx.ReadTiles(ctx, tenant, at)
 	if err != nil {
-		return nil, err
+		return r, err
 	}
-	m := make(ledger.TileMap, len(tiles))
 	for _, t := range tiles {
-		m[ledger.TileKey{Level: t.Level, Index: t.Index}] = t.Data
+		r.TileMap[ledger.TileKey{Level: t.Level, Index: t.Index}] = t.Data
 	}
-	return m, nil
+	return r, nil
 }
 
-func inclusion(ctx context.Context, tx scimtrail.ReadTx, tenant string, seq, size int64, p *Proof) error {
-	keys, err := ledger.InclusionTiles(seq-1, size)
+// inclusion proves entry seq in the tree of size entries, with cache (nil: none).
+func inclusion(ctx context.Context, tx scimtrail.ReadTx, tenant string, seq, size int64, p *Proof, cache *proofCache) error {
+	indexes, err := ledger.InclusionHashes(seq-1, size)
 	if err != nil {
 		return err
 	}
-	r, err := prefetchTiles(ctx, tx, tenant, keys)
+	r, err := prefetchTiles(ctx, tx, tenant, indexes, cache)
 	if err != nil {
 		return err
 	}
@@ -219,11 +280,11 @@ func (s *Service) ConsistencyProof(ctx context.Context, tenant string, from, to 
 		if from < 1 || from > to {
 			return scimtrail.Errorf(scimtrail.EINVALID, "from %d must be between 1 and to (%d)", from, to)
 		}
-		keys, err := ledger.ConsistencyTiles(from, to)
+		indexes, err := ledger.ConsistencyHashes(from, to)
 		if err != nil {
 			return err
 		}
-		r, err := prefetchTiles(ctx, tx, tenant, keys)
+		r, err := prefetchTiles(ctx, tx, tenant, indexes, &s.ledger.proofs)
 		if err != nil {
 			return err
 		}
