@@ -209,11 +209,12 @@ type HashCache interface {
 	CacheHash(index int64, h [HashSize]byte)
 }
 
-// Cacheable reports whether the stored hash x belongs in a HashCache: a subtree above the
-// leaves (leaf hashes come straight from their tile, so caching them saves nothing).
+// Cacheable reports whether the stored hash x belongs in a HashCache: a subtree of a tile
+// above level 0. Those are few (1/256 of the leaves) and shared by many proofs; the hashes
+// inside a level-0 tile are as many as the leaves and rarely asked for twice.
 func Cacheable(x int64) bool {
 	level, _ := tlog.SplitStoredHashIndex(x)
-	return level > 0
+	return level >= TileHeight
 }
 
 // TileMap is a TileReader over tiles already read, by position; a missing tile reads as

@@ -181,20 +181,30 @@ type proofKey struct {
 	index  int64
 }
 
-// proofTiles is one proof's TileReader: the tiles read for it, and the tenant's cache.
+// proofTiles is one proof's TileReader: the tiles read for it, the cached hashes it was
+// planned with, and the tenant's cache to fill.
 type proofTiles struct {
 	ledger.TileMap
+	hits   map[int64][ledger.HashSize]byte
 	cache  *proofCache
 	tenant string
 }
 
+// CachedHash answers from the hits taken when the proof's tiles were planned, not from the
+// shared cache, which another proof may empty meanwhile: a hash counted on then has no
+// tile read for it.
 func (t proofTiles) CachedHash(index int64) ([ledger.HashSize]byte, bool) {
-	if t.cache == nil {
+	h, ok := t.hits[index]
+	return h, ok
+}
+
+func (c *proofCache) get(tenant string, index int64) ([ledger.HashSize]byte, bool) {
+	if c == nil {
 		return [ledger.HashSize]byte{}, false
 	}
-	t.cache.mu.Lock()
-	defer t.cache.mu.Unlock()
-	h, ok := t.cache.m[proofKey{t.tenant, index}]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.m[proofKey{tenant, index}]
 	return h, ok
 }
 
@@ -214,10 +224,12 @@ func (t proofTiles) CacheHash(index int64, h [ledger.HashSize]byte) {
 // cache (nil: none) does not hold: a proof at 10M entries needs up to five tiles, which one
 // by one cost a query each.
 func prefetchTiles(ctx context.Context, tx scimtrail.ReadTx, tenant string, indexes []int64, cache *proofCache) (proofTiles, error) {
-	r := proofTiles{TileMap: ledger.TileMap{}, cache: cache, tenant: tenant}
+	r := proofTiles{TileMap: ledger.TileMap{}, hits: map[int64][ledger.HashSize]byte{}, cache: cache, tenant: tenant}
 	var need []int64
 	for _, x := range indexes {
-		if _, ok := r.CachedHash(x); !ok || !ledger.Cacheable(x) {
+		if h, ok := cache.get(tenant, x); ok && ledger.Cacheable(x) {
+			r.hits[x] = h
+		} else {
 			need = append(need, x)
 		}
 	}

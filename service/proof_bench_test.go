@@ -32,49 +32,7 @@ func BenchmarkProofSQLite(b *testing.B) {
 		fmt.Sscan(v, &size)
 	}
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	// Only the right edge's partial tiles are read back by UpdateTiles; full tiles go to
-	// the database and leave memory, so 10M leaves need no 320 MB of hashes held.
-	mem := memTiles{}
-	const chunk = 1 << 16
-	leaves := make([][]byte, chunk)
-	for start := int64(0); start < size; start += chunk {
-		n := min(chunk, size-start)
-		for i := range n {
-			var x [8]byte
-			binary.BigEndian.PutUint64(x[:], uint64(start+i))
-			h := sha256.Sum256(x[:])
-			leaves[i] = h[:]
-		}
-		tiles, err := ledger.UpdateTiles(start, leaves[:n], mem)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var rows []scimtrail.Tile
-		for _, t := range tiles {
-			rows = append(rows, scimtrail.Tile{Level: t.Level, Index: t.Index, Data: t.Data})
-			if t.Width == ledger.TileWidth {
-				delete(mem, [2]int64{t.Level, t.Index})
-			} else {
-				mem[[2]int64{t.Level, t.Index}] = t.Data
-			}
-		}
-		if err := db.Update(ctx, "acme", func(tx scimtrail.Tx) error { return tx.PutTiles(ctx, "acme", rows) }); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var root []byte
-	if err := db.View(ctx, func(tx scimtrail.ReadTx) error {
-		var err error
-		root, err = ledger.RootFromTiles(size, txTiles{ctx, tx, "acme"})
-		return err
-	}); err != nil {
-		b.Fatal(err)
-	}
+	db, root := syntheticTileLog(b, size)
 	rng := rand.New(rand.NewPCG(5, 6))
 
 	// Without the subtree-hash cache, and with one kept across the proofs as the server
@@ -158,4 +116,55 @@ func BenchmarkProofSQLite(b *testing.B) {
 			reportCPU(b, cpu, int64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// syntheticTileLog returns a SQLite store whose tenant acme has the tiles (and only the
+// tiles) of a log of size leaves with leaf i = SHA-256(i), and that log's root.
+func syntheticTileLog(tb testing.TB, size int64) (scimtrail.Store, []byte) {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "bench.db"), sqlite.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	// Only the right edge's partial tiles are read back by UpdateTiles; full tiles go to
+	// the database and leave memory, so 10M leaves need no 320 MB of hashes held.
+	mem := memTiles{}
+	const chunk = 1 << 16
+	leaves := make([][]byte, chunk)
+	for start := int64(0); start < size; start += chunk {
+		n := min(chunk, size-start)
+		for i := range n {
+			var x [8]byte
+			binary.BigEndian.PutUint64(x[:], uint64(start+i))
+			h := sha256.Sum256(x[:])
+			leaves[i] = h[:]
+		}
+		tiles, err := ledger.UpdateTiles(start, leaves[:n], mem)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var rows []scimtrail.Tile
+		for _, t := range tiles {
+			rows = append(rows, scimtrail.Tile{Level: t.Level, Index: t.Index, Data: t.Data})
+			if t.Width == ledger.TileWidth {
+				delete(mem, [2]int64{t.Level, t.Index})
+			} else {
+				mem[[2]int64{t.Level, t.Index}] = t.Data
+			}
+		}
+		if err := db.Update(ctx, "acme", func(tx scimtrail.Tx) error { return tx.PutTiles(ctx, "acme", rows) }); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	var root []byte
+	if err := db.View(ctx, func(tx scimtrail.ReadTx) error {
+		var err error
+		root, err = ledger.RootFromTiles(size, txTiles{ctx, tx, "acme"})
+		return err
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return db, root
 }
