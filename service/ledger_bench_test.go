@@ -155,7 +155,7 @@ func BenchmarkVerifyDBSource(b *testing.B) {
 			b.Run("LogSource", func(b *testing.B) {
 				cpu := processCPU(b)
 				for b.Loop() {
-					src := NewLogSource(ctx, db, "acme", 0)
+					src := NewLogSource(ctx, db, "acme", 0, 0)
 					verify(b, src)
 					src.Close()
 				}

@@ -45,17 +45,19 @@ type sourceBuf struct {
 // span locates one record's body and leaf hash in sourceBuf.data.
 type span struct{ body, leaf, end int }
 
-// NewLogSource starts reading the tenant's entries with seq > after from store.
-func NewLogSource(parent context.Context, store scimtrail.Store, tenant string, after int64) *LogSource {
+// NewLogSource starts reading the tenant's entries with after < seq <= last from store
+// (last <= 0: to the end, entries appended meanwhile too). An export bounds it by the size
+// its manifest states, so a live log's new entries do not spill into it.
+func NewLogSource(parent context.Context, store scimtrail.Store, tenant string, after, last int64) *LogSource {
 	ctx, cancel := context.WithCancel(parent)
 	s := &LogSource{parent: parent, ctx: ctx, cancel: cancel, pages: make(chan *sourceBuf, 1), free: make(chan *sourceBuf, 2), done: make(chan struct{})}
 	s.free <- &sourceBuf{}
 	s.free <- &sourceBuf{}
-	go s.read(store, tenant, after)
+	go s.read(store, tenant, after, last)
 	return s
 }
 
-func (s *LogSource) read(store scimtrail.Store, tenant string, after int64) {
+func (s *LogSource) read(store scimtrail.Store, tenant string, after, last int64) {
 	defer close(s.done)
 	defer close(s.pages)
 	for {
@@ -65,7 +67,14 @@ func (s *LogSource) read(store scimtrail.Store, tenant string, after int64) {
 		case <-s.ctx.Done():
 			return
 		}
-		b.err = store.View(s.ctx, func(tx scimtrail.ReadTx) error { return b.fill(s.ctx, tx, tenant, after) })
+		limit := int64(sourcePage)
+		if last > 0 {
+			limit = min(limit, last-after)
+		}
+		if limit <= 0 {
+			return
+		}
+		b.err = store.View(s.ctx, func(tx scimtrail.ReadTx) error { return b.fill(s.ctx, tx, tenant, after, int(limit)) })
 		if b.err != nil {
 			b.recs = b.recs[:0] // a page cut short by an error is not handed on
 		}
@@ -78,7 +87,7 @@ func (s *LogSource) read(store scimtrail.Store, tenant string, after int64) {
 		case <-s.ctx.Done():
 			return
 		}
-		if b.err != nil || n < sourcePage {
+		if b.err != nil || int64(n) < limit {
 			return
 		}
 	}
@@ -86,9 +95,9 @@ func (s *LogSource) read(store scimtrail.Store, tenant string, after int64) {
 
 // fill reads one page into b: the rows first (offsets into data, as data may still grow),
 // then the slices, then the tile hashes.
-func (b *sourceBuf) fill(ctx context.Context, tx scimtrail.ReadTx, tenant string, after int64) error {
+func (b *sourceBuf) fill(ctx context.Context, tx scimtrail.ReadTx, tenant string, after int64, limit int) error {
 	b.data, b.recs, b.spans = b.data[:0], b.recs[:0], b.spans[:0]
-	err := tx.ScanEntryHashes(ctx, tenant, after, sourcePage, func(seq int64, body, leaf []byte) error {
+	err := tx.ScanEntryHashes(ctx, tenant, after, limit, func(seq int64, body, leaf []byte) error {
 		sp := span{body: len(b.data)}
 		b.data = append(b.data, body...)
 		sp.leaf = len(b.data)

@@ -177,7 +177,7 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 		if err != nil {
 			return ioFail("%w", err)
 		}
-		entries := service.NewLogSource(ctx, store, tenant, 0)
+		entries := service.NewLogSource(ctx, store, tenant, 0, 0)
 		defer entries.Close()
 		src, checkpoints, origin, total = entries, log.checkpoints, log.origin, log.size
 		if keysSpec == "" {
@@ -337,7 +337,7 @@ func (m *Main) auditExport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
-	entries := service.NewLogSource(ctx, store, tenant, 0)
+	entries := service.NewLogSource(ctx, store, tenant, 0, log.size)
 	defer entries.Close()
 	tmp := out + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
