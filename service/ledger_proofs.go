@@ -414,6 +414,11 @@ func (s *Service) CheckpointRecord(ctx context.Context, tenant string) (json.Raw
 	if err != nil {
 		return nil, err
 	}
+	return CheckpointJSON(cp)
+}
+
+// CheckpointJSON is cp in the shape CheckpointRecord gives.
+func CheckpointJSON(cp scimtrail.StoredCheckpoint) (json.RawMessage, error) {
 	return json.Marshal(struct {
 		Size       int64  `json:"size"`
 		Root       []byte `json:"root"`

@@ -17,7 +17,6 @@ import (
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/export"
 	"github.com/scimtrail/scimtrail/export/syslog"
-	"github.com/scimtrail/scimtrail/ledger"
 	"github.com/scimtrail/scimtrail/service"
 )
 
@@ -217,13 +216,25 @@ func (m *Main) auditExportLines(ctx context.Context, dsn, tenant, out, format, s
 	}
 	// Each record carries the latest checkpoint, as sinks deliver it: signed now when the
 	// key ring is at hand (so it covers every record), else the latest one stored.
-	var keys *ledger.KeyRing
 	if ring, _, err := m.loadKeyRing(signingKey, dsn, ""); err == nil {
-		keys = ring
-	}
-	if x.checkpoint, err = service.New(store, service.Options{Keys: keys}).CheckpointRecord(ctx, tenant); err != nil {
-		fmt.Fprintf(m.Stderr, "no checkpoint in the records (%v)\n", err)
-		x.checkpoint = json.RawMessage("null")
+		x.checkpoint, err = service.New(store, service.Options{Keys: ring}).CheckpointRecord(ctx, tenant)
+		if err != nil {
+			return fmt.Errorf("sign a checkpoint for the records: %w", err)
+		}
+	} else {
+		var cp scimtrail.StoredCheckpoint
+		err := store.View(ctx, func(tx scimtrail.ReadTx) error {
+			var err error
+			cp, err = tx.LatestCheckpoint(ctx, tenant)
+			return err
+		})
+		if err == nil {
+			x.checkpoint, err = service.CheckpointJSON(cp)
+		}
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "no checkpoint in the records: %v\n", err)
+			x.checkpoint = json.RawMessage("null")
+		}
 	}
 
 	var dst io.Writer = m.Stdout

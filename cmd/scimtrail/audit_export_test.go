@@ -170,6 +170,14 @@ func TestAuditExportFormats(t *testing.T) {
 			t.Fatalf("after more writes and --resume: seqs %v, want 1…%d and more", seqsOf(lines), len(native)+5)
 		}
 
+		// Without the key ring the records carry the latest stored checkpoint (parseExport
+		// checks each native record has one).
+		noKey := mustCLI(t, env{}, "audit", "export", "--db", dsn, "--tenant", "acme", "--format", "native", "--out", "-",
+			"--signing-key", filepath.Join(dir, "no-such-key"))
+		if got := parseExport(t, []byte(noKey), "native"); len(got) != len(lines) {
+			t.Errorf("without the key ring: %d records, want %d", len(got), len(lines))
+		}
+
 		// Seq ranges, to stdout; --until is inclusive.
 		got := parseExport(t, []byte(export("--format", "cef", "--out", "-", "--since", "5", "--until", "9")), "cef")
 		if !slices.Equal(seqsOf(got), seqRange(5, 9)) {
