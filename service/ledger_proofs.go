@@ -292,23 +292,32 @@ func (s *Service) ConsistencyProof(ctx context.Context, tenant string, from, to 
 		if from < 1 || from > to {
 			return scimtrail.Errorf(scimtrail.EINVALID, "from %d must be between 1 and to (%d)", from, to)
 		}
-		indexes, err := ledger.ConsistencyHashes(from, to)
-		if err != nil {
-			return err
-		}
-		r, err := prefetchTiles(ctx, tx, tenant, indexes, &s.ledger.proofs)
-		if err != nil {
-			return err
-		}
-		hashes, err := ledger.ConsistencyProof(from, to, r)
-		if err != nil {
-			return err
-		}
-		root, err := ledger.RootFromTiles(to, r)
-		p = Proof{Size: to, Root: root, Hashes: hashes}
-		return err
+		return consistency(ctx, tx, tenant, from, to, &p, &s.ledger.proofs, nil)
 	})
 	return p, err
+}
+
+// consistency proves the tree of from entries a prefix of the tree of to, with cache (nil:
+// none). planned, if set, runs between reading the tiles and computing (tests).
+func consistency(ctx context.Context, tx scimtrail.ReadTx, tenant string, from, to int64, p *Proof, cache *proofCache, planned func()) error {
+	indexes, err := ledger.ConsistencyHashes(from, to)
+	if err != nil {
+		return err
+	}
+	r, err := prefetchTiles(ctx, tx, tenant, indexes, cache)
+	if err != nil {
+		return err
+	}
+	if planned != nil {
+		planned()
+	}
+	hashes, err := ledger.ConsistencyProof(from, to, r)
+	if err != nil {
+		return err
+	}
+	root, err := ledger.RootFromTiles(to, r)
+	*p = Proof{Size: to, Root: root, Hashes: hashes}
+	return err
 }
 
 // EntryReceipt is an entry's proof of inclusion in a signed checkpoint.

@@ -92,19 +92,7 @@ func BenchmarkProofSQLite(b *testing.B) {
 				from := 1 + rng.Int64N(size-1)
 				var p Proof
 				err := db.View(ctx, func(tx scimtrail.ReadTx) error {
-					indexes, err := ledger.ConsistencyHashes(from, size)
-					if err != nil {
-						return err
-					}
-					r, err := prefetchTiles(ctx, tx, "acme", indexes, cache)
-					if err != nil {
-						return err
-					}
-					if p.Hashes, err = ledger.ConsistencyProof(from, size, r); err != nil {
-						return err
-					}
-					p.Root, err = ledger.RootFromTiles(size, r)
-					return err
+					return consistency(ctx, tx, "acme", from, size, &p, cache, nil)
 				})
 				if err != nil {
 					b.Fatal(err)

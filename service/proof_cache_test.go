@@ -66,22 +66,11 @@ func TestProofCache(t *testing.T) {
 	for _, from := range []int64{1, 300, 65536, 69_999} {
 		var p Proof
 		err := db.View(ctx, func(tx scimtrail.ReadTx) error {
-			indexes, err := ledger.ConsistencyHashes(from, size)
-			if err != nil {
-				return err
-			}
-			r, err := prefetchTiles(ctx, tx, "acme", indexes, cache)
-			if err != nil {
-				return err
-			}
-			cache.mu.Lock()
-			cache.m = nil
-			cache.mu.Unlock()
-			if p.Hashes, err = ledger.ConsistencyProof(from, size, r); err != nil {
-				return err
-			}
-			p.Root, err = ledger.RootFromTiles(size, r)
-			return err
+			return consistency(ctx, tx, "acme", from, size, &p, cache, func() {
+				cache.mu.Lock()
+				cache.m = nil
+				cache.mu.Unlock()
+			})
 		})
 		if err != nil {
 			t.Fatalf("consistency from %d with the cache emptied meanwhile: %v", from, err)
