@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -20,6 +21,41 @@ func (t *txn) ReadTile(ctx context.Context, tenant string, level, index int64) (
 		return nil, nil
 	}
 	return data, dbErr("reading a ledger tile", err)
+}
+
+func (t *txn) ReadTiles(ctx context.Context, tenant string, at []scimtrail.Tile) ([]scimtrail.Tile, error) {
+	var out []scimtrail.Tile
+	var q strings.Builder
+	var args []any
+	for _, tl := range at {
+		if data, ok := t.tiles.get(tileKey{tenant, tl.Level, tl.Index}); ok {
+			out = append(out, scimtrail.Tile{Level: tl.Level, Index: tl.Index, Data: data})
+			continue
+		}
+		// A UNION ALL of primary-key lookups: each arm is one index seek, and the text
+		// depends only on the count, so the statement cache keeps a few.
+		if len(args) > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		q.WriteString(`SELECT level, idx, data FROM ledger_tiles WHERE tenant = ? AND level = ? AND idx = ?`)
+		args = append(args, tenant, tl.Level, tl.Index)
+	}
+	if len(args) == 0 {
+		return out, nil
+	}
+	rows, err := t.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, dbErr("reading ledger tiles", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tl scimtrail.Tile
+		if err := rows.Scan(&tl.Level, &tl.Index, &tl.Data); err != nil {
+			return nil, dbErr("reading ledger tiles", err)
+		}
+		out = append(out, tl)
+	}
+	return out, dbErr("reading ledger tiles", rows.Err())
 }
 
 func (t *txn) PutTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile) error {
@@ -61,6 +97,33 @@ func (t *txn) LeafHashes(ctx context.Context, tenant string, after int64, limit 
 		out = append(out, h)
 	}
 	return out, dbErr("reading leaf hashes", rows.Err())
+}
+
+func (t *txn) ScanEntryHashes(ctx context.Context, tenant string, after int64, limit int, fn func(seq int64, body, leafHash []byte) error) error {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := t.query(ctx, `SELECT seq, body, leaf_hash FROM ledger_entries WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?`, tenant, after, limit)
+	if err != nil {
+		return dbErr("reading ledger entries", err)
+	}
+	defer rows.Close()
+	// RawBytes point into the driver's row: no copy per column, which is most of what a
+	// scan into []byte and strings costs.
+	var seq int64
+	var body, leaf sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&seq, &body, &leaf); err != nil {
+			return dbErr("reading ledger entries", err)
+		}
+		if len(body) == 0 {
+			body = nil // pruned: stored as an empty blob (migration 00009)
+		}
+		if err := fn(seq, body, leaf); err != nil {
+			return err
+		}
+	}
+	return dbErr("reading ledger entries", rows.Err())
 }
 
 func (t *txn) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.StoredCheckpoint, error) {

@@ -118,6 +118,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 
 	rq := common
 	rq.Add("_pragma", "query_only(1)")
+	// Reads map the file instead of copying each page in with a read(2): long scans (audit
+	// verify, exports) spent a fifth of their time in that system call.
+	rq.Add("_pragma", "mmap_size(1073741824)")
 	read, err := sql.Open("sqlite", path+"?"+rq.Encode())
 	if err != nil {
 		write.Close()
