@@ -23,6 +23,7 @@ const fewRows = 8
 // prepared once per transaction (txn.repeated), and the rest runs unprepared, so chunk
 // texts never fill the cache.
 func (t *txn) execRows(ctx context.Context, head, row, tail string, n int, rowArgs func(i int, args []any) []any) (int64, error) {
+	ctx = t.statementCtx(ctx)
 	var affected int64
 	for start := 0; start < n; {
 		end := min(start+rowsChunk, n)
@@ -74,6 +75,7 @@ func (t *txn) execRows(ctx context.Context, head, row, tail string, n int, rowAr
 // chunk of the first large mapping was parsed anew: parsing a 500-row text costs more
 // than running it. Statements prepared on a *sql.Tx are closed when it ends.
 func (t *txn) repeated(ctx context.Context, query string) (*sql.Stmt, error) {
+	ctx = t.statementCtx(ctx)
 	if st := t.prepared(ctx, query); st != nil {
 		return st, nil
 	}
@@ -94,6 +96,7 @@ func (t *txn) repeated(ctx context.Context, query string) (*sql.Stmt, error) {
 // queryIn runs a query whose IN list holds one chunk of ids: a full chunk's text repeats,
 // so it is prepared for the transaction; shorter ones run once and are not.
 func (t *txn) queryIn(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = t.statementCtx(ctx)
 	if len(args) > lookupChunk {
 		st, err := t.repeated(ctx, query)
 		if err != nil {

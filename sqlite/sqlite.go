@@ -254,7 +254,7 @@ func (db *DB) applyBatch(batch []*command) {
 		failAll(internal("cannot start a write transaction", err))
 		return
 	}
-	tx := &txn{q: sqlTx, tx: sqlTx, cache: db.wstmts, tiles: newTileBuffer()}
+	tx := &txn{q: sqlTx, tx: sqlTx, cache: db.wstmts, buf: newLedgerBuffer(), bctx: ctx}
 	for _, c := range live {
 		if _, err := tx.exec(ctx, "SAVEPOINT command"); err != nil {
 			sqlTx.Rollback()
@@ -263,7 +263,7 @@ func (db *DB) applyBatch(batch []*command) {
 		}
 		c.err = call(c.fn, tx)
 		if c.err != nil {
-			tx.tiles.discard()
+			tx.buf.discard()
 			if _, err := tx.exec(ctx, "ROLLBACK TO command"); err != nil {
 				// SQLite rolls the whole transaction back on some errors (disk full, I/O);
 				// then nothing of the batch survives and every command must hear so.
@@ -277,9 +277,9 @@ func (db *DB) applyBatch(batch []*command) {
 			failAll(internal("the write transaction failed", err))
 			return
 		}
-		tx.tiles.keep()
+		tx.buf.keep()
 	}
-	if err := tx.flushTiles(ctx); err != nil {
+	if err := tx.flushLedger(ctx); err != nil {
 		sqlTx.Rollback()
 		failAll(internal("the write transaction failed", err))
 		return
