@@ -544,8 +544,28 @@ func (t *txn) insertEmails(ctx context.Context, r scimtrail.Resource) error {
 
 func (t *txn) UpdateResource(ctx context.Context, r scimtrail.Resource) error {
 	args := resourceArgs(r)
+	// Most updates (active, a name part, the members of a group) leave every indexed
+	// column and the emails alone. SQLite rewrites the entries of every index whose column
+	// is SET, whatever the value, and the emails below are deleted and inserted again: a
+	// dozen pages written to the WAL per update where one does. So first try an UPDATE that
+	// sets only unindexed columns and matches only when the indexed ones and the emails are
+	// unchanged; only if it matches nothing is the full update below needed.
+	res, err := t.exec(ctx, `UPDATE resources SET user_name = ?, display_name = ?, active = ?, schemas = ?,
+		attributes = ?, last_modified_us = ?, version = ?
+		WHERE tenant = ? AND id = ? AND type = ? AND external_id = ? AND user_name_key = ? AND display_key = ?
+			AND created_us = ? AND emails = ?`,
+		args[4], args[6], args[7], args[9], args[10], args[12], args[13],
+		args[0], args[1], args[2], args[3], args[5], args[14], args[11], args[8])
+	if err != nil {
+		return dbErr("updating a resource", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return dbErr("updating a resource", err)
+	} else if n == 1 {
+		return nil
+	}
 	// SET every column but the key (tenant, id, type), which the WHERE clause matches.
-	res, err := t.exec(ctx, `UPDATE resources SET external_id = ?, user_name = ?, user_name_key = ?,
+	res, err = t.exec(ctx, `UPDATE resources SET external_id = ?, user_name = ?, user_name_key = ?,
 		display_name = ?, active = ?, emails = ?, schemas = ?, attributes = ?, created_us = ?, last_modified_us = ?,
 		version = ?, display_key = ? WHERE tenant = ? AND id = ? AND type = ?`,
 		append(args[3:], args[0], args[1], args[2])...)
