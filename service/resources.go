@@ -15,6 +15,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/access"
 	"github.com/scimtrail/scimtrail/scim/dialect"
 	"github.com/scimtrail/scimtrail/scim/filter"
 	"github.com/scimtrail/scimtrail/scim/patch"
@@ -541,9 +542,11 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 	if err := tx.UpdateResource(ctx, next); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
-	derived, err := s.accessAfterChange(ctx, tx, at, next, addMembers, removeMembers)
-	if err != nil {
-		return View{}, scimtrail.Receipt{}, err
+	var derived []scimtrail.Entry
+	if accessRelevant(cur, next, addMembers, removeMembers) {
+		if derived, err = s.accessAfterChange(ctx, tx, at, next, addMembers, removeMembers); err != nil {
+			return View{}, scimtrail.Receipt{}, err
+		}
 	}
 	entries = append(entries, derived...)
 	if derived, err = s.deprovisioned(ctx, tx, o, cur, &next, at, &entries[0]); err != nil { // nhi.go
@@ -556,6 +559,21 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 	}
 	v, err := view(ctx, tx, next)
 	return v, rc, err
+}
+
+// accessRelevant reports whether updating cur to next can change anyone's effective access:
+// a group's membership, or a user's active flag or SCIM roles. Names, emails, titles and
+// the like never do, and skipping the recompute for them saves reading the tenant's roles
+// and, when a role is live, its whole group graph and mappings on every such write.
+// (Expiry does not depend on writes: ExpireAccess ends expired access on its own.)
+func accessRelevant(cur, next scimtrail.Resource, added []scimtrail.Member, removed []string) bool {
+	if len(added) > 0 || len(removed) > 0 {
+		return true
+	}
+	if next.Type != scimtrail.UserResource {
+		return false
+	}
+	return cur.Active != next.Active || !slices.Equal(access.SCIMRoles(cur.Attributes), access.SCIMRoles(next.Attributes))
 }
 
 // ReplaceResource replaces a resource with a SCIM PUT body (RFC 7644 §3.5.1): attributes
