@@ -412,9 +412,8 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}
-		if err := userNameFree(ctx, tx, r); err != nil {
-			return err
-		}
+		// A taken userName needs no read first: the store's unique index refuses the
+		// insert with the same ECONFLICT/uniqueness error.
 		if err := checkDoc(ctx, tx, tc, rt, r, doc); err != nil {
 			return err
 		}
@@ -506,8 +505,10 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
-	if err := userNameFree(ctx, tx, next); err != nil {
-		return View{}, scimtrail.Receipt{}, err
+	if next.UserNameKey != cur.UserNameKey {
+		if err := userNameFree(ctx, tx, next); err != nil {
+			return View{}, scimtrail.Receipt{}, err
+		}
 	}
 	if err := checkDoc(ctx, tx, tc, rt, next, doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
