@@ -277,6 +277,24 @@ func TestAccessNestedFiveLevels(t *testing.T) {
 	})
 }
 
+// A tenant without any role skips the access recompute on member changes, but nested
+// groups must still never form a cycle.
+func TestGroupCycleRefusedWithoutRoles(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		outer := e.scimID("Groups", group("Outer"))
+		inner := e.scimID("Groups", group("Inner", outer))
+		n := len(e.auditEntries("acme"))
+		scimError(t, e.do("PATCH", "/scim/v2/acme/Groups/"+outer, e.scim["acme"], patchOp("add", "members", []any{map[string]any{"value": inner}})), 400, "invalidValue")
+		scimError(t, e.do("PATCH", "/scim/v2/acme/Groups/"+outer, e.scim["acme"], patchOp("add", "members", []any{map[string]any{"value": outer}})), 400, "invalidValue")
+		if got := len(e.auditEntries("acme")); got != n {
+			t.Errorf("refused cycles wrote %d entries", got-n)
+		}
+		// A user member is no cycle.
+		u := e.scimID("Users", user("erin"))
+		e.must(e.do("PATCH", "/scim/v2/acme/Groups/"+outer, e.scim["acme"], patchOp("add", "members", []any{map[string]any{"value": u}})), 200)
+	})
+}
+
 func TestBreakGlass(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		op := e.operator
