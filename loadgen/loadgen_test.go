@@ -114,3 +114,67 @@ func TestParseMix(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedThenReuseExisting seeds users and groups through the service, then reopens the
+// kept database and runs on the users it finds there, as a 1M-user run does.
+func TestSeedThenReuseExisting(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := loadgen.StartServer(t.Context(), loadgen.ServerConfig{Dir: dir, Tenant: "bench"})
+	if err != nil {
+		t.Fatalf("StartServer: %v", err)
+	}
+	_, cmdsBefore := srv.BatchStats()
+	cfg := tinyConfig(srv.URL, srv.Token)
+	cfg.Seeder, cfg.SeedConcurrency = srv, 16
+	rep, err := loadgen.Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rep.Errors != 0 {
+		var b strings.Builder
+		rep.WriteTable(&b)
+		t.Fatalf("%d errors:\n%s", rep.Errors, b.String())
+	}
+	if got, want := opStats(t, rep, loadgen.PhaseCreate, loadgen.OpCreateUser).Count, int64(cfg.Users); got != want {
+		t.Errorf("seeded users = %d, want %d", got, want)
+	}
+	// Seeding is the write path: one store command per created resource at least.
+	if _, cmds := srv.BatchStats(); cmds-cmdsBefore < int64(cfg.Users+cfg.Groups) {
+		t.Errorf("the store committed %d commands for %d seeded resources", cmds-cmdsBefore, cfg.Users+cfg.Groups)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	srv, err = loadgen.StartServer(t.Context(), loadgen.ServerConfig{Dir: dir, Tenant: "bench"})
+	if err != nil {
+		t.Fatalf("StartServer on the kept database: %v", err)
+	}
+	defer srv.Close()
+	if srv.StartTime <= 0 {
+		t.Errorf("StartTime = %v, want the measured open time", srv.StartTime)
+	}
+	again := tinyConfig(srv.URL, srv.Token)
+	again.Users, again.Existing = 0, true
+	rep, err = loadgen.Run(t.Context(), again)
+	if err != nil {
+		t.Fatalf("Run on existing users: %v", err)
+	}
+	if rep.Errors != 0 {
+		var b strings.Builder
+		rep.WriteTable(&b)
+		t.Fatalf("%d errors:\n%s", rep.Errors, b.String())
+	}
+	if got, want := rep.Users, cfg.Users; got != want {
+		t.Errorf("found %d existing users, want %d", got, want)
+	}
+	if got := opStats(t, rep, loadgen.PhaseDiscover, loadgen.OpDiscover).Count; got < 1 {
+		t.Errorf("discover pages = %d, want at least 1", got)
+	}
+	if got := opStats(t, rep, loadgen.PhaseMixed, loadgen.OpGet).Count; got == 0 {
+		t.Error("no GETs ran on the existing users")
+	}
+	if got := opStats(t, rep, loadgen.PhaseMixed, loadgen.OpGroupAdd).Count; got != 0 {
+		t.Errorf("%d member operations ran without known groups", got)
+	}
+}
