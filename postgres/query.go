@@ -432,8 +432,17 @@ func (t *tx) QueryResources(ctx context.Context, tenant string, q scimtrail.Quer
 	var page scimtrail.Page
 	if exact {
 		var b sqlBuilder
-		b.WriteString("SELECT count(*)")
-		from(&b)
+		if q.Filter == nil {
+			// Every resource of the type: the trigger-kept count (migration 00013).
+			b.WriteString("SELECT COALESCE((SELECT n FROM resource_counts WHERE tenant = ")
+			b.arg(tenant)
+			b.WriteString(" AND type = ")
+			b.arg(string(q.Type))
+			b.WriteString("), 0)")
+		} else {
+			b.WriteString("SELECT count(*)")
+			from(&b)
+		}
 		if err := t.tx.QueryRow(ctx, b.String(), b.args...).Scan(&page.Total); err != nil {
 			return scimtrail.Page{}, fmt.Errorf("postgres: query %s: %w", q.Type, err)
 		}

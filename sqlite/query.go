@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -302,7 +304,13 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 
 	if c.exact {
 		var p scimtrail.Page
-		if err := t.queryRow(ctx, `SELECT count(*) `+where, args...).Scan(&p.Total); err != nil {
+		if q.Filter == nil {
+			// Every resource of the type: the trigger-kept count (migration 00013).
+			p.Total, err = t.resourceCount(ctx, tenant, q.Type)
+		} else {
+			err = t.queryRow(ctx, `SELECT count(*) `+where, args...).Scan(&p.Total)
+		}
+		if err != nil {
 			return scimtrail.Page{}, dbErr("counting resources", err)
 		}
 		if count == 0 || start > p.Total {
@@ -344,6 +352,16 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 		}
 	}
 	return p, dbErr("querying resources", rows.Err())
+}
+
+// resourceCount is how many resources of typ the tenant holds, from resource_counts.
+func (t *txn) resourceCount(ctx context.Context, tenant string, typ scimtrail.ResourceType) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT n FROM resource_counts WHERE tenant = ? AND type = ?`, tenant, string(typ)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
 }
 
 // keyset is the condition that seeks past q.After, through the (tenant, type, created_us,
