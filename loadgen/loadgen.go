@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -134,6 +135,10 @@ type PhaseReport struct {
 	Name       string    `json:"name"`
 	ElapsedSec float64   `json:"elapsed_sec"`
 	Ops        []OpStats `json:"ops"`
+	// CPUSec is the CPU time (user + system) this process used during the phase: with an
+	// in-process server, the server's and the tool's together. On a shared machine CPU per
+	// operation is a steadier comparison than operations per second.
+	CPUSec float64 `json:"cpu_sec"`
 }
 
 // BatchReport counts the store's committed write batches during the run.
@@ -528,6 +533,7 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 	}
 	var tickets atomic.Int64
 	picks := r.cfg.Mix.table(len(r.groupURLs) > 0)
+	cpu0 := processCPU()
 	recs, elapsed := r.parallel(r.cfg.Concurrency, func(w int, rec *recorder) {
 		if len(live) == 0 || len(picks) == 0 {
 			return
@@ -681,7 +687,16 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 			}
 		}
 	})
-	return PhaseReport{Name: PhaseMixed, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseMixed, mixedOps, recs, elapsed)}
+	return PhaseReport{Name: PhaseMixed, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseMixed, mixedOps, recs, elapsed), CPUSec: (processCPU() - cpu0).Seconds()}
+}
+
+// processCPU is the CPU time this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // conn is one worker's client state: a reusable response buffer.

@@ -174,6 +174,9 @@ func TestSeedThenReuseExisting(t *testing.T) {
 	if got := opStats(t, rep, loadgen.PhaseMixed, loadgen.OpGet).Count; got == 0 {
 		t.Error("no GETs ran on the existing users")
 	}
+	if p := rep.Phases[len(rep.Phases)-1]; p.Name != loadgen.PhaseMixed || p.CPUSec <= 0 {
+		t.Errorf("last phase %q used %v s of CPU; want the mixed phase, > 0", p.Name, p.CPUSec)
+	}
 	if got := opStats(t, rep, loadgen.PhaseMixed, loadgen.OpGroupAdd).Count; got != 0 {
 		t.Errorf("%d member operations ran without known groups", got)
 	}
