@@ -229,9 +229,11 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 		return err
 	}
 	base := h.scimBase(r, c.tenant)
-	docs := make([]any, len(res.Views))
+	docs := make([]json.RawMessage, len(res.Views))
 	for i, v := range res.Views {
-		docs[i] = rt.Project(service.Render(v, base), attrs, excluded)
+		if docs[i], err = h.renders.render(rt, v, base, attrs, excluded); err != nil {
+			return err
+		}
 	}
 	body := map[string]any{
 		"schemas":      []string{schema.ListResponseSchema},
@@ -264,13 +266,15 @@ func (h *handler) writeResource(w http.ResponseWriter, r *http.Request, c call, 
 	if err != nil {
 		return err
 	}
-	doc := rt.Project(service.Render(v, h.scimBase(r, c.tenant)),
-		splitAttrs(qv.Get("attributes")), splitAttrs(qv.Get("excludedAttributes")))
+	doc, err := h.renders.render(rt, v, h.scimBase(r, c.tenant), splitAttrs(qv.Get("attributes")), splitAttrs(qv.Get("excludedAttributes")))
+	if err != nil {
+		return err
+	}
 	w.Header().Set("ETag", v.ETag())
 	if receipt != nil {
 		setAuditSeq(w, *receipt)
 	}
-	writeSCIM(w, status, doc)
+	writeBytes(w, scimContentType, status, append(doc[:len(doc):len(doc)], '\n'))
 	return nil
 }
 
