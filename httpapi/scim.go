@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -235,24 +236,35 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 			return err
 		}
 	}
-	body := map[string]any{
-		"schemas":      []string{schema.ListResponseSchema},
-		"totalResults": res.Total,
-		"itemsPerPage": len(docs),
-		"Resources":    docs,
-	}
+	// The body is assembled around the already encoded documents: handing them to
+	// encoding/json as RawMessage would re-scan every byte of every document.
+	var b bytes.Buffer
+	b.WriteString(`{"schemas":["` + schema.ListResponseSchema + `"],"totalResults":`)
+	b.WriteString(strconv.Itoa(res.Total))
+	b.WriteString(`,"itemsPerPage":`)
+	b.WriteString(strconv.Itoa(len(docs)))
 	// A cursor page has no index (RFC 9865 §2); its position is in the cursors, and
 	// nextCursor is left out exactly on the last page.
 	if q.Cursor == nil {
-		body["startIndex"] = max(res.StartIndex, 1)
+		b.WriteString(`,"startIndex":`)
+		b.WriteString(strconv.Itoa(max(res.StartIndex, 1)))
 	}
-	if res.NextCursor != "" {
-		body["nextCursor"] = res.NextCursor
+	for _, c := range []struct{ name, value string }{{"nextCursor", res.NextCursor}, {"previousCursor", res.PreviousCursor}} {
+		if c.value != "" {
+			v, _ := json.Marshal(c.value)
+			b.WriteString(`,"` + c.name + `":`)
+			b.Write(v)
+		}
 	}
-	if res.PreviousCursor != "" {
-		body["previousCursor"] = res.PreviousCursor
+	b.WriteString(`,"Resources":[`)
+	for i, d := range docs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(d)
 	}
-	writeSCIM(w, http.StatusOK, body)
+	b.WriteString("]}\n")
+	writeBytes(w, scimContentType, http.StatusOK, b.Bytes())
 	return nil
 }
 
