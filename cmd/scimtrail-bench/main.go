@@ -57,6 +57,9 @@ Flags:
   --data DIR         in-process SQLite only: keep the database in DIR (created
                      if missing, not deleted) and work in tenant "bench", so a
                      later run can reuse it; reports the store's open time
+  --tenant ID        in-process only: work in tenant ID, created if missing
+                     (default: a fresh bench-… tenant; "bench" with --data), so
+                     that a PostgreSQL database can be seeded once and reused
   --existing         create nothing: work on the users already in the tenant
                      (listed with cursor pagination); no member operations
 
@@ -87,6 +90,7 @@ type options struct {
 	profMixed  bool
 	preseed    bool
 	data       string
+	tenant     string
 }
 
 func parseFlags(args []string, getenv func(string) string) (options, error) {
@@ -110,6 +114,7 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs.BoolVar(&o.preseed, "preseed", false, "")
 	fs.IntVar(&o.cfg.SeedConcurrency, "seed-concurrency", o.cfg.SeedConcurrency, "")
 	fs.StringVar(&o.data, "data", "", "")
+	fs.StringVar(&o.tenant, "tenant", "", "")
 	fs.BoolVar(&o.cfg.Existing, "existing", false, "")
 
 	// The environment first, then the command line, so a flag wins over the environment.
@@ -151,8 +156,8 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 		return o, errors.New("--duration 0 needs --ops: the mixed phase must end")
 	case o.url != "" && o.db != "":
 		return o, errors.New("--db starts an in-process server; it does not go with --url")
-	case o.url != "" && (o.preseed || o.data != ""):
-		return o, errors.New("--preseed and --data work on the in-process server; they do not go with --url")
+	case o.url != "" && (o.preseed || o.data != "" || o.tenant != ""):
+		return o, errors.New("--preseed, --data and --tenant work on the in-process server; they do not go with --url")
 	case o.data != "" && o.db != "":
 		return o, errors.New("--data keeps a SQLite database; for PostgreSQL the database itself is kept")
 	case o.preseed && o.cfg.Existing:
@@ -199,9 +204,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.BaseURL, cfg.Token = o.url, o.token
 	var srv *loadgen.Server
 	if o.url == "" {
-		dir, tenant := o.data, "bench"
+		dir, tenant := o.data, o.tenant
+		if tenant == "" && dir != "" {
+			tenant = "bench"
+		}
 		if dir == "" {
-			tenant = ""
 			dir, err = os.MkdirTemp("", "scimtrail-bench-")
 			if err == nil {
 				defer os.RemoveAll(dir)

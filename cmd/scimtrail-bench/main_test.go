@@ -47,6 +47,7 @@ func TestBadUsageExits2(t *testing.T) {
 		{"--preseed", "--existing"},
 		{"--data", "/tmp/x", "--db", "postgres://x"},
 		{"--seed-concurrency", "0"},
+		{"--url", "http://127.0.0.1:1/scim/v2/t", "--tenant", "x"},
 	} {
 		var out, errb bytes.Buffer
 		if got := run(t.Context(), args, env(nil), &out, &errb); got != exitUsage {
