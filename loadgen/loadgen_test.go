@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/scimtrail/scimtrail/loadgen"
+	"github.com/scimtrail/scimtrail/postgres/pgtest"
 )
 
 // tinyConfig is the standard workload scaled down so that a test run takes well under a
@@ -118,8 +119,16 @@ func TestParseMix(t *testing.T) {
 // TestSeedThenReuseExisting seeds users and groups through the service, then reopens the
 // kept database and runs on the users it finds there, as a 1M-user run does.
 func TestSeedThenReuseExisting(t *testing.T) {
-	dir := t.TempDir()
-	srv, err := loadgen.StartServer(t.Context(), loadgen.ServerConfig{Dir: dir, Tenant: "bench"})
+	t.Run("sqlite", func(t *testing.T) { testSeedThenReuse(t, loadgen.ServerConfig{Dir: t.TempDir(), Tenant: "bench"}) })
+	if pgtest.DSN() != "" {
+		t.Run("postgres", func(t *testing.T) {
+			testSeedThenReuse(t, loadgen.ServerConfig{DSN: pgtest.Schema(t, "loadgen"), Tenant: "bench"})
+		})
+	}
+}
+
+func testSeedThenReuse(t *testing.T, sc loadgen.ServerConfig) {
+	srv, err := loadgen.StartServer(t.Context(), sc)
 	if err != nil {
 		t.Fatalf("StartServer: %v", err)
 	}
@@ -146,7 +155,7 @@ func TestSeedThenReuseExisting(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 
-	srv, err = loadgen.StartServer(t.Context(), loadgen.ServerConfig{Dir: dir, Tenant: "bench"})
+	srv, err = loadgen.StartServer(t.Context(), sc)
 	if err != nil {
 		t.Fatalf("StartServer on the kept database: %v", err)
 	}
