@@ -304,16 +304,20 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 
 	if c.exact {
 		var p scimtrail.Page
-		if q.Filter == nil {
+		counted := false
+		switch {
+		case q.Filter == nil:
 			// Every resource of the type: the trigger-kept count (migration 00013).
 			p.Total, err = t.resourceCount(ctx, tenant, q.Type)
-		} else {
+			counted = true
+		case count == 0:
 			err = t.queryRow(ctx, `SELECT count(*) `+where, args...).Scan(&p.Total)
+			counted = true
 		}
 		if err != nil {
 			return scimtrail.Page{}, dbErr("counting resources", err)
 		}
-		if count == 0 || start > p.Total {
+		if counted && (count == 0 || start > p.Total) {
 			return p, nil
 		}
 		rowArgs := append(append(slices.Clone(args), seekArgs...), count, start-1)
@@ -329,7 +333,18 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 			}
 			p.Resources = append(p.Resources, r)
 		}
-		return p, dbErr("querying resources", rows.Err())
+		if err := rows.Err(); err != nil {
+			return scimtrail.Page{}, dbErr("querying resources", err)
+		}
+		rows.Close()
+		if !counted {
+			if pageIsAll(q, start, count, len(p.Resources)) {
+				p.Total = len(p.Resources)
+			} else if err := t.queryRow(ctx, `SELECT count(*) `+where, args...).Scan(&p.Total); err != nil {
+				return scimtrail.Page{}, dbErr("counting resources", err)
+			}
+		}
+		return p, nil
 	}
 
 	rows, err := t.query(ctx, `SELECT `+prefixed(resourceCols)+` `+where+` ORDER BY `+order, args...)
@@ -352,6 +367,13 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 		}
 	}
 	return p, dbErr("querying resources", rows.Err())
+}
+
+// pageIsAll reports whether a page of n rows is every match of the query, so that its
+// totalResults is n without a count(*): a first page (no offset, no cursor) that came back
+// short. A selective filter (userName eq, externalId eq) is then one statement, not two.
+func pageIsAll(q scimtrail.Query, start, count, n int) bool {
+	return start == 1 && q.After == nil && n < count
 }
 
 // resourceCount is how many resources of typ the tenant holds, from resource_counts.
