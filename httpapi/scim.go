@@ -236,8 +236,14 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 			return err
 		}
 	}
-	// The body is assembled around the already encoded documents: handing them to
-	// encoding/json as RawMessage would re-scan every byte of every document.
+	writeBytes(w, scimContentType, http.StatusOK, pageResponse(res, q, docs))
+	return nil
+}
+
+// pageResponse is the ListResponse envelope of one page (RFC 7644 §3.4.2), assembled
+// around the already encoded documents: handing them to encoding/json as RawMessage
+// would re-scan every byte of every document.
+func pageResponse(res service.ListResult, q service.ListQuery, docs []json.RawMessage) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"schemas":["` + schema.ListResponseSchema + `"],"totalResults":`)
 	b.WriteString(strconv.Itoa(res.Total))
@@ -264,8 +270,7 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 		b.Write(d)
 	}
 	b.WriteString("]}\n")
-	writeBytes(w, scimContentType, http.StatusOK, b.Bytes())
-	return nil
+	return b.Bytes()
 }
 
 // writeResource renders v, applies the request's attributes/excludedAttributes (on write
