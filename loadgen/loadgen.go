@@ -17,6 +17,8 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +57,9 @@ type Config struct {
 	// found by listing them (cursor pagination), e.g. a database seeded by an earlier run.
 	// Member operations need groups and are left out of the mix.
 	Existing bool
+	// ServerPID, if not 0, is a server process on this machine whose CPU time during the
+	// mixed phase is reported too (PhaseReport.ServerCPUSec), read from /proc (Linux).
+	ServerPID int
 	// BeforeMixed, if set, is called when the mixed phase is about to start (e.g. to start a
 	// CPU profile that leaves the seeding out).
 	BeforeMixed func()
@@ -139,6 +144,8 @@ type PhaseReport struct {
 	// in-process server, the server's and the tool's together. On a shared machine CPU per
 	// operation is a steadier comparison than operations per second.
 	CPUSec float64 `json:"cpu_sec"`
+	// ServerCPUSec is Config.ServerPID's CPU time during the phase (mixed phase only).
+	ServerCPUSec float64 `json:"server_cpu_sec,omitempty"`
 }
 
 // BatchReport counts the store's committed write batches during the run.
@@ -533,7 +540,7 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 	}
 	var tickets atomic.Int64
 	picks := r.cfg.Mix.table(len(r.groupURLs) > 0)
-	cpu0 := processCPU()
+	cpu0, srv0 := processCPU(), pidCPU(r.cfg.ServerPID)
 	recs, elapsed := r.parallel(r.cfg.Concurrency, func(w int, rec *recorder) {
 		if len(live) == 0 || len(picks) == 0 {
 			return
@@ -687,7 +694,8 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 			}
 		}
 	})
-	return PhaseReport{Name: PhaseMixed, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseMixed, mixedOps, recs, elapsed), CPUSec: (processCPU() - cpu0).Seconds()}
+	return PhaseReport{Name: PhaseMixed, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseMixed, mixedOps, recs, elapsed),
+		CPUSec: (processCPU() - cpu0).Seconds(), ServerCPUSec: (pidCPU(r.cfg.ServerPID) - srv0).Seconds()}
 }
 
 // processCPU is the CPU time this process has used so far.
@@ -697,6 +705,35 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// pidCPU is the CPU time (user + system) process pid has used so far, from
+// /proc/PID/stat; 0 when pid is 0 or it cannot be read.
+func pidCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may contain spaces: count fields
+	// after its closing parenthesis. utime and stime are fields 14 and 15, in clock ticks.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	const ticks = 100 // USER_HZ, 100 on every Linux architecture Go supports
+	return time.Duration(ut+st) * time.Second / ticks
 }
 
 // conn is one worker's client state: a reusable response buffer.

@@ -1,6 +1,7 @@
 package loadgen_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +166,8 @@ func testSeedThenReuse(t *testing.T, sc loadgen.ServerConfig) {
 	}
 	again := tinyConfig(srv.URL, srv.Token)
 	again.Users, again.Existing = 0, true
+	again.ServerPID = os.Getpid() // the in-process server is this process
+	again.Ops = 600               // tens of ms of CPU at least, well above /proc's 10 ms tick
 	rep, err = loadgen.Run(t.Context(), again)
 	if err != nil {
 		t.Fatalf("Run on existing users: %v", err)
@@ -183,8 +186,8 @@ func testSeedThenReuse(t *testing.T, sc loadgen.ServerConfig) {
 	if got := opStats(t, rep, loadgen.PhaseMixed, loadgen.OpGet).Count; got == 0 {
 		t.Error("no GETs ran on the existing users")
 	}
-	if p := rep.Phases[len(rep.Phases)-1]; p.Name != loadgen.PhaseMixed || p.CPUSec <= 0 {
-		t.Errorf("last phase %q used %v s of CPU; want the mixed phase, > 0", p.Name, p.CPUSec)
+	if p := rep.Phases[len(rep.Phases)-1]; p.Name != loadgen.PhaseMixed || p.CPUSec <= 0 || p.ServerCPUSec <= 0 {
+		t.Errorf("last phase %q used %v s of CPU, %v s by the server pid; want the mixed phase, > 0", p.Name, p.CPUSec, p.ServerCPUSec)
 	}
 	if got := opStats(t, rep, loadgen.PhaseMixed, loadgen.OpGroupAdd).Count; got != 0 {
 		t.Errorf("%d member operations ran without known groups", got)

@@ -41,6 +41,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			if p.CPUSec > 0 && total > 0 {
 				fmt.Fprintf(w, "  %.3f ms CPU/request (process)", 1000*p.CPUSec/float64(total))
 			}
+			if p.ServerCPUSec > 0 && total > 0 {
+				fmt.Fprintf(w, "  %.3f ms CPU/request (server pid)", 1000*p.ServerCPUSec/float64(total))
+			}
 			fmt.Fprintln(w)
 		}
 	}

@@ -50,6 +50,8 @@ Flags:
   --cpuprofile FILE  write a CPU profile of the whole run (server included when
                      in-process) for go tool pprof
   --profile-mixed    the CPU profile covers the mixed phase only
+  --server-pid PID   with --url: also report the CPU time that process (the
+                     server, on this machine) used in the mixed phase (Linux)
   --preseed          in-process only: create the users and groups through the
                      service's write path (same documents and ledger entries as
                      POST, no HTTP), --seed-concurrency at a time (default 64);
@@ -111,6 +113,7 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "")
 	fs.BoolVar(&o.profMixed, "profile-mixed", false, "")
+	fs.IntVar(&o.cfg.ServerPID, "server-pid", 0, "")
 	fs.BoolVar(&o.preseed, "preseed", false, "")
 	fs.IntVar(&o.cfg.SeedConcurrency, "seed-concurrency", o.cfg.SeedConcurrency, "")
 	fs.StringVar(&o.data, "data", "", "")
