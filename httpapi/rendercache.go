@@ -23,14 +23,18 @@ import (
 // and nothing is ever invalidated by hand. The row and its members are still read on
 // every request; only the rendering is saved.
 type renderCache struct {
-	mu  sync.Mutex
-	m   map[renderKey]*rendered
-	max int
+	mu    sync.Mutex
+	m     map[renderKey]*rendered
+	size  int // bytes of the kept documents
+	max   int // entries
+	bytes int // budget for size
 }
 
-// Bounds: about maxRenderEntries × (document + refs) bytes, a few tens of MB at most.
+// Bounds: at most maxRenderEntries documents and maxRenderTotal bytes of them, so the
+// cache stays a small, fixed part of the server's memory whatever the data size.
 const (
 	maxRenderEntries = 20000
+	maxRenderTotal   = 32 << 20
 	maxRenderRefs    = 100      // a group's members are compared on every hit; big groups are not cached
 	maxRenderBytes   = 16 << 10 // larger documents are rare and not worth holding
 )
@@ -46,7 +50,7 @@ type rendered struct {
 }
 
 func newRenderCache() *renderCache {
-	return &renderCache{m: make(map[renderKey]*rendered), max: maxRenderEntries}
+	return &renderCache{m: make(map[renderKey]*rendered), max: maxRenderEntries, bytes: maxRenderTotal}
 }
 
 // refsOf is what v's document shows beyond its row.
@@ -78,16 +82,22 @@ func (c *renderCache) render(rt *schema.ResourceType, v service.View, base strin
 	if len(refs) <= maxRenderRefs && len(body) <= maxRenderBytes {
 		ent := &rendered{version: r.Version, rt: rt, base: base, attrs: a, excl: e, refs: slices.Clone(refs), body: body}
 		c.mu.Lock()
-		if len(c.m) >= c.max {
-			// Map iteration starts at a random entry: a cheap random eviction.
-			for k := range c.m {
+		if old := c.m[key]; old != nil {
+			c.size -= len(old.body)
+			delete(c.m, key)
+		}
+		if len(c.m) >= c.max || c.size+len(body) > c.bytes {
+			// Map iteration starts at a random entry: a cheap random eviction, down to 90%.
+			for k, e := range c.m {
 				delete(c.m, k)
-				if len(c.m) < c.max*9/10 {
+				c.size -= len(e.body)
+				if len(c.m) < c.max*9/10 && c.size+len(body) <= c.bytes*9/10 {
 					break
 				}
 			}
 		}
 		c.m[key] = ent
+		c.size += len(body)
 		c.mu.Unlock()
 	}
 	return body, nil
