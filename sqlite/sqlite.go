@@ -56,6 +56,8 @@ type DB struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	writesFailing atomic.Bool // the last write failed for want of disk or I/O (unavailable.go)
 }
 
 var _ scimtrail.Store = (*DB)(nil)
@@ -183,13 +185,13 @@ func (db *DB) Update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 	}
 	select {
 	case <-c.done:
-		return c.err
+		return db.outcome(c.err)
 	case <-ctx.Done():
 		if c.state.CompareAndSwap(queued, abandoned) {
 			return ctx.Err()
 		}
 		<-c.done
-		return c.err
+		return db.outcome(c.err)
 	}
 }
 
@@ -309,16 +311,19 @@ func call(fn func(scimtrail.Tx) error, tx scimtrail.Tx) (err error) {
 func (db *DB) View(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 	sqlTx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return internal("cannot start a read transaction", err)
+		return unavailable(internal("cannot start a read transaction", err))
 	}
 	defer sqlTx.Rollback()
-	return fn(&txn{q: sqlTx, tx: sqlTx, cache: db.rstmts})
+	return unavailable(fn(&txn{q: sqlTx, tx: sqlTx, cache: db.rstmts}))
 }
 
 // Ping checks that the database answers and that every embedded migration is applied.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.read.PingContext(ctx); err != nil {
-		return internal("the database does not answer", err)
+		return unavailable(internal("the database does not answer", err))
+	}
+	if err := db.probeWrites(ctx); err != nil {
+		return err
 	}
 	p, err := provider(db.read)
 	if err != nil {
