@@ -41,6 +41,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			if p.CPUSec > 0 && total > 0 {
 				fmt.Fprintf(w, "  cpu %.2fs = %.0f µs/request", p.CPUSec, p.CPUSec*1e6/float64(total))
 			}
+			if p.ServerCPUSec > 0 && total > 0 {
+				fmt.Fprintf(w, "  server cpu %.0f µs/request", p.ServerCPUSec*1e6/float64(total))
+			}
 			fmt.Fprintln(w)
 		}
 	}
