@@ -48,7 +48,9 @@ func checkpointRecord(cp scimtrail.StoredCheckpoint, now time.Time) Record {
 	if !cp.Signed.IsZero() {
 		at = cp.Signed
 	}
-	return Record{Tenant: cp.Tenant, Type: RecordCheckpoint, Checkpoint: service.CheckpointJSON(cp),
+	// Marshalling a struct of an int, bytes and a string cannot fail.
+	cpJSON, _ := service.CheckpointJSON(cp)
+	return Record{Tenant: cp.Tenant, Type: RecordCheckpoint, Checkpoint: cpJSON,
 		action: RecordCheckpoint, cp: cp, at: at.UTC()}
 }
 

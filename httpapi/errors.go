@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -141,18 +139,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeBody(w http.ResponseWriter, contentType string, status int, v any) {
-	// HTML escaping is off so that raw ledger entry bytes embedded in a response stay byte
-	// for byte what was hashed.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(v)
-	b := buf.Bytes()
+	b, err := encodeJSON(v)
 	if err != nil {
 		// Only values built by this package are marshalled; failing here is a bug.
 		b = []byte(`{"error":{"code":"internal","message":"internal error"}}` + "\n")
 		status = http.StatusInternalServerError
 	}
+	writeBytes(w, contentType, status, b)
+}
+
+// writeBytes writes an encoded body.
+func writeBytes(w http.ResponseWriter, contentType string, status int, b []byte) {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)

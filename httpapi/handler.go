@@ -43,6 +43,7 @@ type handler struct {
 	publicURL  string
 	sessionKey []byte
 	limiter    *tenantLimiter // nil: no rate limit
+	renders    *renderCache
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -55,6 +56,7 @@ func NewHandler(svc *service.Service, opts Options) http.Handler {
 		publicURL:  opts.PublicURL,
 		sessionKey: opts.SessionKey,
 		limiter:    newTenantLimiter(opts.RateLimit, opts.RateBurst, nil),
+		renders:    newRenderCache(),
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
