@@ -259,7 +259,7 @@ func mappingEntry(act string, m scimtrail.RoleMapping, created bool) scimtrail.E
 func (s *Service) CreateMapping(ctx context.Context, o Origin, tenant, groupID, role string) (scimtrail.RoleMapping, scimtrail.Receipt, error) {
 	m := scimtrail.RoleMapping{Tenant: tenant, ID: newID(), GroupID: groupID, Role: role}
 	var rc scimtrail.Receipt
-	err := s.store.Update(ctx, tenant, func(tx scimtrail.Tx) error {
+	check := func(tx scimtrail.ReadTx) error {
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}
@@ -268,26 +268,27 @@ func (s *Service) CreateMapping(ctx context.Context, o Origin, tenant, groupID, 
 		} else if err != nil {
 			return err
 		}
-		if _, err := liveRole(ctx, tx, tenant, role); err != nil {
-			return err
+		_, err := liveRole(ctx, tx, tenant, role)
+		return err
+	}
+	decide := func(tx scimtrail.ReadTx, at time.Time, st accessState) (accessPlan, error) {
+		st.graph.AddMapping(groupID, role)
+		users, err := usersUnder(ctx, tx, tenant, st.graph, []string{groupID})
+		if err != nil {
+			return accessPlan{}, err
 		}
-		m.Created = s.stamp()
+		return planAccess(ctx, tx, tenant, at, st, users)
+	}
+	err := s.withAccessPlan(ctx, tenant, check, decide, func(tx scimtrail.Tx, at time.Time, plan accessPlan) error {
+		m.Created = at
 		if err := tx.InsertMapping(ctx, m); err != nil {
 			return err
 		}
-		st, err := loadAccessState(ctx, tx, tenant)
+		derived, err := plan.apply(ctx, tx)
 		if err != nil {
 			return err
 		}
-		users, err := usersUnder(ctx, tx, tenant, st.graph, []string{groupID})
-		if err != nil {
-			return err
-		}
-		derived, err := s.recomputeAccess(ctx, tx, tenant, m.Created, st, users)
-		if err != nil {
-			return err
-		}
-		rc, err = appendEntries(ctx, tx, tenant, o, m.Created, append([]scimtrail.Entry{mappingEntry("mapping.created", m, true)}, derived...)...)
+		rc, err = appendEntries(ctx, tx, tenant, o, at, append([]scimtrail.Entry{mappingEntry("mapping.created", m, true)}, derived...)...)
 		return err
 	})
 	return m, rc, err
@@ -310,24 +311,25 @@ func (s *Service) Mappings(ctx context.Context, tenant string) ([]scimtrail.Role
 // DeleteMapping removes a mapping and revokes what only it granted. Returns ENOTFOUND.
 func (s *Service) DeleteMapping(ctx context.Context, o Origin, tenant, id string) (scimtrail.Receipt, error) {
 	var rc scimtrail.Receipt
-	err := s.store.Update(ctx, tenant, func(tx scimtrail.Tx) error {
-		m, err := tx.Mapping(ctx, tenant, id)
+	var m scimtrail.RoleMapping
+	check := func(tx scimtrail.ReadTx) error {
+		var err error
+		m, err = tx.Mapping(ctx, tenant, id)
+		return err
+	}
+	decide := func(tx scimtrail.ReadTx, at time.Time, st accessState) (accessPlan, error) {
+		st.graph.RemoveMapping(m.GroupID, m.Role)
+		users, err := usersUnder(ctx, tx, tenant, st.graph, []string{m.GroupID})
 		if err != nil {
-			return err
+			return accessPlan{}, err
 		}
+		return planAccess(ctx, tx, tenant, at, st, users)
+	}
+	err := s.withAccessPlan(ctx, tenant, check, decide, func(tx scimtrail.Tx, at time.Time, plan accessPlan) error {
 		if err := tx.DeleteMapping(ctx, tenant, id); err != nil {
 			return err
 		}
-		st, err := loadAccessState(ctx, tx, tenant)
-		if err != nil {
-			return err
-		}
-		users, err := usersUnder(ctx, tx, tenant, st.graph, []string{m.GroupID})
-		if err != nil {
-			return err
-		}
-		at := s.stamp()
-		derived, err := s.recomputeAccess(ctx, tx, tenant, at, st, users)
+		derived, err := plan.apply(ctx, tx)
 		if err != nil {
 			return err
 		}
