@@ -208,10 +208,7 @@ func (s *Service) Agents(ctx context.Context, tenant, filterText string) ([]Agen
 	var expr filter.Expr
 	if filterText != "" {
 		var err error
-		if expr, err = filter.Parse(filterText); err != nil {
-			return nil, err
-		}
-		if err := filter.Validate(expr, rt); err != nil {
+		if expr, err = parseFilter(filterText, rt); err != nil {
 			return nil, err
 		}
 	}

@@ -852,12 +852,9 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 	}
 	query.Count = min(query.Count, MaxResults)
 	if q.Filter != "" {
-		expr, err := filter.Parse(q.Filter)
+		expr, err := parseFilter(q.Filter, rt)
 		if err != nil {
-			return ListResult{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidFilter, "%s", err.Error())
-		}
-		if err := filter.Validate(expr, rt); err != nil {
-			return ListResult{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidFilter, "%s", err.Error())
+			return ListResult{}, err
 		}
 		query.Filter = expr
 		query.Match = func(r scimtrail.Resource) bool { return filter.Match(expr, filterDoc(r), rt) }
@@ -1016,4 +1013,17 @@ func (s *Service) AuditEntries(ctx context.Context, tenant string, after int64, 
 		return err
 	})
 	return out, err
+}
+
+// parseFilter parses and checks a SCIM filter against the resource type; errors are
+// EINVALID with scimType invalidFilter.
+func parseFilter(text string, rt *schema.ResourceType) (filter.Expr, error) {
+	expr, err := filter.Parse(text)
+	if err != nil {
+		return nil, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidFilter, "%s", err.Error())
+	}
+	if err := filter.Validate(expr, rt); err != nil {
+		return nil, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidFilter, "%s", err.Error())
+	}
+	return expr, nil
 }
