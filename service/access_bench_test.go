@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/postgres"
+	"github.com/scimtrail/scimtrail/postgres/pgtest"
 	"github.com/scimtrail/scimtrail/service"
 	"github.com/scimtrail/scimtrail/sqlite"
 )
@@ -19,12 +21,12 @@ import (
 // every other tenant's writes wait behind it, so this (not wall time alone) is the figure
 // the access issue asks to bring down.
 type heldStore struct {
-	*sqlite.DB
+	scimtrail.Store
 	held time.Duration
 }
 
 func (h *heldStore) Update(ctx context.Context, tenant string, fn func(scimtrail.Tx) error) error {
-	return h.DB.Update(ctx, tenant, func(tx scimtrail.Tx) error {
+	return h.Store.Update(ctx, tenant, func(tx scimtrail.Tx) error {
 		start := time.Now()
 		defer func() { h.held += time.Since(start) }()
 		return fn(tx)
@@ -39,27 +41,45 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// largeGroup opens a SQLite store with tenant acme, SCIMTRAIL_BENCH_MEMBERS users (default
-// 10k; the access issue's figure is 100k) all in one group, and a role "viewer".
-func largeGroup(b *testing.B) (*heldStore, *service.Service, string) {
+// benchBackends runs fn on SQLite, and on PostgreSQL too when SCIMTRAIL_TEST_POSTGRES is
+// set (scripts/with-postgres), each on a fresh database.
+func benchBackends(b *testing.B, fn func(b *testing.B, db scimtrail.Store)) {
+	b.Run("sqlite", func(b *testing.B) {
+		db, err := sqlite.Open(context.Background(), b.TempDir()+"/b.db", sqlite.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		fn(b, db)
+	})
+	if pgtest.DSN() != "" {
+		b.Run("postgres", func(b *testing.B) {
+			db, err := postgres.Open(context.Background(), pgtest.Schema(b, "bench"), postgres.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			fn(b, db)
+		})
+	}
+}
+
+// largeGroup fills db with tenant acme, SCIMTRAIL_BENCH_MEMBERS users (default 10k; the
+// access issue's figure is 100k) all in one group, and a role "viewer".
+func largeGroup(b *testing.B, db scimtrail.Store) (*heldStore, *service.Service, string) {
 	n := 10000
 	if s := os.Getenv("SCIMTRAIL_BENCH_MEMBERS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, b.TempDir()+"/b.db", sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	store := &heldStore{DB: db}
+	store := &heldStore{Store: db}
 	svc := service.New(store, service.Options{})
 	if _, _, err := svc.CreateTenant(ctx, idp, "acme", "Acme"); err != nil {
 		b.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	members := make([]map[string]string, n)
-	err = db.Update(ctx, "acme", func(tx scimtrail.Tx) error {
+	err := db.Update(ctx, "acme", func(tx scimtrail.Tx) error {
 		for i := range n {
 			id := fmt.Sprintf("u%06d", i)
 			name := "user" + id
@@ -104,18 +124,20 @@ func measure(b *testing.B, store *heldStore, loop func()) {
 // each operation grants or revokes every member's access with one access.* entry per
 // member, in one transaction. Results are in docs/benchmarks.md.
 func BenchmarkMapLargeGroup(b *testing.B) {
-	store, svc, group := largeGroup(b)
-	ctx := context.Background()
-	measure(b, store, func() {
-		for b.Loop() {
-			m, _, err := svc.CreateMapping(ctx, idp, "acme", group, "viewer")
-			if err != nil {
-				b.Fatal(err)
+	benchBackends(b, func(b *testing.B, db scimtrail.Store) {
+		store, svc, group := largeGroup(b, db)
+		ctx := context.Background()
+		measure(b, store, func() {
+			for b.Loop() {
+				m, _, err := svc.CreateMapping(ctx, idp, "acme", group, "viewer")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := svc.DeleteMapping(ctx, idp, "acme", m.ID); err != nil {
+					b.Fatal(err)
+				}
 			}
-			if _, err := svc.DeleteMapping(ctx, idp, "acme", m.ID); err != nil {
-				b.Fatal(err)
-			}
-		}
+		})
 	})
 }
 
@@ -123,7 +145,11 @@ func BenchmarkMapLargeGroup(b *testing.B) {
 // role, with a SCIM PATCH and removes it again: one member changes, so one user's access
 // is recomputed, whatever the group's size.
 func BenchmarkPatchLargeMappedGroup(b *testing.B) {
-	store, svc, group := largeGroup(b)
+	benchBackends(b, func(b *testing.B, db scimtrail.Store) { patchLargeMappedGroup(b, db) })
+}
+
+func patchLargeMappedGroup(b *testing.B, db scimtrail.Store) {
+	store, svc, group := largeGroup(b, db)
 	ctx := context.Background()
 	if _, _, err := svc.CreateMapping(ctx, idp, "acme", group, "viewer"); err != nil {
 		b.Fatal(err)
