@@ -287,8 +287,8 @@ func (s *Service) updateAgent(ctx context.Context, o Origin, tenant, id, ifMatch
 		if err != nil {
 			return err
 		}
-		if ifMatch != "" && !etagMatches(ifMatch, cur.Account.Updated.UnixMicro()) {
-			return scimtrail.Errorf(scimtrail.EPRECONDITION, "agent %q has changed: its version is %s", id, cur.ETag())
+		if err := agentIfMatch(ifMatch, cur.Account); err != nil {
+			return err
 		}
 		in, err := next(cur.Account)
 		if err != nil {
@@ -355,11 +355,14 @@ func (s *Service) updateAgent(ctx context.Context, o Origin, tenant, id, ifMatch
 // DeleteAgent deletes an agent's service account and revokes its keys
 // (DeleteServiceAccount). Returns ENOTFOUND, EPRECONDITION when ifMatch does not match.
 func (s *Service) DeleteAgent(ctx context.Context, o Origin, tenant, id, ifMatch string) (scimtrail.Receipt, error) {
-	return s.deleteServiceAccount(ctx, o, tenant, id, func(a scimtrail.ServiceAccount) error {
-		if ifMatch != "" && !etagMatches(ifMatch, a.Updated.UnixMicro()) {
-			return scimtrail.Errorf(scimtrail.EPRECONDITION, "agent %q has changed: its version is %s", id, ETag(a.Updated.UnixMicro()))
-		}
-		return nil
-	})
+	return s.deleteServiceAccount(ctx, o, tenant, id, func(a scimtrail.ServiceAccount) error { return agentIfMatch(ifMatch, a) })
+}
+
+// agentIfMatch checks an If-Match header against the agent's ETag; "" matches.
+func agentIfMatch(ifMatch string, a scimtrail.ServiceAccount) error {
+	if ifMatch != "" && !etagMatches(ifMatch, a.Updated.UnixMicro()) {
+		return scimtrail.Errorf(scimtrail.EPRECONDITION, "agent %q has changed: its version is %s", a.ID, Agent{Account: a}.ETag())
+	}
+	return nil
 }
 
