@@ -365,4 +365,3 @@ func agentIfMatch(ifMatch string, a scimtrail.ServiceAccount) error {
 	}
 	return nil
 }
-
