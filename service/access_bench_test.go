@@ -21,7 +21,8 @@ import (
 
 // heldStore times how long write commands run inside the SQLite writer: while one runs,
 // every other tenant's writes wait behind it, so this (not wall time alone) is the figure
-// the access issue asks to bring down.
+// the access issue asks to bring down. On PostgreSQL it is how long the tenant's ledger head
+// row stays locked.
 //
 // The machine these run on is shared, so wall time inside the writer grows with everyone
 // else's load; the CPU time the writer's thread spends on the command does not. The command
