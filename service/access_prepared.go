@@ -21,12 +21,13 @@ import (
 // catalogue also has global roles, whose changes go to the global log, so the live roles
 // are compared too.
 
-// preparedPlan is an access plan decided outside the writer.
+// preparedPlan is an access plan decided outside the writer, with the change's entries
+// already encoded after the ledger head it was decided at.
 type preparedPlan struct {
-	size int64           // the tenant's log size it was decided at
 	live map[string]bool // the live roles it was decided with
 	at   time.Time       // the instant it was decided for: the change's time
 	plan accessPlan
+	enc  encodedEntries
 }
 
 // errStalePlan makes the writer give a plan back: the tenant changed since it was decided.
@@ -36,22 +37,32 @@ var errStalePlan = errors.New("the access plan is stale")
 // decides it inside (a tenant too busy for the plan to survive until the writer runs it).
 const preparedAttempts = 3
 
-// withAccessPlan runs a change whose access plan is decided by decide. check reads the
-// change's preconditions; write is the change itself, run in the writer with the plan and
-// its time. decide must not depend on the change being written yet.
-func (s *Service) withAccessPlan(ctx context.Context, tenant string,
-	check func(scimtrail.ReadTx) error,
-	decide func(tx scimtrail.ReadTx, at time.Time, st accessState) (accessPlan, error),
-	write func(tx scimtrail.Tx, at time.Time, plan accessPlan) error) error {
+// accessChange is a change whose access plan can be decided outside the writer.
+type accessChange struct {
+	// check reads the change's preconditions; it runs outside the writer and again inside.
+	check func(tx scimtrail.ReadTx) error
+	// decide is the access plan of the change at at; it must not depend on the change
+	// being written yet.
+	decide func(tx scimtrail.ReadTx, at time.Time, st accessState) (accessPlan, error)
+	// lead is the change's own entries, which come before the plan's.
+	lead func(at time.Time) []scimtrail.Entry
+	// write writes the change's state and the plan's (plan.apply) in the writer.
+	write func(tx scimtrail.Tx, at time.Time, plan accessPlan) error
+}
+
+// withAccessPlan runs c and appends its entries, in one transaction, and returns the
+// receipt of the last entry.
+func (s *Service) withAccessPlan(ctx context.Context, o Origin, tenant string, c accessChange) (scimtrail.Receipt, error) {
 	for attempt := 1; ; attempt++ {
 		inside := attempt > preparedAttempts
 		var prep *preparedPlan
 		if !inside {
 			// An error here (a failed precondition) is left for the writer to report.
-			prep, _ = s.preparePlan(ctx, tenant, check, decide)
+			prep, _ = s.preparePlan(ctx, o, tenant, c)
 		}
+		var rc scimtrail.Receipt
 		err := s.store.Update(ctx, tenant, func(tx scimtrail.Tx) error {
-			if err := check(tx); err != nil {
+			if err := c.check(tx); err != nil {
 				return err
 			}
 			if prep != nil {
@@ -60,7 +71,11 @@ func (s *Service) withAccessPlan(ctx context.Context, tenant string,
 					return err
 				}
 				if ok {
-					return write(tx, prep.at, prep.plan)
+					if err := c.write(tx, prep.at, prep.plan); err != nil {
+						return err
+					}
+					rc, err = prep.enc.store(ctx, tx)
+					return err
 				}
 			}
 			if !inside {
@@ -71,30 +86,32 @@ func (s *Service) withAccessPlan(ctx context.Context, tenant string,
 			if err != nil {
 				return err
 			}
-			plan, err := decide(tx, at, st)
+			plan, err := c.decide(tx, at, st)
 			if err != nil {
 				return err
 			}
-			return write(tx, at, plan)
+			if err := c.write(tx, at, plan); err != nil {
+				return err
+			}
+			rc, err = appendEntries(ctx, tx, tenant, o, at, append(c.lead(at), plan.entries...)...)
+			return err
 		})
 		if !errors.Is(err, errStalePlan) {
-			return err
+			return rc, err
 		}
 	}
 }
 
-func (s *Service) preparePlan(ctx context.Context, tenant string,
-	check func(scimtrail.ReadTx) error,
-	decide func(tx scimtrail.ReadTx, at time.Time, st accessState) (accessPlan, error)) (*preparedPlan, error) {
+func (s *Service) preparePlan(ctx context.Context, o Origin, tenant string, c accessChange) (*preparedPlan, error) {
 	var p preparedPlan
 	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
-		// The size first: whatever is read after it is at least as new.
+		// The head first: whatever is read after it is at least as new.
 		head, err := tx.LedgerHead(ctx, tenant)
 		if err != nil {
 			return err
 		}
-		p.size = head.Size
-		if err := check(tx); err != nil {
+		head.Tenant = tenant
+		if err := c.check(tx); err != nil {
 			return err
 		}
 		st, err := loadAccessState(ctx, tx, tenant)
@@ -102,7 +119,10 @@ func (s *Service) preparePlan(ctx context.Context, tenant string,
 			return err
 		}
 		p.live, p.at = st.live, s.stamp()
-		p.plan, err = decide(tx, p.at, st)
+		if p.plan, err = c.decide(tx, p.at, st); err != nil {
+			return err
+		}
+		p.enc, err = encodeEntries(head, o, p.at, append(c.lead(p.at), p.plan.entries...))
 		return err
 	})
 	if err != nil {
@@ -114,7 +134,7 @@ func (s *Service) preparePlan(ctx context.Context, tenant string,
 // holds reports whether the plan is still the one the writer would decide.
 func (p *preparedPlan) holds(ctx context.Context, tx scimtrail.Tx, tenant string) (bool, error) {
 	head, err := tx.LedgerHead(ctx, tenant)
-	if err != nil || head.Size != p.size {
+	if err != nil || head.Size != p.enc.head.Size {
 		return false, err
 	}
 	st, err := loadLiveRoles(ctx, tx, tenant)

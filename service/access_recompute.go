@@ -78,7 +78,7 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 	if err != nil {
 		return nil, err
 	}
-	return plan.apply(ctx, tx)
+	return plan.entries, plan.apply(ctx, tx)
 }
 
 // accessPlan is what a recompute decided: the intervals to end and to open, and the
@@ -89,14 +89,12 @@ type accessPlan struct {
 	entries  []scimtrail.Entry
 }
 
-func (p accessPlan) apply(ctx context.Context, tx scimtrail.Tx) ([]scimtrail.Entry, error) {
+// apply writes the plan's intervals; its entries are the caller's to append.
+func (p accessPlan) apply(ctx context.Context, tx scimtrail.Tx) error {
 	if err := tx.CloseAccess(ctx, p.end); err != nil {
-		return nil, err
+		return err
 	}
-	if err := tx.InsertAccess(ctx, p.add); err != nil {
-		return nil, err
-	}
-	return p.entries, nil
+	return tx.InsertAccess(ctx, p.add)
 }
 
 // planAccess is recomputeAccess without the writes.
