@@ -37,8 +37,9 @@ type ReadTx interface {
 	AccessReadTx
 	BatchReadTx // store_perf.go
 	SettingsReadTx
-	Access2ReadTx // store_access2.go
-	DriftReadTx   // store_drift.go
+	Access2ReadTx    // store_access2.go
+	DriftReadTx      // store_drift.go
+	BreakGlassReadTx // store_breakglass.go
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
 
@@ -80,8 +81,9 @@ type Tx interface {
 	LedgerTx
 	AccessTx
 	SettingsTx
-	Access2Tx // store_access2.go
-	DriftTx   // store_drift.go
+	Access2Tx    // store_access2.go
+	DriftTx      // store_drift.go
+	BreakGlassTx // store_breakglass.go
 
 	InsertTenant(ctx context.Context, t Tenant) error
 

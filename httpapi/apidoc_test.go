@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/scimtrail/scimtrail/ledger"
 )
 
 // shellWords splits a command line as sh would for the quoting docs/api.md uses: single
@@ -82,15 +80,7 @@ func docCurls(t *testing.T, path string) []string {
 // method, the Authorization header, the body and the path as written (tenant acme becomes a
 // fresh tenant, since the test server already has one), and each must succeed.
 func TestAPIDocExamples(t *testing.T) {
-	text, err := ledger.NewKeyRing("scimtrail.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := ledger.ParseKeyRing(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, backends()[0], envOptions{keys: ring})
+	e := newEnv(t, backends()[0], envOptions{keys: testKeyRing(t)})
 	const tenant = "apidoc"
 	vars := map[string]string{"OPERATOR": e.operator}
 	lazy := map[string]func() string{

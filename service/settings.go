@@ -126,6 +126,9 @@ func withDefaults(st scimtrail.TenantSettings) scimtrail.TenantSettings {
 	if st.PasswordPolicy == "" {
 		st.PasswordPolicy = PasswordDiscard
 	}
+	if st.BreakGlassApproval == "" {
+		st.BreakGlassApproval = scimtrail.BreakGlassApprovalNone
+	}
 	return st
 }
 
@@ -341,6 +344,8 @@ func uniqueKey(a schema.Attribute, v any) (string, bool) {
 type SettingsChange struct {
 	Dialect        *string `json:"dialect"`
 	PasswordPolicy *string `json:"password_policy"`
+	// BreakGlassApproval is "none" or "second_admin" (scimtrail.BreakGlassApproval*).
+	BreakGlassApproval *string `json:"break_glass_approval"`
 }
 
 // TenantSettings returns the tenant's settings with defaults filled in. Returns ENOTFOUND
@@ -372,6 +377,10 @@ func (s *Service) UpdateTenantSettings(ctx context.Context, o Origin, tenant str
 		return scimtrail.TenantSettings{}, scimtrail.Receipt{}, scimtrail.Errorf(scimtrail.EINVALID,
 			"password_policy must be discard or reject, not %q", *c.PasswordPolicy)
 	}
+	if c.BreakGlassApproval != nil && *c.BreakGlassApproval != scimtrail.BreakGlassApprovalNone && *c.BreakGlassApproval != scimtrail.BreakGlassApprovalSecondAdmin {
+		return scimtrail.TenantSettings{}, scimtrail.Receipt{}, scimtrail.Errorf(scimtrail.EINVALID,
+			"break_glass_approval must be none or second_admin, not %q", *c.BreakGlassApproval)
+	}
 	var next scimtrail.TenantSettings
 	var rc scimtrail.Receipt
 	err := s.store.Update(ctx, tenant, func(tx scimtrail.Tx) error {
@@ -392,6 +401,10 @@ func (s *Service) UpdateTenantSettings(ctx context.Context, o Origin, tenant str
 		if c.PasswordPolicy != nil && *c.PasswordPolicy != cur.PasswordPolicy {
 			next.PasswordPolicy = *c.PasswordPolicy
 			changes = append(changes, scimtrail.Change{Path: "password_policy", Old: cur.PasswordPolicy, New: next.PasswordPolicy})
+		}
+		if c.BreakGlassApproval != nil && *c.BreakGlassApproval != cur.BreakGlassApproval {
+			next.BreakGlassApproval = *c.BreakGlassApproval
+			changes = append(changes, scimtrail.Change{Path: "break_glass_approval", Old: cur.BreakGlassApproval, New: next.BreakGlassApproval})
 		}
 		at := s.stamp()
 		if len(changes) == 0 {

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("Access", func(t *testing.T) { testAccess(t, open) })
 	t.Run("BatchReads", func(t *testing.T) { testBatchReads(t, open) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
+	t.Run("BreakGlassRequests", func(t *testing.T) { testBreakGlassRequests(t, open) })
 	t.Run("UniqueValues", func(t *testing.T) { testUniqueValues(t, open) })
 }
 
