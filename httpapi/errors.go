@@ -40,6 +40,8 @@ func statusOf(err error) int {
 		return http.StatusTooManyRequests
 	case scimtrail.ENOTIMPLEMENTED:
 		return http.StatusNotImplemented
+	case scimtrail.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
@@ -67,6 +69,13 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 			slog.String("request_id", requestIDFrom(r.Context())),
 			slog.String("error", err.Error()))
 		msg, code, scimType = "internal error", scimtrail.EINTERNAL, ""
+	case http.StatusServiceUnavailable:
+		// The cause is the database's, not the request's; log it (a warning: the
+		// operator sees it in /readyz too) and tell the client when to come back.
+		h.logger.LogAttrs(r.Context(), slog.LevelWarn, "store unavailable",
+			slog.String("request_id", requestIDFrom(r.Context())),
+			slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", unavailableRetryAfter)
 	case http.StatusNotFound:
 		msg, scimType = notFoundMessage(r), ""
 	case http.StatusUnauthorized:
@@ -74,6 +83,11 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	writeStatusError(w, r, status, code, scimType, msg)
 }
+
+// unavailableRetryAfter is the Retry-After, in seconds, of a 503 for an unavailable store:
+// long enough for a restarted database to finish crash recovery, short enough that an IdP
+// does not hold its changes back for long.
+const unavailableRetryAfter = "5"
 
 func notFoundMessage(r *http.Request) string {
 	return "no resource at " + r.URL.Path

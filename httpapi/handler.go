@@ -152,6 +152,9 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 		infoFrom(r.Context()).tenant = tenant
 		tok, err := h.authenticate(r)
 		if err == nil {
+			// Who asked goes into the access log: a token probing another tenant's ids
+			// is seen there, since such requests write nothing to any ledger.
+			infoFrom(r.Context()).tokenID = tok.ID
 			err = h.rateLimited(w, tok)
 		}
 		if err == nil {

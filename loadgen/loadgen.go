@@ -105,9 +105,14 @@ type Report struct {
 
 // PhaseReport is one phase: its wall-clock time and its operations.
 type PhaseReport struct {
-	Name       string    `json:"name"`
-	ElapsedSec float64   `json:"elapsed_sec"`
-	Ops        []OpStats `json:"ops"`
+	Name       string  `json:"name"`
+	ElapsedSec float64 `json:"elapsed_sec"`
+	// CPUSec is the CPU time (user + system) this process used during the phase: the load
+	// tool's, and the server's too when it runs in-process. On a shared machine wall-clock
+	// rates swing with other work; CPU per request is the steadier measure. 0 where the
+	// platform does not report it.
+	CPUSec float64   `json:"cpu_sec,omitempty"`
+	Ops    []OpStats `json:"ops"`
 }
 
 // BatchReport counts the store's committed write batches during the run.
@@ -268,16 +273,23 @@ func sample(rng *mrand.Rand, n, k int) []int {
 
 // parallel runs work on Concurrency workers, each with its own recorder and worker index,
 // and returns the recorders and the wall-clock time until the last worker finished.
-func (r *runner) parallel(work func(w int, rec *recorder)) ([]*recorder, time.Duration) {
+func (r *runner) parallel(work func(w int, rec *recorder)) ([]*recorder, phaseTime) {
 	var rs recorders
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	for w := range r.cfg.Concurrency {
 		rec := rs.add()
 		wg.Go(func() { work(w, rec) })
 	}
 	wg.Wait()
-	return rs.list, time.Since(start)
+	return rs.list, phaseTime{wall: time.Since(start), cpu: processCPU() - cpu}
+}
+
+// phaseTime is how long a phase took, in wall-clock and in this process's CPU time.
+type phaseTime struct{ wall, cpu time.Duration }
+
+func (t phaseTime) report(name string, ops []string, recs []*recorder) PhaseReport {
+	return PhaseReport{Name: name, ElapsedSec: t.wall.Seconds(), CPUSec: t.cpu.Seconds(), Ops: summarize(name, ops, recs, t.wall)}
 }
 
 func (r *runner) createUsers(ctx context.Context) PhaseReport {
@@ -314,7 +326,7 @@ func (r *runner) createUsers(ctx context.Context) PhaseReport {
 			r.userURLs[i] = r.base + "/Users/" + url.PathEscape(id)
 		}
 	}
-	return PhaseReport{Name: PhaseCreate, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseCreate, []string{OpCreateUser}, recs, elapsed)}
+	return elapsed.report(PhaseCreate, []string{OpCreateUser}, recs)
 }
 
 func (r *runner) createGroups(ctx context.Context) PhaseReport {
@@ -377,7 +389,7 @@ func (r *runner) createGroups(ctx context.Context) PhaseReport {
 			r.initial = append(r.initial, m)
 		}
 	}
-	return PhaseReport{Name: PhaseGroups, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseGroups, []string{OpCreateGroup}, recs, elapsed)}
+	return elapsed.report(PhaseGroups, []string{OpCreateGroup}, recs)
 }
 
 // Bodies of the PATCH operations that carry no per-request value.
@@ -569,7 +581,7 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 			}
 		}
 	})
-	return PhaseReport{Name: PhaseMixed, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseMixed, mixedOps, recs, elapsed)}
+	return elapsed.report(PhaseMixed, mixedOps, recs)
 }
 
 // conn is one worker's client state: a reusable response buffer.

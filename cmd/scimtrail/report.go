@@ -68,7 +68,7 @@ func (m *Main) reportAccess(ctx context.Context, args []string) error {
 		return fmt.Errorf("open database %s: %w", redactDSN(cfg.dsn), err)
 	}
 	defer store.Close()
-	svc, err := m.ledgerService(ctx, store, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), service.Options{})
+	svc, _, err := m.ledgerService(ctx, store, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), service.Options{})
 	if err != nil {
 		return err
 	}
