@@ -95,7 +95,7 @@ type Access2ReadTx interface {
 // Access2Tx writes non-human identities, NHI policies and token scopes; Tx embeds it.
 type Access2Tx interface {
 	InsertServiceAccount(ctx context.Context, a ServiceAccount) error
-	// UpdateServiceAccount stores a's Name, Description, State, Flag and Updated.
+	// UpdateServiceAccount stores a's Name, Description, OwnerID, State, Flag and Updated.
 	UpdateServiceAccount(ctx context.Context, a ServiceAccount) error
 	// InsertNHIKey returns ECONFLICT when the id or hash is taken.
 	InsertNHIKey(ctx context.Context, k NHIKey) error

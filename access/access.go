@@ -49,6 +49,20 @@ func (g *Graph) AddEdge(parent, child string) {
 	}
 }
 
+// AddMapping maps role onto group, as if the mapping were already stored; mapping it twice
+// is mapping it once. The caller checks that the role is live.
+func (g *Graph) AddMapping(group, role string) {
+	if !slices.Contains(g.mapped[group], role) {
+		g.mapped[group] = append(g.mapped[group], role)
+		slices.Sort(g.mapped[group])
+	}
+}
+
+// RemoveMapping unmaps role from group, as if the mapping were already deleted.
+func (g *Graph) RemoveMapping(group, role string) {
+	g.mapped[group] = slices.DeleteFunc(g.mapped[group], func(r string) bool { return r == role })
+}
+
 // RemoveGroup forgets a group and every edge and mapping it is part of.
 func (g *Graph) RemoveGroup(id string) {
 	for _, p := range g.parents[id] {

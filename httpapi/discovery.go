@@ -47,7 +47,8 @@ func (h *handler) resourceTypesServed(r *http.Request, tenant string) ([]*schema
 		}
 		out = append(out, rt)
 	}
-	return out, nil
+	// Agents have no custom extensions: their attributes are the service account's.
+	return append(out, agentType), nil
 }
 
 func (h *handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request, c call) error {

@@ -52,6 +52,21 @@ func addMemberPatch(ref, nonce string) any {
 	}
 }
 
+func agentBody(ref, nonce string) any {
+	return map[string]any{
+		"schemas":       []string{"urn:ietf:params:scim:schemas:core:2.0:Agent"},
+		"agentUserName": "iso-" + nonce,
+		"owners":        []map[string]any{{"value": ref}},
+	}
+}
+
+func agentPatch(ref, nonce string) any {
+	return map[string]any{
+		"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+		"Operations": []map[string]any{{"op": "replace", "path": "owners", "value": []map[string]any{{"value": ref}}}},
+	}
+}
+
 func userPatch(ref, nonce string) any {
 	return map[string]any{
 		"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
@@ -110,14 +125,22 @@ var isolationMatrix = map[string]isoRow{
 	// The OpenAPI document: public, the same for every caller.
 	"GET /api/v1/openapi.json": {},
 
-	"POST /scim/v2/{tenant}/Users":                     {body: userBody},
-	"GET /scim/v2/{tenant}/Users":                      {filter: true},
-	"POST /scim/v2/{tenant}/Users/.search":             {body: searchBody},
-	"GET /scim/v2/{tenant}/Users/{id}":                 {},
-	"PUT /scim/v2/{tenant}/Users/{id}":                 {body: userBody},
-	"PATCH /scim/v2/{tenant}/Users/{id}":               {body: userPatch},
-	"DELETE /scim/v2/{tenant}/Users/{id}":              {},
-	"POST /scim/v2/{tenant}/Groups":                    {body: groupBody},
+	"POST /scim/v2/{tenant}/Users":         {body: userBody},
+	"GET /scim/v2/{tenant}/Users":          {filter: true},
+	"POST /scim/v2/{tenant}/Users/.search": {body: searchBody},
+	"GET /scim/v2/{tenant}/Users/{id}":     {},
+	"PUT /scim/v2/{tenant}/Users/{id}":     {body: userBody},
+	"PATCH /scim/v2/{tenant}/Users/{id}":   {body: userPatch},
+	"DELETE /scim/v2/{tenant}/Users/{id}":  {},
+	"POST /scim/v2/{tenant}/Groups":        {body: groupBody},
+	// Agents (scim_agents.go): the other tenant's user named as the owner, its ids in paths
+	// and filters.
+	"POST /scim/v2/{tenant}/Agents":                    {body: agentBody},
+	"GET /scim/v2/{tenant}/Agents":                     {filter: true},
+	"GET /scim/v2/{tenant}/Agents/{id}":                {},
+	"PUT /scim/v2/{tenant}/Agents/{id}":                {body: agentBody},
+	"PATCH /scim/v2/{tenant}/Agents/{id}":              {body: agentPatch},
+	"DELETE /scim/v2/{tenant}/Agents/{id}":             {},
 	"GET /scim/v2/{tenant}/Groups":                     {filter: true},
 	"POST /scim/v2/{tenant}/Groups/.search":            {body: searchBody},
 	"GET /scim/v2/{tenant}/Groups/{id}":                {},
@@ -496,7 +519,7 @@ func TestIsolationMatrix(t *testing.T) {
 				case strings.Contains(path, "/users/"):
 					foreign, own = v.userID, ownUser
 				case strings.Contains(path, "/roles/"), strings.Contains(path, "/grants/"), strings.Contains(path, "/mappings/"), strings.Contains(path, "/sinks/"), strings.Contains(path, "/service-accounts/"),
-					strings.Contains(path, "/break-glass/requests/"):
+					strings.Contains(path, "/break-glass/requests/"), strings.Contains(path, "/Agents/"):
 					// The victim has none of these; its user id is a foreign id all the same.
 					foreign, own = v.userID, "iso-none"
 				default:

@@ -383,7 +383,7 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("filter.maxResults %v, want 1000", got)
 		}
 		rts := e.must(e.do("GET", "/scim/v2/acme/ResourceTypes", tok, nil), 200).json()
-		if rts["totalResults"] != 2.0 {
+		if rts["totalResults"] != 3.0 { // User, Group, Agent
 			t.Errorf("ResourceTypes totalResults %v", rts["totalResults"])
 		}
 		rt := e.must(e.do("GET", "/scim/v2/acme/ResourceTypes/Group", tok, nil), 200).json()
@@ -392,8 +392,8 @@ func TestDiscovery(t *testing.T) {
 		}
 		scimError(t, e.do("GET", "/scim/v2/acme/ResourceTypes/Widget", tok, nil), 404, "")
 		sch := e.must(e.do("GET", "/scim/v2/acme/Schemas", tok, nil), 200).json()
-		if sch["totalResults"] != 3.0 {
-			t.Errorf("Schemas totalResults %v, want 3 (User, Group, EnterpriseUser)", sch["totalResults"])
+		if sch["totalResults"] != 4.0 {
+			t.Errorf("Schemas totalResults %v, want 4 (User, Group, Agent, EnterpriseUser)", sch["totalResults"])
 		}
 		one := e.must(e.do("GET", "/scim/v2/acme/Schemas/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", tok, nil), 200).json()
 		if got, want := one["meta"].(map[string]any)["location"], e.srv.URL+"/scim/v2/acme/Schemas/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"; got != want {

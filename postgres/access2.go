@@ -60,8 +60,8 @@ func (t *tx) InsertServiceAccount(ctx context.Context, a scimtrail.ServiceAccoun
 }
 
 func (t *tx) UpdateServiceAccount(ctx context.Context, a scimtrail.ServiceAccount) error {
-	tag, err := t.tx.Exec(ctx, `UPDATE service_accounts SET name = $1, description = $2, state = $3, flag = $4, updated = $5
-		WHERE tenant = $6 AND id = $7`, a.Name, a.Description, a.State, a.Flag, a.Updated, a.Tenant, a.ID)
+	tag, err := t.tx.Exec(ctx, `UPDATE service_accounts SET name = $1, description = $2, owner_id = $3, state = $4, flag = $5, updated = $6
+		WHERE tenant = $7 AND id = $8`, a.Name, a.Description, a.OwnerID, a.State, a.Flag, a.Updated, a.Tenant, a.ID)
 	return oneRow(tag.RowsAffected(), err, "update service account", func() error { return notFound("service account %q not found", a.ID) })
 }
 

@@ -255,37 +255,38 @@ func mappingEntry(act string, m scimtrail.RoleMapping, created bool) scimtrail.E
 // nested groups, holds the role. Returns EINVALID (no such group or role), ECONFLICT.
 func (s *Service) CreateMapping(ctx context.Context, o Origin, tenant, groupID, role string) (scimtrail.RoleMapping, scimtrail.Receipt, error) {
 	m := scimtrail.RoleMapping{Tenant: tenant, ID: newID(), GroupID: groupID, Role: role}
-	var rc scimtrail.Receipt
-	err := s.store.Update(ctx, tenant, func(tx scimtrail.Tx) error {
-		if err := tenantExists(ctx, tx, tenant); err != nil {
+	rc, err := s.withAccessPlan(ctx, o, tenant, accessChange{
+		check: func(tx scimtrail.ReadTx) error {
+			if err := tenantExists(ctx, tx, tenant); err != nil {
+				return err
+			}
+			if _, err := tx.Resource(ctx, tenant, scimtrail.GroupResource, groupID); isNotFound(err) {
+				return scimtrail.Errorf(scimtrail.EINVALID, "group %q does not exist in tenant %s", groupID, tenant)
+			} else if err != nil {
+				return err
+			}
+			_, err := liveRole(ctx, tx, tenant, role)
 			return err
-		}
-		if _, err := tx.Resource(ctx, tenant, scimtrail.GroupResource, groupID); isNotFound(err) {
-			return scimtrail.Errorf(scimtrail.EINVALID, "group %q does not exist in tenant %s", groupID, tenant)
-		} else if err != nil {
-			return err
-		}
-		if _, err := liveRole(ctx, tx, tenant, role); err != nil {
-			return err
-		}
-		m.Created = s.stamp()
-		if err := tx.InsertMapping(ctx, m); err != nil {
-			return err
-		}
-		st, err := loadAccessState(ctx, tx, tenant)
-		if err != nil {
-			return err
-		}
-		users, err := usersUnder(ctx, tx, tenant, st.graph, []string{groupID})
-		if err != nil {
-			return err
-		}
-		derived, err := s.recomputeAccess(ctx, tx, tenant, m.Created, st, users)
-		if err != nil {
-			return err
-		}
-		rc, err = appendEntries(ctx, tx, tenant, o, m.Created, append([]scimtrail.Entry{mappingEntry("mapping.created", m, true)}, derived...)...)
-		return err
+		},
+		decide: func(tx scimtrail.ReadTx, at time.Time, st accessState) (accessPlan, error) {
+			st.graph.AddMapping(groupID, role)
+			users, err := usersUnder(ctx, tx, tenant, st.graph, []string{groupID})
+			if err != nil {
+				return accessPlan{}, err
+			}
+			return planAccess(ctx, tx, tenant, at, st, users)
+		},
+		lead: func(at time.Time) []scimtrail.Entry {
+			m.Created = at
+			return []scimtrail.Entry{mappingEntry("mapping.created", m, true)}
+		},
+		write: func(tx scimtrail.Tx, at time.Time, plan accessPlan) error {
+			m.Created = at
+			if err := tx.InsertMapping(ctx, m); err != nil {
+				return err
+			}
+			return plan.apply(ctx, tx)
+		},
 	})
 	return m, rc, err
 }
@@ -306,32 +307,29 @@ func (s *Service) Mappings(ctx context.Context, tenant string) ([]scimtrail.Role
 
 // DeleteMapping removes a mapping and revokes what only it granted. Returns ENOTFOUND.
 func (s *Service) DeleteMapping(ctx context.Context, o Origin, tenant, id string) (scimtrail.Receipt, error) {
-	var rc scimtrail.Receipt
-	err := s.store.Update(ctx, tenant, func(tx scimtrail.Tx) error {
-		m, err := tx.Mapping(ctx, tenant, id)
-		if err != nil {
+	var m scimtrail.RoleMapping
+	return s.withAccessPlan(ctx, o, tenant, accessChange{
+		check: func(tx scimtrail.ReadTx) error {
+			var err error
+			m, err = tx.Mapping(ctx, tenant, id)
 			return err
-		}
-		if err := tx.DeleteMapping(ctx, tenant, id); err != nil {
-			return err
-		}
-		st, err := loadAccessState(ctx, tx, tenant)
-		if err != nil {
-			return err
-		}
-		users, err := usersUnder(ctx, tx, tenant, st.graph, []string{m.GroupID})
-		if err != nil {
-			return err
-		}
-		at := s.stamp()
-		derived, err := s.recomputeAccess(ctx, tx, tenant, at, st, users)
-		if err != nil {
-			return err
-		}
-		rc, err = appendEntries(ctx, tx, tenant, o, at, append([]scimtrail.Entry{mappingEntry("mapping.deleted", m, false)}, derived...)...)
-		return err
+		},
+		decide: func(tx scimtrail.ReadTx, at time.Time, st accessState) (accessPlan, error) {
+			st.graph.RemoveMapping(m.GroupID, m.Role)
+			users, err := usersUnder(ctx, tx, tenant, st.graph, []string{m.GroupID})
+			if err != nil {
+				return accessPlan{}, err
+			}
+			return planAccess(ctx, tx, tenant, at, st, users)
+		},
+		lead: func(time.Time) []scimtrail.Entry { return []scimtrail.Entry{mappingEntry("mapping.deleted", m, false)} },
+		write: func(tx scimtrail.Tx, _ time.Time, plan accessPlan) error {
+			if err := tx.DeleteMapping(ctx, tenant, id); err != nil {
+				return err
+			}
+			return plan.apply(ctx, tx)
+		},
 	})
-	return rc, err
 }
 
 func grantTarget(g scimtrail.Grant) *scimtrail.Target {

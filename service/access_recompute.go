@@ -74,15 +74,41 @@ func usersUnder(ctx context.Context, tx scimtrail.ReadTx, tenant string, g *acce
 // returns the entries recording what changed, each caused by the first entry of the append
 // it joins. Users that no longer exist or are deactivated lose everything.
 func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant string, at time.Time, st accessState, users []string) ([]scimtrail.Entry, error) {
+	plan, err := planAccess(ctx, tx, tenant, at, st, users)
+	if err != nil {
+		return nil, err
+	}
+	return plan.entries, plan.apply(ctx, tx)
+}
+
+// accessPlan is what a recompute decided: the intervals to end and to open, and the
+// entries recording them. Deciding only reads, so it can run outside the writer
+// (access_prepared.go); applying it writes.
+type accessPlan struct {
+	end, add []scimtrail.AccessInterval
+	entries  []scimtrail.Entry
+}
+
+// apply writes the plan's intervals; its entries are the caller's to append.
+func (p accessPlan) apply(ctx context.Context, tx scimtrail.Tx) error {
+	if err := tx.CloseAccess(ctx, p.end); err != nil {
+		return err
+	}
+	return tx.InsertAccess(ctx, p.add)
+}
+
+// planAccess is recomputeAccess without the writes.
+func planAccess(ctx context.Context, tx scimtrail.ReadTx, tenant string, at time.Time, st accessState, users []string) (accessPlan, error) {
+	var p accessPlan
 	users = slices.Compact(slices.Sorted(slices.Values(users)))
 	// With no role in use nobody can hold access (retiring a role ends its intervals), so
 	// tenants that do not use the access model pay nothing on the SCIM write path.
 	if len(users) == 0 || len(st.live) == 0 {
-		return nil, nil
+		return p, nil
 	}
 	subjects, err := tx.AccessUsers(ctx, tenant, users)
 	if err != nil {
-		return nil, err
+		return p, err
 	}
 	byID := make(map[string]scimtrail.AccessUser, len(subjects))
 	for _, u := range subjects {
@@ -90,7 +116,7 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 	}
 	grants, err := tx.Grants(ctx, tenant, users)
 	if err != nil {
-		return nil, err
+		return p, err
 	}
 	grantsOf := map[string][]scimtrail.Grant{}
 	for _, g := range grants {
@@ -98,18 +124,16 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 	}
 	appGrantsOf, err := appGrantsOf(ctx, tx, tenant, users) // access_appgrants.go
 	if err != nil {
-		return nil, err
+		return p, err
 	}
 	open, err := tx.OpenAccess(ctx, tenant, users)
 	if err != nil {
-		return nil, err
+		return p, err
 	}
 	openOf := map[string][]scimtrail.AccessInterval{}
 	for _, iv := range open {
 		openOf[iv.UserID] = append(openOf[iv.UserID], iv)
 	}
-	var add, end []scimtrail.AccessInterval
-	var entries []scimtrail.Entry
 	for _, id := range users {
 		u, exists := byID[id]
 		subject := access.Subject{Active: exists && u.Active, Groups: u.Groups, Grants: grantsOf[id], AppGrants: appGrantsOf[id]}
@@ -125,21 +149,15 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 			if !iv.Expires.IsZero() && !iv.Expires.After(at) {
 				act, iv.To = access.ActionExpired, iv.Expires
 			}
-			end = append(end, iv)
-			entries = append(entries, scimtrail.Entry{Action: act, Target: tgt, Changes: access.EndedChanges(iv), Cause: causeFirst})
+			p.end = append(p.end, iv)
+			p.entries = append(p.entries, scimtrail.Entry{Action: act, Target: tgt, Changes: access.EndedChanges(iv), Cause: causeFirst})
 		}
 		for _, h := range grant {
-			add = append(add, scimtrail.AccessInterval{Tenant: tenant, UserID: id, Role: h.Role, Path: h.Path, From: at, Expires: h.Expires})
-			entries = append(entries, scimtrail.Entry{Action: access.ActionGranted, Target: tgt, Changes: access.GrantedChanges(h), Cause: causeFirst})
+			p.add = append(p.add, scimtrail.AccessInterval{Tenant: tenant, UserID: id, Role: h.Role, Path: h.Path, From: at, Expires: h.Expires})
+			p.entries = append(p.entries, scimtrail.Entry{Action: access.ActionGranted, Target: tgt, Changes: access.GrantedChanges(h), Cause: causeFirst})
 		}
 	}
-	if err := tx.CloseAccess(ctx, end); err != nil {
-		return nil, err
-	}
-	if err := tx.InsertAccess(ctx, add); err != nil {
-		return nil, err
-	}
-	return entries, nil
+	return p, nil
 }
 
 // accessAfterChange is the write path's hook after a resource was created or updated (its

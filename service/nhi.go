@@ -74,25 +74,24 @@ func (s *Service) CreateServiceAccount(ctx context.Context, o Origin, tenant str
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}
-		owner, err := tx.Resource(ctx, tenant, scimtrail.UserResource, in.OwnerID)
-		if isNotFound(err) {
-			return scimtrail.Errorf(scimtrail.EINVALID, "\"owner_id\" %q is not a user of tenant %s", in.OwnerID, tenant)
-		} else if err != nil {
+		if _, err := accountableOwner(ctx, tx, tenant, in.OwnerID, `"owner_id"`); err != nil {
 			return err
-		}
-		if !owner.Active {
-			return scimtrail.Errorf(scimtrail.EINVALID, "\"owner_id\" %q is a deactivated user and cannot be accountable for a service account", in.OwnerID)
 		}
 		at := s.stamp()
 		a.Created, a.Updated = at, at
 		if err := tx.InsertServiceAccount(ctx, a); err != nil {
 			return err
 		}
-		rc, err = appendEntries(ctx, tx, tenant, o, at, scimtrail.Entry{Action: "service_account.created", Target: accountTarget(a),
-			Changes: []scimtrail.Change{{Path: "name", New: a.Name}, {Path: "description", New: a.Description}, {Path: "owner_id", New: a.OwnerID}}})
+		var err error
+		rc, err = appendEntries(ctx, tx, tenant, o, at, accountCreatedEntry(a))
 		return err
 	})
 	return a, rc, err
+}
+
+func accountCreatedEntry(a scimtrail.ServiceAccount) scimtrail.Entry {
+	return scimtrail.Entry{Action: "service_account.created", Target: accountTarget(a),
+		Changes: []scimtrail.Change{{Path: "name", New: a.Name}, {Path: "description", New: a.Description}, {Path: "owner_id", New: a.OwnerID}}}
 }
 
 // ServiceAccounts lists the tenant's service accounts that are not deleted.
@@ -191,11 +190,21 @@ func (s *Service) DisableServiceAccount(ctx context.Context, o Origin, tenant, i
 // DeleteServiceAccount deletes an account and revokes its usable keys, with an entry each.
 // Its id is never reused. Returns ENOTFOUND.
 func (s *Service) DeleteServiceAccount(ctx context.Context, o Origin, tenant, id string) (scimtrail.Receipt, error) {
+	return s.deleteServiceAccount(ctx, o, tenant, id, nil)
+}
+
+// deleteServiceAccount is DeleteServiceAccount with a precondition on the current account.
+func (s *Service) deleteServiceAccount(ctx context.Context, o Origin, tenant, id string, check func(scimtrail.ServiceAccount) error) (scimtrail.Receipt, error) {
 	var rc scimtrail.Receipt
 	err := s.store.Update(ctx, tenant, func(tx scimtrail.Tx) error {
 		a, err := liveAccount(ctx, tx, tenant, id)
 		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(a); err != nil {
+				return err
+			}
 		}
 		at := s.stamp()
 		old := a.State

@@ -377,6 +377,41 @@ func view(ctx context.Context, tx scimtrail.ReadTx, r scimtrail.Resource) (View,
 	return v, err
 }
 
+// writtenView is the view an update returns, read inside its transaction: a user's groups
+// (a few rows). A group's members are left for withMembers: reading 100k of them inside
+// the SQLite writer, on every PATCH that adds one member, would hold every tenant's writes
+// for it.
+func writtenView(ctx context.Context, tx scimtrail.ReadTx, r scimtrail.Resource) (View, error) {
+	if r.Type == scimtrail.GroupResource {
+		return View{Resource: r}, nil
+	}
+	return view(ctx, tx, r)
+}
+
+// withMembers completes a written group's view after the commit, from a read snapshot
+// (which includes the commit). If the group changed again in between, the snapshot's newer
+// version is returned whole, so a document always matches its ETag; if it was deleted in
+// between, the view stays as written, without members.
+func (s *Service) withMembers(ctx context.Context, v View, rc scimtrail.Receipt) (View, scimtrail.Receipt, error) {
+	if v.Resource.Type != scimtrail.GroupResource {
+		return v, rc, nil
+	}
+	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
+		r, err := loadResource(ctx, tx, v.Resource.Tenant, v.Resource.Type, v.Resource.ID)
+		if isNotFound(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		v, err = view(ctx, tx, r)
+		return err
+	})
+	if err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
+	return v, rc, nil
+}
+
 // CreateResource creates a User or Group from a SCIM body. Returns EINVALID (with the SCIM
 // scimType) for a body that breaks the schema, ECONFLICT/uniqueness for a taken userName.
 func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, typ scimtrail.ResourceType, body []byte) (View, scimtrail.Receipt, error) {
@@ -442,18 +477,15 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if rc, err = appendEntries(ctx, tx, tenant, o, at, append(entries, memberEntries...)...); err != nil {
 			return err
 		}
-		if typ == scimtrail.UserResource {
-			// A user created just now, under a new id, is in no group yet: no MemberOf read.
-			v = View{Resource: r}
-			return nil
-		}
-		v, err = view(ctx, tx, r)
-		return err
+		// A user created just now, under a new id, is in no group yet: no MemberOf read; a
+		// group's members are read after the commit.
+		v = View{Resource: r}
+		return nil
 	})
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
-	return v, rc, nil
+	return s.withMembers(ctx, v, rc)
 }
 
 // attributesOf is doc without "schemas", for diffs.
@@ -542,7 +574,7 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 		if err != nil {
 			return View{}, scimtrail.Receipt{}, err
 		}
-		v, err := view(ctx, tx, cur)
+		v, err := writtenView(ctx, tx, cur)
 		return v, rc, err
 	}
 	if err := tx.UpdateResource(ctx, next); err != nil {
@@ -566,7 +598,7 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
-	v, err := view(ctx, tx, next)
+	v, err := writtenView(ctx, tx, next)
 	return v, rc, err
 }
 
@@ -647,7 +679,7 @@ func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, 
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
-	return v, rc, nil
+	return s.withMembers(ctx, v, rc)
 }
 
 // PatchResource applies a SCIM PATCH (RFC 7644 §3.5.2) atomically: every operation or none.
@@ -703,7 +735,7 @@ func (s *Service) PatchResource(ctx context.Context, o Origin, tenant string, ty
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
-	return v, rc, nil
+	return s.withMembers(ctx, v, rc)
 }
 
 // memberOps turns PATCH member operations, in order, into one set of rows to add and ids
@@ -879,12 +911,9 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 	}
 	query.Count = min(query.Count, MaxResults)
 	if q.Filter != "" {
-		expr, err := filter.Parse(q.Filter)
+		expr, err := parseFilter(q.Filter, rt)
 		if err != nil {
-			return ListResult{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidFilter, "%s", err.Error())
-		}
-		if err := filter.Validate(expr, rt); err != nil {
-			return ListResult{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidFilter, "%s", err.Error())
+			return ListResult{}, err
 		}
 		query.Filter = expr
 		query.Match = func(r scimtrail.Resource) bool { return filter.Match(expr, filterDoc(r), rt) }
@@ -1043,4 +1072,17 @@ func (s *Service) AuditEntries(ctx context.Context, tenant string, after int64, 
 		return err
 	})
 	return out, err
+}
+
+// parseFilter parses and checks a SCIM filter against the resource type; errors are
+// EINVALID with scimType invalidFilter.
+func parseFilter(text string, rt *schema.ResourceType) (filter.Expr, error) {
+	expr, err := filter.Parse(text)
+	if err != nil {
+		return nil, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidFilter, "%s", err.Error())
+	}
+	if err := filter.Validate(expr, rt); err != nil {
+		return nil, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidFilter, "%s", err.Error())
+	}
+	return expr, nil
 }

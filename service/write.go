@@ -28,6 +28,23 @@ func appendEntries(ctx context.Context, tx scimtrail.Tx, tenant string, o Origin
 	if len(entries) == 0 {
 		return scimtrail.Receipt{Seq: head.Size, Log: tenant}, nil
 	}
+	enc, err := encodeEntries(head, o, at, entries)
+	if err != nil {
+		return scimtrail.Receipt{}, err
+	}
+	return enc.store(ctx, tx)
+}
+
+// encodedEntries are entries numbered, encoded and hashed after a ledger head: what
+// appendEntries stores. Encoding needs only the head, so a change decided outside the
+// writer (access_prepared.go) encodes its entries there too.
+type encodedEntries struct {
+	head   scimtrail.LedgerHead // the head they follow
+	stored []scimtrail.StoredEntry
+	next   scimtrail.LedgerHead
+}
+
+func encodeEntries(head scimtrail.LedgerHead, o Origin, at time.Time, entries []scimtrail.Entry) (encodedEntries, error) {
 	for i := range entries {
 		entries[i].Actor = o.Actor
 		entries[i].Channel = o.Channel
@@ -36,16 +53,19 @@ func appendEntries(ctx context.Context, tx scimtrail.Tx, tenant string, o Origin
 		}
 	}
 	stored, next, err := ledger.Append(head, entries, at)
-	if err != nil {
+	return encodedEntries{head: head, stored: stored, next: next}, err
+}
+
+// store writes the entries, their tiles and the advanced head; the store refuses them
+// (ECONFLICT) if the log no longer ends at the head they follow.
+func (e encodedEntries) store(ctx context.Context, tx scimtrail.Tx) (scimtrail.Receipt, error) {
+	if err := appendTiles(ctx, tx, e.head.Size, e.stored); err != nil {
 		return scimtrail.Receipt{}, err
 	}
-	if err := appendTiles(ctx, tx, head.Size, stored); err != nil {
+	if err := tx.AppendEntries(ctx, e.stored, e.next); err != nil {
 		return scimtrail.Receipt{}, err
 	}
-	if err := tx.AppendEntries(ctx, stored, next); err != nil {
-		return scimtrail.Receipt{}, err
-	}
-	return scimtrail.Receipt{Seq: next.Size, Log: tenant}, nil
+	return scimtrail.Receipt{Seq: e.next.Size, Log: e.head.Tenant}, nil
 }
 
 // causeFirst, as an entry's Cause, asks appendEntries for the seq of the first entry of the

@@ -63,8 +63,8 @@ func (t *txn) InsertServiceAccount(ctx context.Context, a scimtrail.ServiceAccou
 }
 
 func (t *txn) UpdateServiceAccount(ctx context.Context, a scimtrail.ServiceAccount) error {
-	res, err := t.exec(ctx, `UPDATE service_accounts SET name = ?, description = ?, state = ?, flag = ?, updated_us = ?
-		WHERE tenant = ? AND id = ?`, a.Name, a.Description, a.State, a.Flag, micros(a.Updated), a.Tenant, a.ID)
+	res, err := t.exec(ctx, `UPDATE service_accounts SET name = ?, description = ?, owner_id = ?, state = ?, flag = ?, updated_us = ?
+		WHERE tenant = ? AND id = ?`, a.Name, a.Description, a.OwnerID, a.State, a.Flag, micros(a.Updated), a.Tenant, a.ID)
 	return affectedOne(res, err, "updating a service account", func() error { return notFound("service account %q not found", a.ID) })
 }
 
