@@ -13,4 +13,8 @@ type BatchReadTx interface {
 	// member id, each list as MemberOf returns it (ordered by value). Ids in no group have
 	// no key.
 	MemberOfMany(ctx context.Context, tenant string, memberIDs []string) (map[string][]MemberRef, error)
+	// MembersUpTo returns at most limit of the group's direct members, the first as Members
+	// orders them. A write answers with a small group read inside its transaction this way,
+	// and learns from a full result that the group may be too big for that.
+	MembersUpTo(ctx context.Context, tenant, groupID string, limit int) ([]MemberRef, error)
 }

@@ -453,11 +453,20 @@ func collectSet(rows pgx.Rows) (map[string]bool, error) {
 }
 
 func (t *tx) Members(ctx context.Context, tenant, groupID string) ([]scimtrail.MemberRef, error) {
+	return t.MembersUpTo(ctx, tenant, groupID, -1)
+}
+
+// MembersUpTo reads at most limit members; a negative limit is no limit (LIMIT NULL).
+func (t *tx) MembersUpTo(ctx context.Context, tenant, groupID string, limit int) ([]scimtrail.MemberRef, error) {
+	var lim *int
+	if limit >= 0 {
+		lim = &limit
+	}
 	rows, err := t.tx.Query(ctx, `SELECT m.member_id, m.member_type,
 		coalesce(CASE WHEN r.type = 'User' THEN r.user_name ELSE r.display_name END, '')
 		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
 		WHERE m.tenant = $1 AND m.group_id = $2
-		ORDER BY m.member_id COLLATE "C"`, tenant, groupID)
+		ORDER BY m.member_id COLLATE "C" LIMIT $3`, tenant, groupID, lim)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: members of %q: %w", groupID, err)
 	}

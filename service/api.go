@@ -23,6 +23,9 @@ type View struct {
 	Resource scimtrail.Resource
 	Members  []scimtrail.MemberRef // Groups
 	Groups   []scimtrail.MemberRef // Users: the groups that contain the user directly
+	// membersLater marks a written group whose members are read after the commit
+	// (withMembers): too many to read inside the write.
+	membersLater bool
 }
 
 // ETag is the resource's weak entity tag, W/"<version>".

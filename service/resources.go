@@ -377,15 +377,39 @@ func view(ctx context.Context, tx scimtrail.ReadTx, r scimtrail.Resource) (View,
 	return v, err
 }
 
-// writtenView is the view an update returns, read inside its transaction: a user's groups
-// (a few rows). A group's members are left for withMembers: reading 100k of them inside
-// the SQLite writer, on every PATCH that adds one member, would hold every tenant's writes
-// for it.
+// inWriteMembers is the most members a written group's response reads inside the write.
+// Reading them there is cheapest for the usual group; reading 100k of them inside the
+// SQLite writer, on every PATCH that adds one member, would hold every tenant's writes.
+const inWriteMembers = 1000
+
+// writtenView is the view a write returns, read inside its transaction: a user's groups
+// (a few rows), a group's members when there are at most inWriteMembers; a bigger group's
+// are left for withMembers, after the commit.
 func writtenView(ctx context.Context, tx scimtrail.ReadTx, r scimtrail.Resource) (View, error) {
-	if r.Type == scimtrail.GroupResource {
-		return View{Resource: r}, nil
+	if r.Type != scimtrail.GroupResource {
+		return view(ctx, tx, r)
 	}
-	return view(ctx, tx, r)
+	members, err := tx.MembersUpTo(ctx, r.Tenant, r.ID, inWriteMembers+1)
+	if err != nil {
+		return View{}, err
+	}
+	if len(members) > inWriteMembers {
+		return View{Resource: r, membersLater: true}, nil
+	}
+	return View{Resource: r, Members: members}, nil
+}
+
+// createdMembers is a new group's members as Members reads them (ordered by value), or
+// later = true when there are more than inWriteMembers.
+func createdMembers(rows []scimtrail.Member, displays map[string]string) (refs []scimtrail.MemberRef, later bool) {
+	if len(rows) > inWriteMembers {
+		return nil, true
+	}
+	for _, m := range rows {
+		refs = append(refs, scimtrail.MemberRef{Value: m.Value, Type: m.Type, Display: displays[m.Value]})
+	}
+	slices.SortFunc(refs, func(a, b scimtrail.MemberRef) int { return strings.Compare(a.Value, b.Value) })
+	return refs, false
 }
 
 // withMembers completes a written group's view after the commit, from a read snapshot
@@ -393,7 +417,7 @@ func writtenView(ctx context.Context, tx scimtrail.ReadTx, r scimtrail.Resource)
 // version is returned whole, so a document always matches its ETag; if it was deleted in
 // between, the view stays as written, without members.
 func (s *Service) withMembers(ctx context.Context, v View, rc scimtrail.Receipt) (View, scimtrail.Receipt, error) {
-	if v.Resource.Type != scimtrail.GroupResource {
+	if !v.membersLater {
 		return v, rc, nil
 	}
 	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
@@ -477,9 +501,13 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if rc, err = appendEntries(ctx, tx, tenant, o, at, append(entries, memberEntries...)...); err != nil {
 			return err
 		}
-		// A user created just now, under a new id, is in no group yet: no MemberOf read; a
-		// group's members are read after the commit.
+		// A user created just now, under a new id, is in no group yet: no MemberOf read. A
+		// group's members are the rows just written, unless there are too many to render
+		// inside the write.
 		v = View{Resource: r}
+		if typ == scimtrail.GroupResource {
+			v.Members, v.membersLater = createdMembers(rows, displays)
+		}
 		return nil
 	})
 	if err != nil {

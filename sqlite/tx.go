@@ -601,10 +601,15 @@ func (t *txn) DeleteResource(ctx context.Context, tenant string, typ scimtrail.R
 // Memberships.
 
 func (t *txn) Members(ctx context.Context, tenant, groupID string) ([]scimtrail.MemberRef, error) {
+	return t.MembersUpTo(ctx, tenant, groupID, -1)
+}
+
+// MembersUpTo reads at most limit members; a negative limit is no limit (SQLite's LIMIT -1).
+func (t *txn) MembersUpTo(ctx context.Context, tenant, groupID string, limit int) ([]scimtrail.MemberRef, error) {
 	return t.memberRefs(ctx, `SELECT m.member_id, m.member_type,
 			COALESCE(CASE r.type WHEN 'User' THEN r.user_name ELSE r.display_name END, '')
 		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
-		WHERE m.tenant = ? AND m.group_id = ? ORDER BY m.member_id`, tenant, groupID)
+		WHERE m.tenant = ? AND m.group_id = ? ORDER BY m.member_id LIMIT ?`, tenant, groupID, limit)
 }
 
 func (t *txn) MemberOf(ctx context.Context, tenant, memberID string) ([]scimtrail.MemberRef, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -543,6 +544,24 @@ func testMembers(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 		slices.SortFunc(out, func(a, b scimtrail.Member) int { return strings.Compare(a.Value, b.Value) })
 		return out
 	}
+
+	t.Run("MembersUpTo", func(t *testing.T) {
+		s := seed(t)
+		add(t, s, "acme", "g1", u("u3"), u("u1"), g("g2"))
+		all := members(t, s, "acme", "g1")
+		for _, limit := range []int{0, 2, 3, 10} {
+			var got []scimtrail.MemberRef
+			view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+				var err error
+				got, err = tx.MembersUpTo(ctx, "acme", "g1", limit)
+				return err
+			})
+			want := all[:min(limit, len(all))]
+			if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("MembersUpTo(limit %d) (-want +got):\n%s", limit, diff)
+			}
+		}
+	})
 
 	t.Run("AddReturnsOnlyNew", func(t *testing.T) {
 		s := seed(t)
