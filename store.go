@@ -39,6 +39,7 @@ type ReadTx interface {
 	SettingsReadTx
 	Access2ReadTx // store_access2.go
 	DriftReadTx   // store_drift.go
+	ReviewReadTx  // store_review.go
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
 
@@ -82,6 +83,7 @@ type Tx interface {
 	SettingsTx
 	Access2Tx // store_access2.go
 	DriftTx   // store_drift.go
+	ReviewTx  // store_review.go
 
 	InsertTenant(ctx context.Context, t Tenant) error
 

@@ -82,6 +82,7 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.eventsRoutes(mux)
 	h.accessRoutes(mux)
 	h.access2Routes(mux)
+	h.reviewRoutes(mux) // reviews.go
 	h.consoleRoutes(mux)
 	h.settingsRoutes(mux)
 }

@@ -108,7 +108,7 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 	for _, iv := range open {
 		openOf[iv.UserID] = append(openOf[iv.UserID], iv)
 	}
-	var add, end []scimtrail.AccessInterval
+	var end []scimtrail.AccessInterval
 	var entries []scimtrail.Entry
 	for _, id := range users {
 		u, exists := byID[id]
@@ -129,14 +129,12 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 			entries = append(entries, scimtrail.Entry{Action: act, Target: tgt, Changes: access.EndedChanges(iv), Cause: causeFirst})
 		}
 		for _, h := range grant {
-			add = append(add, scimtrail.AccessInterval{Tenant: tenant, UserID: id, Role: h.Role, Path: h.Path, From: at, Expires: h.Expires})
-			entries = append(entries, scimtrail.Entry{Action: access.ActionGranted, Target: tgt, Changes: access.GrantedChanges(h), Cause: causeFirst})
+			// The interval is stored by appendEntries, which knows the entry's seq.
+			iv := &scimtrail.AccessInterval{Tenant: tenant, UserID: id, Role: h.Role, Path: h.Path, From: at, Expires: h.Expires}
+			entries = append(entries, scimtrail.Entry{Action: access.ActionGranted, Target: tgt, Changes: access.GrantedChanges(h), Cause: causeFirst, Opens: iv})
 		}
 	}
 	if err := tx.CloseAccess(ctx, end); err != nil {
-		return nil, err
-	}
-	if err := tx.InsertAccess(ctx, add); err != nil {
 		return nil, err
 	}
 	return entries, nil

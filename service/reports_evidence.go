@@ -248,32 +248,23 @@ func (s *Service) AccessReport(ctx context.Context, tenant string, at time.Time)
 		if err != nil {
 			return err
 		}
-		log, err := readAccessLog(ctx, tx, tenant, cp.Size, at)
+		paths, err := reportPaths(ctx, tx, tenant, cp.Size, at, ivs)
 		if err != nil {
 			return err
 		}
 		for _, u := range access.Summarize(ivs) {
 			ru := ReportUser{UserID: u.UserID, Access: []ReportRole{}}
+			if ru.UserName, ru.External, err = reportUserInfo(ctx, tx, tenant, u.UserID, at); err != nil {
+				return err
+			}
 			for _, ra := range u.Access {
-				rr := ReportRole{Role: ra.Role, Since: ra.Since, Paths: []ReportPath{}}
-				for _, p := range ra.Paths {
-					seq := log.granted[u.UserID+"|"+ra.Role+"|"+p.Key()]
-					seqs = append(seqs, seq)
-					rr.Paths = append(rr.Paths, ReportPath{AccessPath: p, Seq: seq})
+				rr := ReportRole{Role: ra.Role, Since: ra.Since, Paths: paths(u.UserID, ra)}
+				for _, p := range rr.Paths {
+					seqs = append(seqs, p.Seq)
 				}
 				ru.Access = append(ru.Access, rr)
 			}
 			rep.Users = append(rep.Users, ru)
-		}
-		for i := range rep.Users {
-			u, err := tx.Resource(ctx, tenant, scimtrail.UserResource, rep.Users[i].UserID)
-			if isNotFound(err) {
-				continue
-			} else if err != nil {
-				return err
-			}
-			rep.Users[i].UserName = u.UserName
-			rep.Users[i].External = isExternal(u.Attributes)
 		}
 		return nil
 	})
@@ -282,4 +273,49 @@ func (s *Service) AccessReport(ctx context.Context, tenant string, at time.Time)
 	}
 	rep.Evidence, err = s.evidence(ctx, tenant, cp, seqs)
 	return rep, err
+}
+
+// reportPaths returns what gives a role's paths with the seq of the access.granted entry
+// that opened each: the interval's own, kept since migration 15 and so surviving
+// retention; else the one the log shows (0 when retention pruned its body).
+func reportPaths(ctx context.Context, tx scimtrail.ReadTx, tenant string, size int64, at time.Time, ivs []scimtrail.AccessInterval) (func(userID string, ra access.RoleAccess) []ReportPath, error) {
+	seqOf := map[string]int64{}
+	fromLog := false
+	for _, iv := range ivs {
+		if iv.Seq != 0 {
+			seqOf[iv.UserID+"|"+iv.Role+"|"+iv.Path.Key()] = iv.Seq
+		} else {
+			fromLog = true
+		}
+	}
+	if fromLog {
+		log, err := readAccessLog(ctx, tx, tenant, size, at)
+		if err != nil {
+			return nil, err
+		}
+		for k, seq := range log.granted {
+			if _, ok := seqOf[k]; !ok {
+				seqOf[k] = seq
+			}
+		}
+	}
+	return func(userID string, ra access.RoleAccess) []ReportPath {
+		out := []ReportPath{}
+		for _, p := range ra.Paths {
+			out = append(out, ReportPath{AccessPath: p, Seq: seqOf[userID+"|"+ra.Role+"|"+p.Key()]})
+		}
+		return out
+	}, nil
+}
+
+// reportUserInfo returns a user's current userName ("" once deleted) and whether the user
+// is an external collaborator.
+func reportUserInfo(ctx context.Context, tx scimtrail.ReadTx, tenant, userID string, at time.Time) (string, bool, error) {
+	u, err := tx.Resource(ctx, tenant, scimtrail.UserResource, userID)
+	if isNotFound(err) {
+		return "", false, nil
+	} else if err != nil {
+		return "", false, err
+	}
+	return u.UserName, isExternal(u.Attributes), nil
 }

@@ -45,6 +45,17 @@ func appendEntries(ctx context.Context, tx scimtrail.Tx, tenant string, o Origin
 	if err := tx.AppendEntries(ctx, stored, next); err != nil {
 		return scimtrail.Receipt{}, err
 	}
+	var opened []scimtrail.AccessInterval
+	for i, e := range entries {
+		if e.Opens != nil {
+			iv := *e.Opens
+			iv.Seq = stored[i].Seq
+			opened = append(opened, iv)
+		}
+	}
+	if err := tx.InsertAccess(ctx, opened); err != nil {
+		return scimtrail.Receipt{}, err
+	}
 	return scimtrail.Receipt{Seq: next.Size, Log: tenant}, nil
 }
 
