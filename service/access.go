@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"log/slog"
 	"regexp"
 	"slices"
 	"time"
@@ -448,8 +449,8 @@ func (s *Service) RevokeGrant(ctx context.Context, o Origin, tenant, id string) 
 	return rc, err
 }
 
-// ExpireAccess ends, at their expiry instants, the tenant's break-glass access whose
-// expiry has passed, with an access.expired entry each (actor system). Reads already stop
+// ExpireAccess ends, at their expiry instants, the tenant's break-glass access and
+// expiring direct grants whose expiry has passed, with an access.expired entry each (actor system). Reads already stop
 // counting such access at the instant; this makes the intervals and the log say so too.
 func (s *Service) ExpireAccess(ctx context.Context, tenant string) (int, scimtrail.Receipt, error) {
 	var n int
@@ -477,8 +478,9 @@ func (s *Service) ExpireAccess(ctx context.Context, tenant string) (int, scimtra
 	return n, rc, err
 }
 
-// RunExpirer calls ExpireAccess for every tenant every interval until ctx ends.
-func (s *Service) RunExpirer(ctx context.Context, every time.Duration) {
+// RunExpirer calls ExpireAccess for every tenant every interval until ctx ends, logging
+// failures and going on with the next tenant.
+func (s *Service) RunExpirer(ctx context.Context, every time.Duration, logger *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -489,10 +491,15 @@ func (s *Service) RunExpirer(ctx context.Context, every time.Duration) {
 		}
 		tenants, err := s.Tenants(ctx)
 		if err != nil {
+			if ctx.Err() == nil {
+				logger.Error("expire access: list tenants", "err", err)
+			}
 			continue
 		}
 		for _, tn := range tenants {
-			s.ExpireAccess(ctx, tn.ID)
+			if _, _, err := s.ExpireAccess(ctx, tn.ID); err != nil && ctx.Err() == nil {
+				logger.Error("expire access", "tenant", tn.ID, "err", err)
+			}
 		}
 	}
 }

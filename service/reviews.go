@@ -37,7 +37,9 @@ type DecisionInput struct {
 	RevokeGrants bool   `json:"revoke_grants"`
 }
 
-func reviewTarget(id string) *scimtrail.Target { return &scimtrail.Target{Type: "AccessReview", ID: id} }
+func reviewTarget(id string) *scimtrail.Target {
+	return &scimtrail.Target{Type: "AccessReview", ID: id}
+}
 
 // StartReview starts an access review of the tenant's access now. Returns EINVALID for a
 // bad scope or an unknown role, ENOTFOUND for the tenant.
@@ -171,7 +173,9 @@ func (s *Service) DecideReview(ctx context.Context, o Origin, tenant, reviewID s
 				return err
 			}
 			for _, e := range revoked {
-				d.RevokedGrants = append(d.RevokedGrants, e.Target.ID)
+				if e.Action == "grant.revoked" {
+					d.RevokedGrants = append(d.RevokedGrants, e.Target.ID)
+				}
 			}
 			entries[0].Changes = append(entries[0].Changes, scimtrail.Change{Path: "revoked_grants", New: d.RevokedGrants})
 			entries = append(entries, revoked...)
