@@ -306,3 +306,72 @@ func auditSize(t *testing.T, c client) int {
 	c.must(http.StatusOK, "GET", "/api/v1/tenants/acme/audit/checkpoint", nil, &cp)
 	return cp.Size
 }
+
+// TestAccessReportCitesPrunedGrant prunes the entry that granted a role and checks that the
+// access report still cites its seq (kept with the interval), proves its inclusion without
+// its body, and verifies offline.
+func TestAccessReportCitesPrunedGrant(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dsn string) {
+		operator := randomToken()
+		s := startServer(t, env{"SCIMTRAIL_BOOTSTRAP_TOKEN": operator}, dsn, "--checkpoint-interval", "1h")
+		op := client{tb: t, base: s.URL, token: operator}
+		op.must(http.StatusCreated, "POST", "/api/v1/tenants", map[string]string{"id": "acme"}, nil)
+		var scimTok issued
+		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/tokens", map[string]string{"kind": "scim"}, &scimTok)
+		scim := op.with(scimTok.Token)
+		keysFile := filepath.Join(t.TempDir(), "keys.txt")
+		var keys struct{ Keys []string }
+		op.must(http.StatusOK, "GET", "/api/v1/audit/keys", nil, &keys)
+		os.WriteFile(keysFile, []byte(strings.Join(keys.Keys, "\n")+"\n"), 0o600)
+
+		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/roles", map[string]any{"id": "viewer", "name": "Viewer"}, nil)
+		var u struct{ ID string }
+		scim.must(http.StatusCreated, "POST", "/scim/v2/acme/Users", oktaUser("alice@example.com", "A", "B"), &u)
+		var g struct{ ID string }
+		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/grants", map[string]string{"user_id": u.ID, "role": "viewer", "reason": "r"}, &g)
+		var granted struct {
+			Entries []struct{ Entry struct{ Seq int64 } }
+		}
+		op.must(http.StatusOK, "GET", "/api/v1/tenants/acme/audit?action=access.granted", nil, &granted)
+		if len(granted.Entries) != 1 {
+			t.Fatalf("access.granted entries: %+v", granted)
+		}
+		grantSeq := granted.Entries[0].Entry.Seq
+		for i := range 260 {
+			scim.must(http.StatusCreated, "POST", "/scim/v2/acme/Users", oktaUser("u"+strconv.Itoa(i)+"@example.com", "U", strconv.Itoa(i)), nil)
+		}
+		op.must(http.StatusOK, "PUT", "/api/v1/tenants/acme/retention", map[string]any{"retention": "1s", "legal_hold": false}, nil)
+		time.Sleep(1100 * time.Millisecond)
+		op.must(http.StatusOK, "GET", "/api/v1/tenants/acme/audit/checkpoint", nil, nil)
+		if out := mustCLI(t, env{}, "audit", "prune", "--db", dsn, "--tenant", "acme"); !strings.Contains(out, "pruned: 1-256") {
+			t.Fatalf("prune: %q", out)
+		}
+
+		status, raw := op.do("GET", "/api/v1/tenants/acme/reports/access", nil)
+		var rep struct {
+			Users []struct {
+				Access []struct {
+					Paths []struct{ Seq int64 }
+				}
+			}
+			Evidence struct {
+				Entries []struct {
+					Seq  int64
+					Body []byte
+				}
+			}
+		}
+		json.Unmarshal(raw, &rep)
+		if status != 200 || len(rep.Users) != 1 || rep.Users[0].Access[0].Paths[0].Seq != grantSeq {
+			t.Fatalf("access report after pruning seq %d: %d %s", grantSeq, status, raw)
+		}
+		if len(rep.Evidence.Entries) != 1 || rep.Evidence.Entries[0].Seq != grantSeq || rep.Evidence.Entries[0].Body != nil {
+			t.Fatalf("evidence after pruning: %+v", rep.Evidence.Entries)
+		}
+		file := filepath.Join(t.TempDir(), "access.json")
+		os.WriteFile(file, raw, 0o600)
+		if out := mustCLI(t, env{}, "audit", "verify", "--report", file, "--keys", keysFile); !strings.HasPrefix(out, "OK ") {
+			t.Fatalf("verify: %s", out)
+		}
+	})
+}
