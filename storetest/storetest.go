@@ -47,6 +47,9 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("Access", func(t *testing.T) { testAccess(t, open) })
 	t.Run("BatchReads", func(t *testing.T) { testBatchReads(t, open) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
+	t.Run("Access2", func(t *testing.T) { testAccess2(t, open) })
+	t.Run("Drift", func(t *testing.T) { testDrift(t, open) })
+	t.Run("Reviews", func(t *testing.T) { testReviews(t, open) })
 }
 
 // Fold is the key every backend compares case-insensitive attributes by: NFC, then lower
