@@ -172,6 +172,9 @@ type Entry struct {
 	// opens: the write path stores it once the entry has its seq, so the interval can cite
 	// its entry. Never part of the entry's body.
 	Opens *AccessInterval `json:"-"`
+	// Refuses, on an access.refused entry about to be appended, is the refusal it records,
+	// stored the same way.
+	Refuses *AccessRefusal `json:"-"`
 }
 
 // TimeFormat is how times are written in ledger entries: UTC with exactly six fractional

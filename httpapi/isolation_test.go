@@ -206,6 +206,9 @@ var isolationMatrix = map[string]isoRow{
 	"GET /api/v1/tenants/{tenant}/reports/privileged-changes":               {},
 	"GET /api/v1/tenants/{tenant}/reports/stale":                            {},
 	"GET /api/v1/tenants/{tenant}/reports/drift":                            {},
+	// External-collaborator policy (external.go): the path names the tenant only.
+	"GET /api/v1/tenants/{tenant}/policies/external": {},
+	"PUT /api/v1/tenants/{tenant}/policies/external": {body: func(ref, nonce string) any { return map[string]any{"grant_days": 30} }},
 	// Access reviews (reviews.go): the other tenant's review ids in the path, its user in a
 	// decision's body.
 	"POST /api/v1/tenants/{tenant}/access-reviews":     {body: func(ref, nonce string) any { return map[string]any{"scope": "all"} }},

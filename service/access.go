@@ -386,13 +386,17 @@ func (s *Service) insertGrant(ctx context.Context, o Origin, g *scimtrail.Grant,
 		if !u.Active {
 			return scimtrail.Errorf(scimtrail.EINVALID, "user %q is deactivated and can hold no access", g.UserID)
 		}
-		if _, err := liveRole(ctx, tx, g.Tenant, g.Role); err != nil {
+		role, err := liveRole(ctx, tx, g.Tenant, g.Role)
+		if err != nil {
 			return err
 		}
 		at := s.stamp()
 		g.Created = at
 		if ttl != 0 {
 			g.Expires = at.Add(ttl)
+		}
+		if err := checkExternalGrant(ctx, tx, g, role, at); err != nil { // external.go
+			return err
 		}
 		if err := tx.InsertGrant(ctx, *g); err != nil {
 			return err

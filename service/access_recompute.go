@@ -17,8 +17,12 @@ import (
 
 // accessState is what recomputing needs of a tenant beyond the users themselves.
 type accessState struct {
-	graph *access.Graph
-	live  map[string]bool
+	graph      *access.Graph
+	live       map[string]bool
+	privileged map[string]bool
+	// bar is the tenant's policy barring externals from privileged roles; refusals says
+	// whether to reconcile refused access at all (bar is on, or a policy change asks).
+	bar, refusals bool
 }
 
 func (st accessState) isLive(role string) bool { return st.live[role] }
@@ -34,7 +38,7 @@ func loadAccessState(ctx context.Context, tx scimtrail.ReadTx, tenant string) (a
 // loadLiveRoles is the first half of loadAccessState: enough to know that nobody can hold
 // access (no live role), without reading the group graph and mappings.
 func loadLiveRoles(ctx context.Context, tx scimtrail.ReadTx, tenant string) (accessState, error) {
-	st := accessState{live: map[string]bool{}}
+	st := accessState{live: map[string]bool{}, privileged: map[string]bool{}}
 	for _, scope := range []string{"", tenant} {
 		roles, err := tx.Roles(ctx, scope)
 		if err != nil {
@@ -43,6 +47,7 @@ func loadLiveRoles(ctx context.Context, tx scimtrail.ReadTx, tenant string) (acc
 		for _, r := range roles {
 			if r.Retired.IsZero() {
 				st.live[r.ID] = true
+				st.privileged[r.ID] = r.Privileged
 			}
 		}
 	}
@@ -59,6 +64,11 @@ func (st accessState) withGraph(ctx context.Context, tx scimtrail.ReadTx, tenant
 		return st, err
 	}
 	st.graph = access.NewGraph(edges, mappings, st.isLive)
+	pol, err := tx.ExternalPolicy(ctx, tenant)
+	if err != nil {
+		return st, err
+	}
+	st.bar, st.refusals = pol.BarPrivileged, pol.BarPrivileged
 	return st, nil
 }
 
@@ -108,6 +118,10 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 	for _, iv := range open {
 		openOf[iv.UserID] = append(openOf[iv.UserID], iv)
 	}
+	ref, err := loadRefusals(ctx, tx, tenant, at, st, users) // external.go
+	if err != nil {
+		return nil, err
+	}
 	var end []scimtrail.AccessInterval
 	var entries []scimtrail.Entry
 	for _, id := range users {
@@ -117,8 +131,10 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 			subject.SCIMRoles = access.SCIMRoles(u.Attributes)
 		}
 		want := access.Effective(st.graph, subject, st.isLive, at)
-		grant, revoke := access.Diff(openOf[id], want)
 		tgt := &scimtrail.Target{Type: string(scimtrail.UserResource), ID: id, Display: u.Display}
+		want, refusedEntries := ref.apply(st, id, tgt, want)
+		entries = append(entries, refusedEntries...)
+		grant, revoke := access.Diff(openOf[id], want)
 		for _, iv := range revoke {
 			act := access.ActionRevoked
 			iv.To = at
@@ -135,6 +151,9 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 		}
 	}
 	if err := tx.CloseAccess(ctx, end); err != nil {
+		return nil, err
+	}
+	if err := tx.CloseRefusals(ctx, ref.ended); err != nil {
 		return nil, err
 	}
 	return entries, nil

@@ -429,6 +429,9 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if err != nil {
 			return err
 		}
+		if err := s.trackExternal(ctx, tx, at, nil, r); err != nil { // external.go
+			return err
+		}
 		derived, err := s.accessAfterChange(ctx, tx, at, r, rows, nil)
 		if err != nil {
 			return err
@@ -539,6 +542,9 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 		return v, rc, err
 	}
 	if err := tx.UpdateResource(ctx, next); err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
+	if err := s.trackExternal(ctx, tx, at, &cur, next); err != nil { // external.go
 		return View{}, scimtrail.Receipt{}, err
 	}
 	derived, err := s.accessAfterChange(ctx, tx, at, next, addMembers, removeMembers)

@@ -287,8 +287,12 @@ func (s *Service) ReviewReport(ctx context.Context, tenant, reviewID string) (Re
 		if err != nil {
 			return err
 		}
+		info, err := reportUsers(ctx, tx, tenant, rv.At)
+		if err != nil {
+			return err
+		}
 		for _, u := range access.Summarize(ivs) {
-			name, external, err := reportUserInfo(ctx, tx, tenant, u.UserID, rv.At)
+			name, external, _, err := info(u.UserID)
 			if err != nil {
 				return err
 			}

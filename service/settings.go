@@ -32,6 +32,7 @@ type tenantConfig struct {
 	users    *schema.ResourceType
 	groups   *schema.ResourceType
 	custom   map[string]bool // lower-case URNs of the tenant's custom extensions
+	external scimtrail.ExternalPolicy
 	loaded   time.Time
 }
 
@@ -97,7 +98,11 @@ func loadConfig(ctx context.Context, tx scimtrail.ReadTx, tenant string) (*tenan
 	if err != nil {
 		return nil, err
 	}
-	tc := &tenantConfig{settings: withDefaults(settings), users: schema.User(), groups: schema.Group(), custom: map[string]bool{}}
+	external, err := tx.ExternalPolicy(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	tc := &tenantConfig{settings: withDefaults(settings), users: schema.User(), groups: schema.Group(), custom: map[string]bool{}, external: external}
 	for _, c := range custom {
 		ext, err := schema.ParseCustomExtension(c.Definition)
 		if err != nil {

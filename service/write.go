@@ -46,14 +46,23 @@ func appendEntries(ctx context.Context, tx scimtrail.Tx, tenant string, o Origin
 		return scimtrail.Receipt{}, err
 	}
 	var opened []scimtrail.AccessInterval
+	var refused []scimtrail.AccessRefusal
 	for i, e := range entries {
 		if e.Opens != nil {
 			iv := *e.Opens
 			iv.Seq = stored[i].Seq
 			opened = append(opened, iv)
 		}
+		if e.Refuses != nil {
+			r := *e.Refuses
+			r.Seq = stored[i].Seq
+			refused = append(refused, r)
+		}
 	}
 	if err := tx.InsertAccess(ctx, opened); err != nil {
+		return scimtrail.Receipt{}, err
+	}
+	if err := tx.InsertRefusals(ctx, refused); err != nil {
 		return scimtrail.Receipt{}, err
 	}
 	return scimtrail.Receipt{Seq: next.Size, Log: tenant}, nil
