@@ -220,3 +220,88 @@ func testReviews(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 		return tx.InsertAccessReview(context.Background(), r1)
 	}), scimtrail.ECONFLICT, "InsertAccessReview with a taken id")
 }
+
+// testExternal covers ExternalReadTx and ExternalTx: the external policy, status history
+// and refused access.
+func testExternal(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
+	s := open(t)
+	t1, t2 := base.Add(time.Minute), base.Add(2*time.Minute)
+	pol := scimtrail.ExternalPolicy{Tenant: "acme", Domains: []string{"acme.example"}, BarPrivileged: true, GrantDays: 30, Updated: base}
+	path := scimtrail.AccessPath{Kind: "group", Via: []string{"g1"}}
+	update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
+		if err := tx.PutExternalPolicy(ctx, pol); err != nil {
+			return err
+		}
+		if err := tx.InsertExternalChanges(ctx, []scimtrail.ExternalChange{
+			{Tenant: "acme", UserID: "u1", At: base, External: true, Reason: "userType guest"},
+			{Tenant: "acme", UserID: "u1", At: t2, External: false},
+			{Tenant: "acme", UserID: "u2", At: t1, External: true, Reason: "first"},
+			{Tenant: "globex", UserID: "u1", At: base, External: true},
+		}); err != nil {
+			return err
+		}
+		// The same instant again replaces the change.
+		if err := tx.InsertExternalChanges(ctx, []scimtrail.ExternalChange{{Tenant: "acme", UserID: "u2", At: t1, External: true, Reason: "email domain x"}}); err != nil {
+			return err
+		}
+		return tx.InsertRefusals(ctx, []scimtrail.AccessRefusal{
+			{Tenant: "acme", UserID: "u1", Role: "root", Path: path, Reason: "barred", From: base, Seq: 9},
+			{Tenant: "acme", UserID: "u2", Role: "root", Path: path, Reason: "barred", From: t1, Seq: 11},
+		})
+	})
+	update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
+		return tx.CloseRefusals(ctx, []scimtrail.AccessRefusal{{Tenant: "acme", UserID: "u1", Role: "root", Path: path, To: t2}})
+	})
+	view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+		got, err := tx.ExternalPolicy(ctx, "acme")
+		if diff := cmp.Diff(pol, got); err != nil || diff != "" {
+			t.Errorf("ExternalPolicy (-want +got), %v:\n%s", err, diff)
+		}
+		if p, err := tx.ExternalPolicy(ctx, "globex"); err != nil || p.Tenant != "globex" || p.BarPrivileged || len(p.Domains) != 0 {
+			t.Errorf("ExternalPolicy of a tenant that set none = %+v, %v", p, err)
+		}
+		for _, c := range []struct {
+			at    time.Time
+			users []string
+			want  map[string]bool // user → external; absent: no change yet
+		}{
+			{base.Add(-time.Second), nil, map[string]bool{}},
+			{base, nil, map[string]bool{"u1": true}},
+			{t1, nil, map[string]bool{"u1": true, "u2": true}},
+			{t2, nil, map[string]bool{"u1": false, "u2": true}},
+			{t2, []string{"u2", "u3"}, map[string]bool{"u2": true}},
+		} {
+			m, err := tx.ExternalAt(ctx, "acme", c.users, c.at)
+			got := map[string]bool{}
+			for id, ch := range m {
+				got[id] = ch.External
+			}
+			if err != nil || !cmp.Equal(got, c.want) {
+				t.Errorf("ExternalAt(%v, %v) = %v, %v; want %v", c.users, c.at, got, err, c.want)
+			}
+		}
+		if m, _ := tx.ExternalAt(ctx, "acme", []string{"u2"}, t2); m["u2"].Reason != "email domain x" || !m["u2"].At.Equal(t1) {
+			t.Errorf("ExternalAt replaced change = %+v", m["u2"])
+		}
+		open, err := tx.OpenRefusals(ctx, "acme", nil)
+		if err != nil || len(open) != 1 || open[0].UserID != "u2" || open[0].Seq != 11 || !cmp.Equal(open[0].Path, path) || !open[0].From.Equal(t1) {
+			t.Errorf("OpenRefusals = %+v, %v", open, err)
+		}
+		if open, _ := tx.OpenRefusals(ctx, "acme", []string{"u1"}); len(open) != 0 {
+			t.Errorf("OpenRefusals(u1) after closing = %+v", open)
+		}
+		if at, _ := tx.RefusalsAt(ctx, "acme", t1); len(at) != 2 || at[0].UserID != "u1" || at[0].Reason != "barred" {
+			t.Errorf("RefusalsAt(t1) = %+v", at)
+		}
+		if at, _ := tx.RefusalsAt(ctx, "acme", t2); len(at) != 1 || at[0].UserID != "u2" {
+			t.Errorf("RefusalsAt(t2) = %+v", at)
+		}
+		return nil
+	})
+	wantCode(t, s.Update(context.Background(), "acme", func(tx scimtrail.Tx) error {
+		return tx.InsertRefusals(context.Background(), []scimtrail.AccessRefusal{{Tenant: "acme", UserID: "u2", Role: "root", Path: path, From: t2, Seq: 12}})
+	}), scimtrail.ECONFLICT, "InsertRefusals of a path already refused")
+	wantCode(t, s.Update(context.Background(), "acme", func(tx scimtrail.Tx) error {
+		return tx.CloseRefusals(context.Background(), []scimtrail.AccessRefusal{{Tenant: "acme", UserID: "u1", Role: "root", Path: path, To: t2}})
+	}), scimtrail.ENOTFOUND, "CloseRefusals twice")
+}

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("Access2", func(t *testing.T) { testAccess2(t, open) })
 	t.Run("Drift", func(t *testing.T) { testDrift(t, open) })
 	t.Run("Reviews", func(t *testing.T) { testReviews(t, open) })
+	t.Run("External", func(t *testing.T) { testExternal(t, open) })
 }
 
 // Fold is the key every backend compares case-insensitive attributes by: NFC, then lower
