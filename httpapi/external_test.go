@@ -115,6 +115,9 @@ func TestExternalCollaborators(t *testing.T) {
 				t.Errorf("access.revoked of %v", tgt)
 			}
 		}
+		if pr := string(e.must(e.do("GET", "/api/v1/tenants/acme/reports/privileged-changes", e.operator, nil), 200).body); strings.Count(pr, `"action":"access.refused"`) != 2 {
+			t.Errorf("the privileged-change report does not list both refusals: %s", pr)
+		}
 		e.clock.Advance(time.Second)
 		t1 := e.clock.Now()
 		e.clock.Advance(time.Second)

@@ -98,6 +98,9 @@ func (s *Service) PrivilegedChanges(ctx context.Context, tenant string, from, to
 			switch e.Action {
 			case access.ActionGranted, access.ActionRevoked, access.ActionExpired:
 				c.UserID, c.Role, _ = e.accessKey()
+			case ActionRefused, ActionReviewDecided:
+				c.UserID = e.targetID()
+				e.change("role", false, &c.Role)
 			case "grant.created", "break_glass.granted":
 				e.change("role", false, &c.Role)
 				e.change("user_id", false, &c.UserID)
