@@ -82,15 +82,7 @@ func docCurls(t *testing.T, path string) []string {
 // method, the Authorization header, the body and the path as written (tenant acme becomes a
 // fresh tenant, since the test server already has one), and each must succeed.
 func TestAPIDocExamples(t *testing.T) {
-	text, err := ledger.NewKeyRing("scimtrail.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := ledger.ParseKeyRing(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, backends()[0], envOptions{keys: ring})
+	e := newEnv(t, backends()[0], envOptions{keys: testKeyRing(t)})
 	const tenant = "apidoc"
 	vars := map[string]string{"OPERATOR": e.operator}
 	lazy := map[string]func() string{
@@ -165,4 +157,18 @@ func TestAPIDocExamples(t *testing.T) {
 			t.Errorf("%s\n  → %d %s", cmd, r.status, r.body)
 		}
 	}
+}
+
+// testKeyRing is a fresh checkpoint-signing key ring, for tests that read signed evidence.
+func testKeyRing(t *testing.T) *ledger.KeyRing {
+	t.Helper()
+	text, err := ledger.NewKeyRing("scimtrail.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := ledger.ParseKeyRing(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ring
 }

@@ -32,15 +32,7 @@ type reportUser struct {
 // applying, the paths the IdP makes; that grants to externals expire; and that lifting
 // the bar or an email change brings the refused access back.
 func TestExternalCollaborators(t *testing.T) {
-	text, err := ledger.NewKeyRing("scimtrail.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := ledger.ParseKeyRing(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forEachBackendOpts(t, envOptions{keys: ring}, func(t *testing.T, e *env) {
+	forEachBackendOpts(t, envOptions{keys: testKeyRing(t)}, func(t *testing.T, e *env) {
 		var keys struct{ Keys []string }
 		json.Unmarshal(e.must(e.do("GET", "/api/v1/audit/keys", e.operator, nil), 200).body, &keys)
 		verifiers, err := ledger.ParseVerifierKeys(keys.Keys)

@@ -64,20 +64,12 @@ func (s *Service) PrivilegedChanges(ctx context.Context, tenant string, from, to
 	}
 	var seqs []int64
 	err = s.store.View(ctx, func(tx scimtrail.ReadTx) error {
-		priv := map[string]bool{}
-		for _, scope := range []string{"", tenant} {
-			roles, err := tx.Roles(ctx, scope)
-			if err != nil {
-				return err
-			}
-			for _, r := range roles {
-				if r.Privileged {
-					priv[r.ID] = true
-				}
-			}
+		priv, err := privilegedRoles(ctx, tx, tenant)
+		if err != nil {
+			return err
 		}
 		all := scimtrail.EntryFilter{}
-		err := scanEntries(ctx, tx, tenant, cp.Size, scimtrail.EntryFilter{Action: "role."}, func(e loggedEntry) error {
+		err = scanEntries(ctx, tx, tenant, cp.Size, scimtrail.EntryFilter{Action: "role."}, func(e loggedEntry) error {
 			var p bool
 			if e.change("privileged", false, &p) && p {
 				priv[e.targetID()] = true
@@ -169,4 +161,21 @@ func (s *Service) PrivilegedChanges(ctx context.Context, tenant string, from, to
 	}
 	rep.Evidence, err = s.evidence(ctx, tenant, cp, seqs)
 	return rep, err
+}
+
+// privilegedRoles is the set of roles, global and the tenant's own, marked privileged now.
+func privilegedRoles(ctx context.Context, tx scimtrail.ReadTx, tenant string) (map[string]bool, error) {
+	priv := map[string]bool{}
+	for _, scope := range []string{"", tenant} {
+		roles, err := tx.Roles(ctx, scope)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range roles {
+			if r.Privileged {
+				priv[r.ID] = true
+			}
+		}
+	}
+	return priv, nil
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -80,19 +81,11 @@ func (s *Service) StartReview(ctx context.Context, o Origin, tenant string, in R
 			}
 			rv.Roles = []string{in.Role}
 		case scimtrail.ReviewPrivileged:
-			rv.Roles = []string{}
-			for _, scope := range []string{"", tenant} {
-				roles, err := tx.Roles(ctx, scope)
-				if err != nil {
-					return err
-				}
-				for _, r := range roles {
-					if r.Privileged {
-						rv.Roles = append(rv.Roles, r.ID)
-					}
-				}
+			priv, err := privilegedRoles(ctx, tx, tenant) // reports_privileged.go
+			if err != nil {
+				return err
 			}
-			slices.Sort(rv.Roles)
+			rv.Roles = slices.Sorted(maps.Keys(priv))
 		}
 		rc, err = appendEntries(ctx, tx, tenant, o, rv.At, scimtrail.Entry{Action: ActionReviewStarted, Target: reviewTarget(rv.ID),
 			Changes: []scimtrail.Change{{Path: "scope", New: rv.Scope}, {Path: "roles", New: rv.Roles},

@@ -53,10 +53,7 @@ func TestAccessReviewEndToEnd(t *testing.T) {
 		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/tokens", map[string]string{"kind": "auditor"}, &auditor)
 		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/tokens", map[string]string{"kind": "admin"}, &admin)
 		scim, aud, adm := op.with(scimTok.Token), op.with(auditor.Token), op.with(admin.Token)
-		keysFile := filepath.Join(t.TempDir(), "keys.txt")
-		var keys struct{ Keys []string }
-		op.must(http.StatusOK, "GET", "/api/v1/audit/keys", nil, &keys)
-		os.WriteFile(keysFile, []byte(strings.Join(keys.Keys, "\n")+"\n"), 0o600)
+		keysFile := verifierKeysFile(t, op)
 
 		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/roles", map[string]any{"id": "viewer", "name": "Viewer"}, nil)
 		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/roles", map[string]any{"id": "root", "name": "Root", "privileged": true}, nil)
@@ -221,19 +218,8 @@ func TestAccessReviewEndToEnd(t *testing.T) {
 		if out := mustCLI(t, env{}, "audit", "verify", "--report", file, "--keys", keysFile); !strings.HasPrefix(out, "OK ") {
 			t.Fatalf("verify: %s", out)
 		}
-		tamper := func(name, old, new string) {
-			t.Helper()
-			if !strings.Contains(string(raw), old) {
-				t.Fatalf("%s: %q not in the export", name, old)
-			}
-			f := filepath.Join(t.TempDir(), name+".json")
-			os.WriteFile(f, []byte(strings.Replace(string(raw), old, new, 1)), 0o600)
-			if r := runCLI(t, env{}, "audit", "verify", "--report", f, "--keys", keysFile); r.code != 1 || !strings.Contains(r.stdout, "FAIL") {
-				t.Errorf("%s: exit %d, stdout %q; want 1 and FAIL", name, r.code, r.stdout)
-			}
-		}
-		tamper("decision", `"decision":"revoke"`, `"decision":"keep"`)
-		tamper("path", `"kind":"direct","via":[]`, `"kind":"direct","via":["x"]`)
+		tamperReport(t, raw, keysFile, "decision", `"decision":"revoke"`, `"decision":"keep"`)
+		tamperReport(t, raw, keysFile, "path", `"kind":"direct","via":[]`, `"kind":"direct","via":["x"]`)
 
 		// CSV: one row per item and the evidence row.
 		status, csvBody := aud.do("GET", reviewPath+"?format=csv", nil)
@@ -319,10 +305,7 @@ func TestAccessReportCitesPrunedGrant(t *testing.T) {
 		var scimTok issued
 		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/tokens", map[string]string{"kind": "scim"}, &scimTok)
 		scim := op.with(scimTok.Token)
-		keysFile := filepath.Join(t.TempDir(), "keys.txt")
-		var keys struct{ Keys []string }
-		op.must(http.StatusOK, "GET", "/api/v1/audit/keys", nil, &keys)
-		os.WriteFile(keysFile, []byte(strings.Join(keys.Keys, "\n")+"\n"), 0o600)
+		keysFile := verifierKeysFile(t, op)
 
 		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/roles", map[string]any{"id": "viewer", "name": "Viewer"}, nil)
 		var u struct{ ID string }
@@ -374,4 +357,30 @@ func TestAccessReportCitesPrunedGrant(t *testing.T) {
 			t.Fatalf("verify: %s", out)
 		}
 	})
+}
+
+// verifierKeysFile saves the server's checkpoint verifier keys for `audit verify --keys`.
+func verifierKeysFile(t *testing.T, op client) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "keys.txt")
+	var keys struct{ Keys []string }
+	op.must(http.StatusOK, "GET", "/api/v1/audit/keys", nil, &keys)
+	if err := os.WriteFile(f, []byte(strings.Join(keys.Keys, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// tamperReport replaces old by new in a saved report and checks that `audit verify
+// --report` fails on it with exit 1.
+func tamperReport(t *testing.T, raw []byte, keysFile, name, old, new string) {
+	t.Helper()
+	if !strings.Contains(string(raw), old) {
+		t.Fatalf("%s: %q not in the report", name, old)
+	}
+	f := filepath.Join(t.TempDir(), name+".json")
+	os.WriteFile(f, []byte(strings.Replace(string(raw), old, new, 1)), 0o600)
+	if r := runCLI(t, env{}, "audit", "verify", "--report", f, "--keys", keysFile); r.code != 1 || !strings.Contains(r.stdout, "FAIL") {
+		t.Errorf("%s: exit %d, stdout %q, err %v; want 1 and FAIL", name, r.code, r.stdout, r.err)
+	}
 }
