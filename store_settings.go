@@ -31,6 +31,15 @@ type TenantSchema struct {
 	Created      time.Time
 }
 
+// UniqueValue is one value a resource holds in a custom extension attribute whose
+// uniqueness is "server" (RFC 7643 §2.2). The store keeps them so that uniqueness is one
+// indexed lookup, not a scan of every resource of the type.
+type UniqueValue struct {
+	URN  string // the extension's schema URN (compared case-insensitively)
+	Attr string // the attribute's name (compared case-insensitively)
+	Key  string // the value in the form values are compared by: equal values, equal keys
+}
+
 // SettingsReadTx reads tenants' settings and custom schemas.
 type SettingsReadTx interface {
 	// TenantSettings returns the tenant's settings. A tenant whose settings were never
@@ -39,6 +48,9 @@ type SettingsReadTx interface {
 	TenantSettings(ctx context.Context, tenant string) (TenantSettings, error)
 	// TenantSchemas lists the tenant's custom schema extensions, oldest first.
 	TenantSchemas(ctx context.Context, tenant string) ([]TenantSchema, error)
+	// UniqueValueOwner returns the id of the tenant's resource of type typ that holds v, or
+	// "" when none does.
+	UniqueValueOwner(ctx context.Context, tenant string, typ ResourceType, v UniqueValue) (string, error)
 }
 
 // SettingsTx writes tenants' settings and custom schemas.
@@ -51,4 +63,9 @@ type SettingsTx interface {
 	// DeleteTenantSchema deletes the tenant's schema with the URN (case-insensitively).
 	// Returns ENOTFOUND when there is none.
 	DeleteTenantSchema(ctx context.Context, tenant, urn string) error
+	// SetUniqueValues replaces the unique values resource id holds with vs (none: nil).
+	// Returns ECONFLICT when another resource of the type holds one of them. DeleteResource
+	// forgets a deleted resource's values by itself. (A schema is deleted only when no
+	// resource uses it, so no values outlive their schema.)
+	SetUniqueValues(ctx context.Context, tenant string, typ ResourceType, id string, vs []UniqueValue) error
 }

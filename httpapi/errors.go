@@ -113,7 +113,10 @@ func writeStatusError(w http.ResponseWriter, r *http.Request, status int, code, 
 	writeJSON(w, status, body)
 }
 
-const scimContentType = "application/scim+json; charset=utf-8"
+// scimContentType is the SCIM media type exactly as RFC 7644 §3.1 and §8.1 write it: the
+// body is always UTF-8 JSON (RFC 8259 §8.1 defines no charset parameter), and clients that
+// compare the header verbatim exist.
+const scimContentType = "application/scim+json"
 
 func writeSCIM(w http.ResponseWriter, status int, v any) {
 	writeBody(w, scimContentType, status, v)

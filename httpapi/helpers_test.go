@@ -238,7 +238,7 @@ func scimError(t *testing.T, r resp, status int, scimType string) {
 	if r.status != status {
 		t.Fatalf("status %d, want %d; body: %s", r.status, status, r.body)
 	}
-	if got, want := r.header.Get("Content-Type"), "application/scim+json; charset=utf-8"; got != want {
+	if got, want := r.header.Get("Content-Type"), "application/scim+json"; got != want {
 		t.Errorf("Content-Type %q, want %q", got, want)
 	}
 	m := r.json()

@@ -233,6 +233,12 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 	for i, v := range res.Views {
 		docs[i] = rt.Project(service.Render(v, base), attrs, excluded)
 	}
+	writeSCIM(w, http.StatusOK, pageResponse(res, q, docs))
+	return nil
+}
+
+// pageResponse is the ListResponse envelope of one page (RFC 7644 §3.4.2).
+func pageResponse(res service.ListResult, q service.ListQuery, docs []any) map[string]any {
 	body := map[string]any{
 		"schemas":      []string{schema.ListResponseSchema},
 		"totalResults": res.Total,
@@ -250,8 +256,7 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 	if res.PreviousCursor != "" {
 		body["previousCursor"] = res.PreviousCursor
 	}
-	writeSCIM(w, http.StatusOK, body)
-	return nil
+	return body
 }
 
 // writeResource renders v, applies the request's attributes/excludedAttributes (on write

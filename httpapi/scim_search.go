@@ -45,13 +45,7 @@ func (h *handler) searchAll(w http.ResponseWriter, r *http.Request, c call) erro
 		}
 		docs[i] = rt.Project(service.Render(v, base), sr.Attributes, sr.ExcludedAttributes)
 	}
-	writeSCIM(w, http.StatusOK, map[string]any{
-		"schemas":      []string{schema.ListResponseSchema},
-		"totalResults": res.Total,
-		"startIndex":   res.StartIndex,
-		"itemsPerPage": len(docs),
-		"Resources":    docs,
-	})
+	writeSCIM(w, http.StatusOK, pageResponse(res, q, docs))
 	return nil
 }
 

@@ -1,6 +1,9 @@
 package httpapi_test
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -82,5 +85,57 @@ func TestMe(t *testing.T) {
 			scimError(t, e.do(m, "/scim/v2/acme/Me", e.scim["acme"], body), 501, "")
 		}
 		scimError(t, e.do("GET", "/scim/v2/acme/Me", "", nil), 401, "")
+	})
+}
+
+// TestRootSearchCursor pages a root search by cursor (RFC 9865 §2 over RFC 7644 §3.4.3):
+// Users then Groups, each exactly once, across the boundary between the types, with
+// nextCursor on every page but the last, and an edited cursor refused as invalidCursor.
+func TestRootSearchCursor(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		tok := e.scim["acme"]
+		var want []string
+		for i := range 3 {
+			want = append(want, e.must(e.do("POST", "/scim/v2/acme/Users", tok, newUser(fmt.Sprintf("rc%d@example.com", i))), 201).json()["id"].(string))
+		}
+		for _, n := range []string{"G1", "G2"} {
+			want = append(want, e.must(e.do("POST", "/scim/v2/acme/Groups", tok, map[string]any{
+				"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": n}), 201).json()["id"].(string))
+		}
+		search := func(cursor string, count int) resp {
+			return e.do("POST", "/scim/v2/acme/.search", tok, map[string]any{
+				"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "cursor": cursor, "count": count})
+		}
+		for _, count := range []int{2, 3, 5} {
+			var got []string
+			cursor, pages := "", 0
+			for {
+				p := e.must(search(cursor, count), 200).json()
+				pages++
+				if p["totalResults"] != 5.0 || p["startIndex"] != nil {
+					t.Fatalf("count %d page %d metadata: %v", count, pages, p)
+				}
+				got = append(got, listIDs(t, p)...)
+				next, ok := p["nextCursor"].(string)
+				if !ok || pages > 5 {
+					break
+				}
+				cursor = next
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("count %d: paged %v, want %v", count, got, want)
+			}
+			if wantPages := (5 + count - 1) / count; pages != wantPages {
+				t.Errorf("count %d: %d pages, want %d", count, pages, wantPages)
+			}
+		}
+		p1 := e.must(search("", 2), 200).json()
+		next := p1["nextCursor"].(string)
+		if !strings.HasPrefix(next, "u:") {
+			t.Fatalf("first root cursor %q does not resume the Users", next)
+		}
+		scimError(t, search("g:"+strings.TrimPrefix(next, "u:"), 2), 400, "invalidCursor")
+		scimError(t, search("x:", 2), 400, "invalidCursor")
+		scimError(t, search("garbage", 2), 400, "invalidCursor")
 	})
 }

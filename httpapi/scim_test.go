@@ -43,7 +43,7 @@ func TestUserRoundTrip(t *testing.T) {
 		if id == "" {
 			t.Fatalf("created user has no id: %s", r.body)
 		}
-		if got, want := r.header.Get("Content-Type"), "application/scim+json; charset=utf-8"; got != want {
+		if got, want := r.header.Get("Content-Type"), "application/scim+json"; got != want {
 			t.Errorf("Content-Type %q, want %q", got, want)
 		}
 		wantLoc := e.srv.URL + "/scim/v2/acme/Users/" + id
@@ -245,6 +245,33 @@ func TestGroupsAndMembership(t *testing.T) {
 		if got := e.must(e.do("GET", "/scim/v2/acme/Users/"+uid, tok, nil), 200).json()["groups"]; got != nil && len(got.([]any)) != 0 {
 			t.Errorf("user groups %v after the group was deleted", got)
 		}
+	})
+}
+
+// TestMembersByRef: a member sent with only its "$ref" (RFC 7643 §4.2) is the resource the
+// URI names, on POST, PUT and PATCH; a $ref naming nothing in the tenant is refused.
+func TestMembersByRef(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		tok := e.scim["acme"]
+		u := e.must(e.do("POST", "/scim/v2/acme/Users", tok, newUser("ref@example.com")), 201).json()
+		v := e.must(e.do("POST", "/scim/v2/acme/Users", tok, newUser("ref2@example.com")), 201).json()
+		loc := func(m map[string]any) string { return m["meta"].(map[string]any)["location"].(string) }
+		g := e.must(e.do("POST", "/scim/v2/acme/Groups", tok, map[string]any{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "ByRef",
+			"members": []any{map[string]any{"$ref": loc(u)}}}), 201).json()
+		if m, _ := g["members"].([]any); len(m) != 1 || m[0].(map[string]any)["value"] != u["id"] {
+			t.Fatalf("members after POST by $ref: %v", g["members"])
+		}
+		r := e.must(e.do("PATCH", "/scim/v2/acme/Groups/"+g["id"].(string), tok, map[string]any{
+			"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+			"Operations": []any{map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"$ref": loc(v)}}}},
+		}), 200).json()
+		if m, _ := r["members"].([]any); len(m) != 2 {
+			t.Errorf("members after PATCH add by $ref: %v", r["members"])
+		}
+		scimError(t, e.do("POST", "/scim/v2/acme/Groups", tok, map[string]any{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Dangling",
+			"members": []any{map[string]any{"$ref": e.srv.URL + "/scim/v2/acme/Users/no-such-user"}}}), 400, "invalidValue")
 	})
 }
 

@@ -207,9 +207,17 @@ func TestCustomSchema(t *testing.T) {
 		}
 		scimError(t, patch(map[string]any{"op": "replace", "path": extURN + ":tier", "value": "tin"}), 400, "invalidValue")
 		scimError(t, patch(map[string]any{"op": "replace", "path": extURN + ":badge", "value": 8}), 409, "uniqueness")
+		// Moving ann to badge 9 frees 7 (uniqueness is kept as an index, not a scan); keeping
+		// one's own value is no conflict.
+		e.must(patch(map[string]any{"op": "replace", "path": extURN + ":badge", "value": 9}), 200)
+		e.must(patch(map[string]any{"op": "replace", "path": extURN + ":badge", "value": 9}), 200)
+		dan := e.must(e.do("POST", "/scim/v2/acme/Users", tok, user("dan", map[string]any{"costCenter": "C-3", "badge": 7})), 201).json()
+		e.must(e.do("DELETE", "/scim/v2/acme/Users/"+dan["id"].(string), tok, nil), 204)
+		scimError(t, e.do("POST", "/scim/v2/acme/Users", tok, user("eve", map[string]any{"costCenter": "C-3", "badge": 9})), 409, "uniqueness")
+		e.must(e.do("POST", "/scim/v2/acme/Users", tok, user("eve", map[string]any{"costCenter": "C-3", "badge": 7})), 201) // dan's deletion freed 7
 
 		apiError(t, e.do("DELETE", "/api/v1/tenants/acme/schemas/"+extURN, admin, nil), 409, "conflict")
-		for _, u := range []string{"ann", "bob"} {
+		for _, u := range []string{"ann", "bob", "eve"} {
 			id := e.must(e.do("GET", "/scim/v2/acme/Users?filter="+url.QueryEscape(`userName eq "`+u+`"`), tok, nil), 200).json()["Resources"].([]any)[0].(map[string]any)["id"].(string)
 			e.must(e.do("DELETE", "/scim/v2/acme/Users/"+id, tok, nil), 204)
 		}

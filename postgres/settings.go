@@ -73,3 +73,34 @@ func (t *tx) DeleteTenantSchema(ctx context.Context, tenant, urn string) error {
 	tag, err := t.tx.Exec(ctx, `DELETE FROM tenant_schemas WHERE tenant = $1 AND urn_key = $2`, tenant, strings.ToLower(urn))
 	return oneRow(tag.RowsAffected(), err, "delete tenant schema", func() error { return notFound("schema %q not found", urn) })
 }
+
+func (t *tx) UniqueValueOwner(ctx context.Context, tenant string, typ scimtrail.ResourceType, v scimtrail.UniqueValue) (string, error) {
+	var id string
+	err := t.tx.QueryRow(ctx, `SELECT resource_id FROM unique_values
+		WHERE tenant = $1 AND type = $2 AND urn_key = $3 AND attr_key = $4 AND value_key = $5`,
+		tenant, string(typ), strings.ToLower(v.URN), strings.ToLower(v.Attr), v.Key).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("postgres: read unique value: %w", err)
+	}
+	return id, nil
+}
+
+func (t *tx) SetUniqueValues(ctx context.Context, tenant string, typ scimtrail.ResourceType, id string, vs []scimtrail.UniqueValue) error {
+	if _, err := t.tx.Exec(ctx, `DELETE FROM unique_values WHERE tenant = $1 AND resource_id = $2`, tenant, id); err != nil {
+		return fmt.Errorf("postgres: replace unique values: %w", err)
+	}
+	for _, v := range vs {
+		_, err := t.tx.Exec(ctx, `INSERT INTO unique_values (tenant, type, urn_key, attr_key, value_key, resource_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+			tenant, string(typ), strings.ToLower(v.URN), strings.ToLower(v.Attr), v.Key, id)
+		if scimtrail.ErrorCode(translate(err)) == scimtrail.ECONFLICT {
+			return scimtrail.Errorf(scimtrail.ECONFLICT, "%s:%s is already taken by another %s in tenant %s", v.URN, v.Attr, typ, tenant)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: store unique values: %w", err)
+		}
+	}
+	return nil
+}

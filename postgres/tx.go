@@ -10,9 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/scim/filter"
 )
 
 // tx implements scimtrail.Tx (and so ReadTx) over one pgx transaction.
@@ -26,11 +26,9 @@ type tx struct {
 
 var _ scimtrail.Tx = (*tx)(nil)
 
-// fold is the case-insensitive key of a string: NFC, then lower case. The service layer
-// stores UserNameKey and Emails folded exactly so, and filters compare against it.
-func fold(s string) string {
-	return strings.ToLower(norm.NFC.String(s))
-}
+// fold is the case-insensitive key of a string (filter.Fold). The service layer stores
+// UserNameKey and Emails folded exactly so, and filters compare against it.
+func fold(s string) string { return filter.Fold(s) }
 
 // nullString stores "" as NULL, so that absent values sort last (RFC 7644 §3.4.2.3).
 func nullString(s string) any {
@@ -381,6 +379,10 @@ func (t *tx) DeleteResource(ctx context.Context, tenant string, typ scimtrail.Re
 	_, err = t.tx.Exec(ctx, `DELETE FROM memberships WHERE tenant = $1 AND (group_id = $2 OR member_id = $2)`, tenant, id)
 	if err != nil {
 		return fmt.Errorf("postgres: delete memberships of %q: %w", id, err)
+	}
+	_, err = t.tx.Exec(ctx, `DELETE FROM unique_values WHERE tenant = $1 AND resource_id = $2`, tenant, id)
+	if err != nil {
+		return fmt.Errorf("postgres: delete unique values of %q: %w", id, err)
 	}
 	return nil
 }

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/text/unicode/norm"
-
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/scim/dialect"
 	"github.com/scimtrail/scimtrail/scim/filter"
@@ -31,7 +29,7 @@ const (
 // FoldUserName is the key userName uniqueness is decided on: Unicode NFC, then lower case,
 // so "Alice", "ALICE" and a decomposed "Alicé" all collide (RFC 7643 §4.1.1: userName is
 // caseExact false). Backends fold filter values the same way.
-func FoldUserName(s string) string { return strings.ToLower(norm.NFC.String(s)) }
+func FoldUserName(s string) string { return filter.Fold(s) }
 
 func dialectOf(o Origin) dialect.Dialect {
 	if o.Dialect == "" {
@@ -94,6 +92,10 @@ func takeMembers(doc map[string]any) ([]memberInput, bool) {
 		mm, _ := m.(map[string]any)
 		v, _ := mm["value"].(string)
 		t, _ := mm["type"].(string)
+		if v == "" {
+			ref, _ := mm["$ref"].(string)
+			v, t = patch.MemberFromRef(ref, t)
+		}
 		out = append(out, memberInput{Value: v, Type: t})
 	}
 	return out, true
@@ -424,6 +426,9 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if err := tx.InsertResource(ctx, r); err != nil {
 			return err
 		}
+		if err := storeUniqueValues(ctx, tx, rt, r, doc); err != nil {
+			return err
+		}
 		entries := []scimtrail.Entry{{Action: action(typ, "created"), Target: target(r), Changes: changes}}
 		memberEntries, err := applyMembers(ctx, tx, r, rows, displays, nil)
 		if err != nil {
@@ -542,6 +547,9 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 		return v, rc, err
 	}
 	if err := tx.UpdateResource(ctx, next); err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
+	if err := storeUniqueValues(ctx, tx, rt, next, doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
 	if err := s.trackExternal(ctx, tx, at, &cur, next); err != nil { // external.go

@@ -2,7 +2,10 @@ package service
 
 import (
 	"context"
+	"encoding/json"
+	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -220,36 +223,123 @@ func checkCustomCurrent(ctx context.Context, tx scimtrail.ReadTx, tc *tenantConf
 }
 
 // checkUniqueCustom enforces uniqueness "server" of custom extension attributes inside the
-// write transaction: no other resource of the type may hold the same value. Values are
-// compared as the attribute's filter "eq" compares them (caseExact honoured).
+// write transaction: no other resource of the type may hold an equal value. Writes of one
+// tenant are serialised by both stores, so the lookup cannot race another write.
 func checkUniqueCustom(ctx context.Context, tx scimtrail.ReadTx, rt *schema.ResourceType, r scimtrail.Resource, doc map[string]any) error {
-	for _, ext := range rt.Extensions {
-		for _, a := range ext.Schema.Attributes {
-			if a.Uniqueness != schema.UniquenessServer {
-				continue
-			}
-			obj, _ := doc[ext.Schema.ID].(map[string]any)
-			v, ok := obj[a.Name]
-			if !ok || v == nil {
-				continue
-			}
-			path := filter.AttrPath{URN: ext.Schema.ID, Attr: a.Name}
-			expr := &filter.Compare{Path: path, Op: filter.Eq, Value: v}
-			id := r.ID
-			page, err := tx.QueryResources(ctx, r.Tenant, scimtrail.Query{Type: r.Type, Filter: expr, Count: 2,
-				StartIndex: 1, Match: func(x scimtrail.Resource) bool {
-					return x.ID != id && filter.Match(expr, filterDoc(x), rt)
-				}})
-			if err != nil {
-				return err
-			}
-			if page.Total > 0 {
-				return scimtrail.ScimErrorf(scimtrail.ECONFLICT, scimtrail.ScimUniqueness,
-					"%s:%s %v is already taken by another %s in this tenant", ext.Schema.ID, a.Name, v, r.Type)
-			}
+	for _, v := range uniqueValues(rt, doc) {
+		owner, err := tx.UniqueValueOwner(ctx, r.Tenant, r.Type, v.UniqueValue)
+		if err != nil {
+			return err
+		}
+		if owner != "" && owner != r.ID {
+			return scimtrail.ScimErrorf(scimtrail.ECONFLICT, scimtrail.ScimUniqueness,
+				"%s:%s %v is already taken by another %s in this tenant", v.URN, v.Attr, v.value, r.Type)
 		}
 	}
 	return nil
+}
+
+// storeUniqueValues records the unique custom values a written resource holds, for
+// checkUniqueCustom. Tenants without a unique custom attribute pay nothing.
+func storeUniqueValues(ctx context.Context, tx scimtrail.Tx, rt *schema.ResourceType, r scimtrail.Resource, doc map[string]any) error {
+	if !hasUniqueCustom(rt) {
+		return nil
+	}
+	vs := uniqueValues(rt, doc)
+	keys := make([]scimtrail.UniqueValue, len(vs))
+	for i, v := range vs {
+		keys[i] = v.UniqueValue
+	}
+	return tx.SetUniqueValues(ctx, r.Tenant, r.Type, r.ID, keys)
+}
+
+func hasUniqueCustom(rt *schema.ResourceType) bool {
+	for _, ext := range rt.Extensions {
+		for _, a := range ext.Schema.Attributes {
+			if a.Uniqueness == schema.UniquenessServer {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// uniqueValue is a stored unique value with the value as sent, for error messages.
+type uniqueValue struct {
+	scimtrail.UniqueValue
+	value any
+}
+
+// uniqueValues returns the values doc holds in custom extension attributes whose
+// uniqueness is "server", each keyed so that values filter "eq" finds equal (RFC 7644
+// §3.4.2.2: caseExact honoured, numbers by value, dateTimes as instants) have equal keys.
+// Each value of a multi-valued attribute is unique on its own; complex ones are not keyed.
+func uniqueValues(rt *schema.ResourceType, doc map[string]any) []uniqueValue {
+	var out []uniqueValue
+	for _, ext := range rt.Extensions {
+		obj, _ := doc[ext.Schema.ID].(map[string]any)
+		for _, a := range ext.Schema.Attributes {
+			v, ok := obj[a.Name]
+			if a.Uniqueness != schema.UniquenessServer || !ok || v == nil {
+				continue
+			}
+			vals := []any{v}
+			if list, ok := v.([]any); ok {
+				vals = list
+			}
+			seen := map[string]bool{}
+			for _, x := range vals {
+				key, ok := uniqueKey(a, x)
+				if !ok || seen[key] {
+					continue
+				}
+				seen[key] = true
+				out = append(out, uniqueValue{scimtrail.UniqueValue{URN: ext.Schema.ID, Attr: a.Name, Key: key}, x})
+			}
+		}
+	}
+	return out
+}
+
+// uniqueKey is the comparison form of one value of a: a type tag and the value made
+// canonical, so "Ab" and "ab" collide unless caseExact, 2.50 and 25e-1 collide, and two
+// spellings of one instant collide.
+func uniqueKey(a schema.Attribute, v any) (string, bool) {
+	switch a.Type {
+	case filter.TypeString, filter.TypeReference, filter.TypeBinary:
+		s, ok := v.(string)
+		if !ok {
+			return "", false
+		}
+		if !a.CaseExact {
+			s = filter.Fold(s)
+		}
+		return "s:" + s, true
+	case filter.TypeBoolean:
+		b, ok := v.(bool)
+		return "b:" + strconv.FormatBool(b), ok
+	case filter.TypeInteger, filter.TypeDecimal:
+		var r big.Rat
+		switch n := v.(type) {
+		case json.Number:
+			if _, ok := r.SetString(n.String()); !ok {
+				return "", false
+			}
+		case float64:
+			r.SetFloat64(n)
+		default:
+			return "", false
+		}
+		return "n:" + r.RatString(), true
+	case filter.TypeDateTime:
+		s, _ := v.(string)
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return "", false
+		}
+		return "t:" + t.UTC().Format(time.RFC3339Nano), true
+	}
+	return "", false
 }
 
 // SettingsChange is a PATCH of a tenant's settings: nil fields stay as they are.

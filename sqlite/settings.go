@@ -67,3 +67,31 @@ func (t *txn) DeleteTenantSchema(ctx context.Context, tenant, urn string) error 
 	res, err := t.exec(ctx, `DELETE FROM tenant_schemas WHERE tenant = ? AND urn_key = ?`, tenant, strings.ToLower(urn))
 	return affectedOne(res, err, "deleting a tenant schema", func() error { return notFound("schema %q not found", urn) })
 }
+
+func (t *txn) UniqueValueOwner(ctx context.Context, tenant string, typ scimtrail.ResourceType, v scimtrail.UniqueValue) (string, error) {
+	var id string
+	err := t.queryRow(ctx, `SELECT resource_id FROM unique_values
+		WHERE tenant = ? AND type = ? AND urn_key = ? AND attr_key = ? AND value_key = ?`,
+		tenant, string(typ), strings.ToLower(v.URN), strings.ToLower(v.Attr), v.Key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, dbErr("reading a unique value", err)
+}
+
+func (t *txn) SetUniqueValues(ctx context.Context, tenant string, typ scimtrail.ResourceType, id string, vs []scimtrail.UniqueValue) error {
+	if _, err := t.exec(ctx, `DELETE FROM unique_values WHERE tenant = ? AND resource_id = ?`, tenant, id); err != nil {
+		return dbErr("replacing unique values", err)
+	}
+	for _, v := range vs {
+		_, err := t.exec(ctx, `INSERT INTO unique_values (tenant, type, urn_key, attr_key, value_key, resource_id) VALUES (?, ?, ?, ?, ?, ?)`,
+			tenant, string(typ), strings.ToLower(v.URN), strings.ToLower(v.Attr), v.Key, id)
+		if uniqueViolation(err) {
+			return scimtrail.Errorf(scimtrail.ECONFLICT, "%s:%s is already taken by another %s in tenant %s", v.URN, v.Attr, typ, tenant)
+		}
+		if err != nil {
+			return dbErr("storing unique values", err)
+		}
+	}
+	return nil
+}

@@ -11,11 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/text/unicode/norm"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/scim/filter"
 )
 
 // querier is what txn needs of *sql.Tx; both the writer's and View's transactions are one.
@@ -180,10 +180,9 @@ func (t *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 
 var _ scimtrail.Tx = (*txn)(nil)
 
-// fold is the key case-insensitive attributes are compared and sorted by. It must be the
-// same function callers use for UserNameKey and Emails (NFC, then lower case):
-// strings.ToLower(norm.NFC.String(s)).
-func fold(s string) string { return strings.ToLower(norm.NFC.String(s)) }
+// fold is the key case-insensitive attributes are compared and sorted by: filter.Fold, the
+// same function callers use for UserNameKey and Emails and in-memory filters use.
+func fold(s string) string { return filter.Fold(s) }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
@@ -553,6 +552,7 @@ func (t *txn) DeleteResource(ctx context.Context, tenant string, typ scimtrail.R
 		`DELETE FROM resource_emails WHERE tenant = ? AND resource_id = ?`,
 		`DELETE FROM memberships WHERE tenant = ? AND group_id = ?`,
 		`DELETE FROM memberships WHERE tenant = ? AND member_id = ?`,
+		`DELETE FROM unique_values WHERE tenant = ? AND resource_id = ?`,
 	} {
 		if _, err := t.exec(ctx, stmt, tenant, id); err != nil {
 			return dbErr("deleting a resource", err)

@@ -17,15 +17,14 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/scim/filter"
 )
 
 // Run runs the whole suite against the backend that open returns. open must return a fresh,
@@ -51,12 +50,13 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("Drift", func(t *testing.T) { testDrift(t, open) })
 	t.Run("Reviews", func(t *testing.T) { testReviews(t, open) })
 	t.Run("External", func(t *testing.T) { testExternal(t, open) })
+	t.Run("UniqueValues", func(t *testing.T) { testUniqueValues(t, open) })
 }
 
 // Fold is the key every backend compares case-insensitive attributes by: NFC, then lower
 // case. Callers store UserNameKey and Emails already folded this way and pass filter values
 // as written, so a backend folds filter values with exactly this function.
-func Fold(s string) string { return strings.ToLower(norm.NFC.String(s)) }
+func Fold(s string) string { return filter.Fold(s) }
 
 // base is a fixed instant with microsecond precision, the precision every backend keeps.
 var base = time.Date(2026, 11, 29, 6, 40, 0, 123456000, time.UTC)

@@ -5,7 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // coreURNPrefix starts the URN of every core schema (RFC 7643 §8.7.1). Attributes
@@ -364,7 +365,7 @@ func ordered(op Op, c int) bool {
 
 func compareString(op Op, v, operand string, caseExact bool) bool {
 	if !caseExact {
-		v, operand = fold(v), fold(operand)
+		v, operand = Fold(v), Fold(operand)
 	}
 	switch op {
 	case Co:
@@ -378,12 +379,11 @@ func compareString(op Op, v, operand string, caseExact bool) bool {
 	return ordered(op, strings.Compare(v, operand))
 }
 
-// fold maps s to a case-insensitive form. ToLower(ToUpper(r)) merges the common
-// case variants (including 'ſ' and 'K' Kelvin with 's' and 'k') without pulling a Unicode
-// case-folding table into this leaf package.
-func fold(s string) string {
-	return strings.Map(func(r rune) rune { return unicode.ToLower(unicode.ToUpper(r)) }, s)
-}
+// Fold is the case-insensitive form of a string: NFC, then lower case. The stores keep
+// folded keys (userName, emails, displayName) in this form and compile caseExact=false
+// comparisons against it, so a filter evaluated in memory and one compiled to SQL agree,
+// also for decomposed input such as "C\u0327" (Ç).
+func Fold(s string) string { return strings.ToLower(norm.NFC.String(s)) }
 
 // decimal is an exact decimal number: value = sign × 0.digits × 10^exp, with digits free
 // of leading and trailing zeros (empty for zero). Comparing this form needs no big

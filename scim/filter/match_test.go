@@ -305,6 +305,35 @@ func TestMatchAbsent(t *testing.T) {
 	}
 }
 
+// TestMatchFoldsLikeStores checks that caseExact=false compares Fold forms (NFC, then lower
+// case; RFC 7643 §2.2 caseExact), the key the stores index and compile SQL against, so a
+// filter evaluated in memory answers as the same filter compiled to SQL: a decomposed
+// "E\u0301" equals a composed "é", and "ſ" (long s) is not "s" in either path.
+func TestMatchFoldsLikeStores(t *testing.T) {
+	doc := decode(t, `{"userName":"Barbe\u0301","name":{"givenName":"Barbé"},"badgeId":"Barbé"}`, false)
+	tests := []struct {
+		filter string
+		want   bool
+	}{
+		{`userName eq "BARBÉ"`, true},
+		{`userName eq "barbe\u0301"`, true},
+		{`name.givenName eq "BARBE\u0301"`, true},
+		{`name.givenName sw "BARB"`, true},
+		{`name.givenName ew "É"`, true},
+		{`userName eq "barbſ"`, false},
+		{`badgeId eq "Barbe\u0301"`, false}, // caseExact: compared as written
+	}
+	s := testSchema()
+	for _, tt := range tests {
+		if got := filter.Match(mustParse(t, tt.filter), doc, s); got != tt.want {
+			t.Errorf("Match(%s) = %v, want %v", tt.filter, got, tt.want)
+		}
+	}
+	if got, want := filter.Fold("ÅNGSTRÖM"), filter.Fold("a\u030angstro\u0308m"); got != want {
+		t.Errorf("Fold differs for composed and decomposed forms: %q vs %q", got, want)
+	}
+}
+
 // TestMatchWithoutSchema checks the nil-Schema mode: types come from the JSON values.
 func TestMatchWithoutSchema(t *testing.T) {
 	doc := decode(t, bjensen, false)

@@ -522,6 +522,13 @@ func TestApplyGroupMembers(t *testing.T) {
 			want: []patch.MemberOp{{Kind: "remove", Values: []string{mandy}, Types: []string{""}}},
 		},
 		{
+			// A member given by its $ref alone (RFC 7643 §4.2: "the URI corresponding to a
+			// SCIM resource that is a member of this Group"): the id is the URI's last segment.
+			name: "AddByRefOnly",
+			ops:  `{"op":"add","path":"members","value":[{"$ref":"https://example.com/v2/Users/` + babs + `"},{"$ref":"/scim/v2/acme/Groups/` + mandy + `/"}]}`,
+			want: []patch.MemberOp{{Kind: "add", Values: []string{babs, mandy}, Types: []string{"User", "Group"}}},
+		},
+		{
 			// Entra ID: "Update Group [Add Members]".
 			name: "EntraAdd",
 			ops:  `{"op":"Add","path":"members","value":[{"$ref":null,"value":"` + babs + `"}]}`,
@@ -611,4 +618,24 @@ func TestApplyGroupMembers(t *testing.T) {
 
 func filterMatch(op patch.MemberOp, member map[string]any, s filter.Schema) bool {
 	return filter.Match(op.Filter, member, s)
+}
+
+// TestMemberFromRef: a $ref names a member only when its path ends in /Users/{id} or
+// /Groups/{id} and agrees with the type the member claims.
+func TestMemberFromRef(t *testing.T) {
+	for _, tc := range []struct {
+		ref, typ, id, wantType string
+	}{
+		{"https://x.test/scim/v2/t/Users/u1", "", "u1", "User"},
+		{"https://x.test/scim/v2/t/Groups/g%201", "group", "g 1", "Group"},
+		{"https://x.test/scim/v2/t/Users/u1", "Group", "", "Group"},
+		{"https://x.test/elsewhere/u1", "", "", ""},
+		{"https://x.test/Users/", "", "", ""},
+		{"", "User", "", "User"},
+	} {
+		id, typ := patch.MemberFromRef(tc.ref, tc.typ)
+		if id != tc.id || typ != tc.wantType {
+			t.Errorf("MemberFromRef(%q, %q) = %q, %q; want %q, %q", tc.ref, tc.typ, id, typ, tc.id, tc.wantType)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/scimtrail/scimtrail"
@@ -84,7 +85,7 @@ func memberValues(v any) (MemberOp, error) {
 		if !ok {
 			return m, invalid(scimtrail.ScimInvalidValue, "members[%d] must be an object such as {\"value\": \"<id>\"}, got %s", i, describe(el))
 		}
-		var id, typ string
+		var id, typ, ref string
 		for k, x := range obj {
 			switch {
 			case strings.EqualFold(k, "value"):
@@ -105,12 +106,17 @@ func memberValues(v any) (MemberOp, error) {
 				case s != "":
 					return m, invalid(scimtrail.ScimInvalidValue, "members[%d].type is %q; it must be \"User\" or \"Group\"", i, s)
 				}
-			case strings.EqualFold(k, "display"), strings.EqualFold(k, "$ref"):
-				// display is read-only and $ref follows from value: clients echo both
-				// from a GET, and neither is stored.
+			case strings.EqualFold(k, "$ref"):
+				// $ref follows from value and is not stored; it stands in for a missing value.
+				ref, _ = x.(string)
+			case strings.EqualFold(k, "display"):
+				// display is read-only: clients echo it from a GET.
 			default:
 				return m, invalid(scimtrail.ScimInvalidPath, "members[%d] has %q; a member has value, type, display and $ref", i, k)
 			}
+		}
+		if id == "" {
+			id, typ = MemberFromRef(ref, typ)
 		}
 		if id == "" {
 			return m, invalid(scimtrail.ScimInvalidValue, "members[%d] has no \"value\": give the member's id", i)
@@ -153,3 +159,31 @@ func valueEqs(e filter.Expr) ([]string, bool) {
 // caller runs MemberOp.Filter with ElementSchema of the Group's "members" against each
 // current member as {"value": id, "type": "User", "display": name}.
 func ElementSchema(attr *schema.Attribute) filter.Schema { return elementSchema{attr} }
+
+// MemberFromRef reads a member's id and type from its "$ref" (RFC 7643 §4.2: "the URI
+// corresponding to a SCIM resource that is a member of this Group"), for a member sent with
+// a $ref and no value: the URI's path ends in /Users/{id} or /Groups/{id}. typ is the type
+// the member already claimed; a $ref of another type, or of any other shape, gives "".
+func MemberFromRef(ref, typ string) (id, refType string) {
+	u, err := url.Parse(ref)
+	if err != nil || ref == "" {
+		return "", typ
+	}
+	parts := strings.Split(strings.TrimSuffix(u.Path, "/"), "/")
+	if len(parts) < 2 {
+		return "", typ
+	}
+	switch kind := parts[len(parts)-2]; {
+	case kind == "Users" && (typ == "" || strings.EqualFold(typ, "User")):
+		refType = "User"
+	case kind == "Groups" && (typ == "" || strings.EqualFold(typ, "Group")):
+		refType = "Group"
+	default:
+		return "", typ
+	}
+	id, err = url.PathUnescape(parts[len(parts)-1])
+	if err != nil || strings.TrimSpace(id) == "" {
+		return "", typ
+	}
+	return id, refType
+}

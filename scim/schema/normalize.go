@@ -54,8 +54,17 @@ func (rt *ResourceType) Normalize(doc map[string]any) (map[string]any, error) {
 	// everything else belongs to the core schema or is common to all resources.
 	core := make(map[string]any, len(doc))
 	exts := make(map[string]any)
+	var nested map[string]any // core attributes sent under the core schema's URN
 	for _, key := range sortedKeys(doc) {
 		if strings.EqualFold(key, "schemas") {
+			continue
+		}
+		if strings.EqualFold(key, rt.Schema.ID) {
+			m, ok := doc[key].(map[string]any)
+			if !ok || nested != nil {
+				return nil, invalidSyntax("attribute %q must be given once, as an object of core attributes", key)
+			}
+			nested = m
 			continue
 		}
 		ext, ok := rt.extension(key)
@@ -70,6 +79,19 @@ func (rt *ResourceType) Normalize(doc map[string]any) (map[string]any, error) {
 			return nil, invalidSyntax("extension %q is given more than once", ext.Schema.ID)
 		}
 		exts[ext.Schema.ID] = doc[key]
+	}
+
+	// Core attributes may also be sent under the core schema's URN, as the URN-qualified
+	// names of RFC 7644 §3.10 allow ("urn:…:core:2.0:User": {"userName": …}); some clients
+	// do. They mean the same as at the top level, and one attribute given both ways is
+	// ambiguous.
+	for _, key := range sortedKeys(nested) {
+		for k := range core {
+			if strings.EqualFold(k, key) {
+				return nil, invalidSyntax("attribute %q is given both at the top level and under %q", key, rt.Schema.ID)
+			}
+		}
+		core[key] = nested[key]
 	}
 
 	out := make(map[string]any, len(doc))

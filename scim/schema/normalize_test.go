@@ -81,6 +81,38 @@ func TestNormalizeCanonicalisesNames(t *testing.T) {
 	}
 }
 
+// Core attributes under the core schema's URN (URN-qualified names, RFC 7644 §3.10) mean the
+// same as at the top level; an attribute given both ways is refused.
+func TestNormalizeCoreURNObject(t *testing.T) {
+	in := decode(t, `{
+		"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+		"urn:ietf:params:scim:schemas:core:2.0:User": {"userName": "alt2", "emails": [{"value": "b@example.com"}]},
+		"displayName": "Alt Two"
+	}`)
+	got, err := schema.User().Normalize(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := decode(t, `{
+		"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+		"userName": "alt2",
+		"emails": [{"value": "b@example.com"}],
+		"displayName": "Alt Two"
+	}`)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	for _, body := range []string{
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","urn:ietf:params:scim:schemas:core:2.0:User":{"USERNAME":"b"}}`,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"urn:ietf:params:scim:schemas:core:2.0:User":"a"}`,
+	} {
+		_, err := schema.User().Normalize(decode(t, body))
+		if scimtrail.ErrorScimType(err) != scimtrail.ScimInvalidSyntax {
+			t.Errorf("Normalize(%s) = %v, want invalidSyntax", body, err)
+		}
+	}
+}
+
 // Unassigned values (RFC 7643 §2.5: null and [] are equivalent to absent) are dropped, and
 // so are readOnly attributes at any depth.
 func TestNormalizeDropsNullAndReadOnly(t *testing.T) {
