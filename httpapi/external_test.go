@@ -107,8 +107,28 @@ func TestExternalCollaborators(t *testing.T) {
 				t.Errorf("access.revoked of %v", tgt)
 			}
 		}
-		if pr := string(e.must(e.do("GET", "/api/v1/tenants/acme/reports/privileged-changes", e.operator, nil), 200).body); strings.Count(pr, `"action":"access.refused"`) != 2 {
-			t.Errorf("the privileged-change report does not list both refusals: %s", pr)
+		var pr struct {
+			Changes []struct {
+				Action   string
+				UserID   string `json:"user_id"`
+				External bool
+			}
+		}
+		json.Unmarshal(e.must(e.do("GET", "/api/v1/tenants/acme/reports/privileged-changes", e.operator, nil), 200).body, &pr)
+		refusedChanges := 0
+		for _, c := range pr.Changes {
+			if c.Action == "access.refused" {
+				refusedChanges++
+				if !c.External {
+					t.Errorf("privileged change %+v: the refused user is not marked external", c)
+				}
+			}
+			if c.UserID == alice && c.External {
+				t.Errorf("privileged change %+v marks alice external", c)
+			}
+		}
+		if refusedChanges != 2 {
+			t.Errorf("the privileged-change report lists %d refusals, want 2: %+v", refusedChanges, pr.Changes)
 		}
 		e.clock.Advance(time.Second)
 		t1 := e.clock.Now()
@@ -171,6 +191,29 @@ func TestExternalCollaborators(t *testing.T) {
 		}
 		if p := e.must(e.do("GET", "/api/v1/tenants/acme/policies/external", auditor, nil), 200).json(); p["bar_privileged"] != false || p["grant_days"] != 30.0 {
 			t.Errorf("policy read back: %v", p)
+		}
+		// The drift report marks externals too: the app has gina as owner, a role never
+		// granted here, and lacks alice's roles.
+		e.must(e.do("PUT", "/api/v1/tenants/acme/app-state", e.issue("acme", "app"), map[string]any{"snapshot": "s1", "last": true,
+			"users": []any{map[string]any{"user_id": gina, "roles": []string{"owner"}}}}), 200)
+		var dr struct {
+			Unexpected []struct {
+				UserID   string `json:"user_id"`
+				External bool
+			} `json:"unexpected_grants"`
+			Missing []struct {
+				UserID   string `json:"user_id"`
+				External bool
+			} `json:"missing_grants"`
+		}
+		json.Unmarshal(e.must(e.do("GET", "/api/v1/tenants/acme/reports/drift", e.operator, nil), 200).body, &dr)
+		if len(dr.Unexpected) != 1 || dr.Unexpected[0].UserID != gina || !dr.Unexpected[0].External || len(dr.Missing) == 0 {
+			t.Fatalf("drift: %+v", dr)
+		}
+		for _, m := range dr.Missing {
+			if m.External != (m.UserID == gina) {
+				t.Errorf("drift missing grant %+v: external is wrong", m)
+			}
 		}
 	})
 }

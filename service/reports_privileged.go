@@ -12,14 +12,16 @@ import (
 // or expiry, a direct or break-glass grant, a mapping created or deleted, or a role's
 // privileged flag changing.
 type PrivilegedChange struct {
-	Seq     int64           `json:"seq"`
-	Time    time.Time       `json:"time"`
-	Action  string          `json:"action"`
-	Role    string          `json:"role"`
-	UserID  string          `json:"user_id,omitempty"`
-	GroupID string          `json:"group_id,omitempty"`
-	Actor   scimtrail.Actor `json:"actor"`
-	Cause   int64           `json:"cause,omitempty"`
+	Seq    int64     `json:"seq"`
+	Time   time.Time `json:"time"`
+	Action string    `json:"action"`
+	Role   string    `json:"role"`
+	UserID string    `json:"user_id,omitempty"`
+	// External says whether the user was an external collaborator at the change's time.
+	External bool            `json:"external,omitempty"`
+	GroupID  string          `json:"group_id,omitempty"`
+	Actor    scimtrail.Actor `json:"actor"`
+	Cause    int64           `json:"cause,omitempty"`
 }
 
 // BreakGlassUse is one break-glass grant and the entries its user made while it lasted.
@@ -132,6 +134,13 @@ func (s *Service) PrivilegedChanges(ctx context.Context, tenant string, from, to
 				return nil
 			}
 			if priv[c.Role] {
+				if c.UserID != "" {
+					x, err := externalNow(ctx, tx, tenant, c.UserID, c.Time) // external.go
+					if err != nil {
+						return err
+					}
+					c.External = x.External
+				}
 				rep.Changes = append(rep.Changes, c)
 				seqs = append(seqs, c.Seq)
 			}
