@@ -37,10 +37,11 @@ type ReadTx interface {
 	AccessReadTx
 	BatchReadTx // store_perf.go
 	SettingsReadTx
-	Access2ReadTx  // store_access2.go
-	DriftReadTx    // store_drift.go
-	ReviewReadTx   // store_review.go
-	ExternalReadTx // store_external.go
+	Access2ReadTx    // store_access2.go
+	DriftReadTx      // store_drift.go
+	ReviewReadTx     // store_review.go
+	ExternalReadTx   // store_external.go
+	BreakGlassReadTx // store_breakglass.go
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
 
@@ -82,10 +83,11 @@ type Tx interface {
 	LedgerTx
 	AccessTx
 	SettingsTx
-	Access2Tx  // store_access2.go
-	DriftTx    // store_drift.go
-	ReviewTx   // store_review.go
-	ExternalTx // store_external.go
+	Access2Tx    // store_access2.go
+	DriftTx      // store_drift.go
+	ReviewTx     // store_review.go
+	ExternalTx   // store_external.go
+	BreakGlassTx // store_breakglass.go
 
 	InsertTenant(ctx context.Context, t Tenant) error
 

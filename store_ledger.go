@@ -15,12 +15,15 @@ type Tile struct {
 }
 
 // StoredCheckpoint is a signed checkpoint as kept in the database: the tree size, its root
-// and the signed note (C2SP tlog-checkpoint) that commits to them.
+// and the signed note (C2SP tlog-checkpoint) that commits to them. Signed is when the server
+// signed it (the note format has no time of its own); zero for checkpoints stored before
+// the time was kept.
 type StoredCheckpoint struct {
 	Tenant string
 	Size   int64
 	Root   []byte
 	Note   []byte
+	Signed time.Time
 }
 
 // LedgerReadTx reads the ledger's tree and checkpoints; it is part of ReadTx.

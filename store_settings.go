@@ -16,6 +16,9 @@ type TenantSettings struct {
 	// never stored, recorded only as having been set) or "reject" (400 invalidValue); ""
 	// means "discard".
 	PasswordPolicy string
+	// BreakGlassApproval is BreakGlassApprovalNone or BreakGlassApprovalSecondAdmin; ""
+	// means none.
+	BreakGlassApproval string
 	// Updated is when the settings last changed; zero for the defaults.
 	Updated time.Time
 }

@@ -26,6 +26,9 @@ func (h *handler) accessRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/tenants/{tenant}/grants", h.guard(areaTenantAdmin, h.createGrant))
 	mux.HandleFunc("DELETE /api/v1/tenants/{tenant}/grants/{id}", h.guard(areaTenantAdmin, h.revokeGrant))
 	mux.HandleFunc("POST /api/v1/tenants/{tenant}/break-glass", h.guard(areaTenantAdmin, h.breakGlass))
+	mux.HandleFunc("GET /api/v1/tenants/{tenant}/break-glass/requests", h.guard(areaAudit, h.breakGlassRequests))
+	mux.HandleFunc("POST /api/v1/tenants/{tenant}/break-glass/requests/{id}/approve", h.guard(areaTenantAdmin, h.decideBreakGlass(true)))
+	mux.HandleFunc("POST /api/v1/tenants/{tenant}/break-glass/requests/{id}/deny", h.guard(areaTenantAdmin, h.decideBreakGlass(false)))
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/users/{id}/access", h.guard(areaAudit, h.userAccess))
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/roles/{role}/holders", h.guard(areaAudit, h.roleHolders))
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/access", h.guard(areaAudit, h.tenantAccess))
@@ -171,12 +174,17 @@ func (h *handler) breakGlass(w http.ResponseWriter, r *http.Request, c call) err
 	if err != nil {
 		return scimtrail.Errorf(scimtrail.EINVALID, "\"duration\" must be a duration such as \"30m\" or \"2h\", not %q", req.Duration)
 	}
-	g, rc, err := h.svc.BreakGlass(r.Context(), c.origin, c.tenant, req.UserID, req.Role, req.Justification, d)
+	out, rc, err := h.svc.BreakGlass(r.Context(), c.origin, c.tenant, req.UserID, req.Role, req.Justification, d)
 	if err != nil {
 		return err
 	}
 	setAuditSeq(w, rc)
-	writeJSON(w, http.StatusCreated, g)
+	if out.Request != nil {
+		// The tenant wants a second admin: nothing is granted until one approves.
+		writeJSON(w, http.StatusAccepted, toBreakGlassRequestJSON(*out.Request))
+		return nil
+	}
+	writeJSON(w, http.StatusCreated, out.Grant)
 	return nil
 }
 

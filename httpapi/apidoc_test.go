@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/scimtrail/scimtrail/ledger"
 )
 
 // shellWords splits a command line as sh would for the quoting docs/api.md uses: single
@@ -157,18 +155,4 @@ func TestAPIDocExamples(t *testing.T) {
 			t.Errorf("%s\n  → %d %s", cmd, r.status, r.body)
 		}
 	}
-}
-
-// testKeyRing is a fresh checkpoint-signing key ring, for tests that read signed evidence.
-func testKeyRing(t *testing.T) *ledger.KeyRing {
-	t.Helper()
-	text, err := ledger.NewKeyRing("scimtrail.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := ledger.ParseKeyRing(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ring
 }

@@ -58,6 +58,8 @@ var consoleMatrix = map[string]consoleRow{
 	"POST /console/t/{tenant}/grants/{id}/revoke":                      {},
 	"GET /console/t/{tenant}/break-glass":                              {},
 	"POST /console/t/{tenant}/break-glass":                             {form: breakGlassForm},
+	"POST /console/t/{tenant}/break-glass/{id}/approve":                {},
+	"POST /console/t/{tenant}/break-glass/{id}/deny":                   {form: func(string) url.Values { return url.Values{"reason": {"iso"}} }},
 	"GET /console/t/{tenant}/audit":                                    {},
 	"GET /console/t/{tenant}/audit/checkpoint":                         {},
 	"GET /console/t/{tenant}/audit/proof":                              {},
@@ -74,6 +76,23 @@ var consoleMatrix = map[string]consoleRow{
 	"POST /console/t/{tenant}/exports/{id}/retry":                      {},
 	"POST /console/t/{tenant}/exports/{id}/rotate":                     {},
 	"POST /console/t/{tenant}/exports/{id}/delete":                     {},
+	"GET /console/t/{tenant}/settings":                                 {},
+	"POST /console/t/{tenant}/settings":                                {form: settingsForm, nameOnly: true},
+	"POST /console/t/{tenant}/settings/retention":                      {form: retentionForm, nameOnly: true},
+	"GET /console/t/{tenant}/schemas":                                  {},
+	"POST /console/t/{tenant}/schemas":                                 {form: schemaForm, nameOnly: true},
+}
+
+// settingsForm, retentionForm and schemaForm name no resource of the tenant: the pages
+// change the tenant's own configuration.
+func settingsForm(ref string) url.Values {
+	return url.Values{"dialect": {"strict"}, "password_policy": {"reject"}, "break_glass_approval": {"second_admin"}}
+}
+func retentionForm(ref string) url.Values {
+	return url.Values{"retention_days": {"400"}, "legal_hold": {"on"}}
+}
+func schemaForm(ref string) url.Values {
+	return url.Values{"definition": {`{"id":"urn:example:iso:` + strings.ReplaceAll(ref, "-", "") + `","resourceType":"User","attributes":[{"name":"iso","type":"string"}]}`}}
 }
 
 func serviceAccountForm(ref string) url.Values {

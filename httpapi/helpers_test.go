@@ -324,3 +324,17 @@ func (e *env) auditSeqs(tenant string) []int64 {
 	}
 	return seqs
 }
+
+// testKeyRing is a fresh checkpoint-signing key ring named scimtrail.test.
+func testKeyRing(tb testing.TB) *ledger.KeyRing {
+	tb.Helper()
+	text, err := ledger.NewKeyRing("scimtrail.test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ring, err := ledger.ParseKeyRing(text)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ring
+}

@@ -163,6 +163,9 @@ var isolationMatrix = map[string]isoRow{
 	"POST /api/v1/tenants/{tenant}/break-glass": {body: func(ref, nonce string) any {
 		return map[string]any{"user_id": ref, "role": "iso-role", "justification": "iso", "duration": "1h"}
 	}},
+	"GET /api/v1/tenants/{tenant}/break-glass/requests":               {},
+	"POST /api/v1/tenants/{tenant}/break-glass/requests/{id}/approve": {},
+	"POST /api/v1/tenants/{tenant}/break-glass/requests/{id}/deny":    {body: func(ref, nonce string) any { return map[string]any{"reason": "iso"} }},
 	// A tenant's settings and custom schemas (settings.go): paths name the tenant, bodies
 	// no foreign id; {urn} gets the other tenant's ids, which must be 404.
 	"GET /api/v1/tenants/{tenant}/settings":   {},
@@ -495,7 +498,7 @@ func TestIsolationMatrix(t *testing.T) {
 				case strings.Contains(path, "/users/"):
 					foreign, own = v.userID, ownUser
 				case strings.Contains(path, "/roles/"), strings.Contains(path, "/grants/"), strings.Contains(path, "/mappings/"), strings.Contains(path, "/sinks/"), strings.Contains(path, "/service-accounts/"),
-					strings.Contains(path, "/access-reviews/"):
+					strings.Contains(path, "/access-reviews/"), strings.Contains(path, "/break-glass/requests/"):
 					// The victim has none of these; its user id is a foreign id all the same.
 					foreign, own = v.userID, "iso-none"
 				default:

@@ -96,6 +96,9 @@ type checkpointJSON struct {
 	Size       int64  `json:"size"`
 	Root       string `json:"root"`       // base64
 	Checkpoint string `json:"checkpoint"` // the signed note (C2SP tlog-checkpoint)
+	// Signed is when the server signed it (the note has no time of its own); absent for
+	// checkpoints stored before the time was kept.
+	Signed *time.Time `json:"signed,omitempty"`
 }
 
 func (h *handler) auditCheckpoint(w http.ResponseWriter, r *http.Request, c call) error {
@@ -103,7 +106,11 @@ func (h *handler) auditCheckpoint(w http.ResponseWriter, r *http.Request, c call
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, checkpointJSON{Size: cp.Size, Root: b64(cp.Root), Checkpoint: string(cp.Note)})
+	out := checkpointJSON{Size: cp.Size, Root: b64(cp.Root), Checkpoint: string(cp.Note)}
+	if !cp.Signed.IsZero() {
+		out.Signed = &cp.Signed
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -65,18 +65,20 @@ var (
 	roleSchema    = schemaFor[scimtrail.Role]()
 	mappingSchema = schemaFor[scimtrail.RoleMapping]()
 	grantSchema   = schemaFor[scimtrail.Grant]()
-	sinkSchema    = schemaFor[service.SinkStatus]()
-	createdSink   = withDesc(schemaFor[service.CreatedSink](), "The sink; \"secret\" (a webhook's signing secret) only when it was generated or rotated.")
-	entrySchema   = withDesc(schemaFor[scimtrail.Entry](), "A ledger entry (DESIGN.md §5), exactly the RFC 8785 bytes that were hashed.")
-	eventSchema   = schemaFor[scimtrail.EventSchema]()
-	checkpoint    = schemaFor[checkpointJSON]()
-	proof         = schemaFor[proofJSON]()
-	pathsSchema   = map[string]any{"type": "array", "items": schemaFor[scimtrail.AccessPath]()}
-	roleInput     = requires(schemaFor[service.RoleInput](), "id", "name")
-	rolePatch     = requires(schemaFor[service.RolePatch]())
-	sinkRequest   = schemaFor[service.SinkRequest]()
-	appEvent      = schemaFor[service.AppEvent]()
-	recorded      = schemaFor[service.RecordedEvent]()
+	// breakGlassRequestSchema is the API shape of a break-glass request (breakglass.go).
+	breakGlassRequestSchema = schemaFor[breakGlassRequestJSON]()
+	sinkSchema              = schemaFor[service.SinkStatus]()
+	createdSink             = withDesc(schemaFor[service.CreatedSink](), "The sink; \"secret\" (a webhook's signing secret) only when it was generated or rotated.")
+	entrySchema             = withDesc(schemaFor[scimtrail.Entry](), "A ledger entry (DESIGN.md §5), exactly the RFC 8785 bytes that were hashed.")
+	eventSchema             = schemaFor[scimtrail.EventSchema]()
+	checkpoint              = schemaFor[checkpointJSON]()
+	proof                   = schemaFor[proofJSON]()
+	pathsSchema             = map[string]any{"type": "array", "items": schemaFor[scimtrail.AccessPath]()}
+	roleInput               = requires(schemaFor[service.RoleInput](), "id", "name")
+	rolePatch               = requires(schemaFor[service.RolePatch]())
+	sinkRequest             = schemaFor[service.SinkRequest]()
+	appEvent                = schemaFor[service.AppEvent]()
+	recorded                = schemaFor[service.RecordedEvent]()
 )
 
 // apiOps is every /api/v1 operation, in the order of the routing tables.
@@ -211,11 +213,21 @@ var apiOps = []apiOp{
 		status:  201, resp: grantSchema},
 	{pattern: "DELETE /api/v1/tenants/{tenant}/grants/{id}", area: areaTenantAdmin, summary: "Revoke a direct grant", status: 204},
 	{pattern: "POST /api/v1/tenants/{tenant}/break-glass", area: areaTenantAdmin, summary: "Emergency (break-glass) access",
-		description: "A grant that expires after duration (at most 8h).",
+		description: "A grant that expires after duration (at most 8h). Under the tenant's break_glass_approval policy second_admin nothing is granted yet: the answer is 202 with a pending break-glass request for another admin to approve.",
 		body: object(map[string]any{"user_id": str(""), "role": str(""), "justification": str("Why; recorded in the log."),
 			"duration": str("A Go duration such as \"2h\".")}, "user_id", "role", "justification", "duration"),
 		example: map[string]any{"user_id": "2819c223-7f76-453a-919d-413861904646", "role": "support", "justification": "INC-1234", "duration": "2h"},
 		status:  201, resp: grantSchema},
+	{pattern: "GET /api/v1/tenants/{tenant}/break-glass/requests", area: areaAudit, summary: "Break-glass requests, newest first",
+		description: "Requests made under the tenant's break_glass_approval policy second_admin, pending and decided (at most 1000).",
+		status:      200, resp: listOf("requests", breakGlassRequestSchema)},
+	{pattern: "POST /api/v1/tenants/{tenant}/break-glass/requests/{id}/approve", area: areaTenantAdmin, summary: "Approve a pending break-glass request",
+		description: "Grants the role for the requested duration counted from now. The admin who asked cannot approve (403); a decided request is 409.",
+		body:        object(map[string]any{"reason": str("Optional; recorded in the log.")}), example: map[string]any{"reason": "confirmed with on-call lead"},
+		status: 200, resp: breakGlassRequestSchema},
+	{pattern: "POST /api/v1/tenants/{tenant}/break-glass/requests/{id}/deny", area: areaTenantAdmin, summary: "Deny (or withdraw) a pending break-glass request",
+		body: object(map[string]any{"reason": str("Optional; recorded in the log.")}), example: map[string]any{"reason": "not an incident"},
+		status: 200, resp: breakGlassRequestSchema},
 	{pattern: "GET /api/v1/tenants/{tenant}/users/{id}/access", area: areaAudit, summary: "A user's effective access, with provenance",
 		query: []apiParam{pAt}, status: 200,
 		resp: object(map[string]any{"user_id": str(""), "at": map[string]any{"type": "string", "format": "date-time"},
@@ -295,10 +307,11 @@ var apiOps = []apiOp{
 
 	// settings.go
 	{pattern: "GET /api/v1/tenants/{tenant}/settings", area: areaAudit, summary: "The tenant's SCIM settings", status: 200, resp: schemaFor[settingsJSON]()},
-	{pattern: "PATCH /api/v1/tenants/{tenant}/settings", area: areaTenantAdmin, summary: "Change the IdP dialect or password policy",
-		description: "dialect: strict, entra, okta or auto; password_policy: discard or reject (scimtrail never stores passwords). Absent fields are left as they are; a change is a tenant.settings_changed entry.",
+	{pattern: "PATCH /api/v1/tenants/{tenant}/settings", area: areaTenantAdmin, summary: "Change the IdP dialect, password policy or break-glass approval",
+		description: "dialect: strict, entra, okta or auto; password_policy: discard or reject (scimtrail never stores passwords); break_glass_approval: none or second_admin (a break-glass request then waits for another admin). Absent fields are left as they are; a change is a tenant.settings_changed entry.",
 		body: object(map[string]any{"dialect": map[string]any{"type": "string", "enum": []string{"strict", "entra", "okta", "auto"}},
-			"password_policy": map[string]any{"type": "string", "enum": []string{"discard", "reject"}}}),
+			"password_policy":      map[string]any{"type": "string", "enum": []string{"discard", "reject"}},
+			"break_glass_approval": map[string]any{"type": "string", "enum": []string{"none", "second_admin"}}}),
 		example: map[string]any{"dialect": "entra"}, status: 200, resp: schemaFor[settingsJSON]()},
 	{pattern: "GET /api/v1/tenants/{tenant}/schemas", area: areaAudit, summary: "List the tenant's custom SCIM schema extensions", status: 200,
 		resp: listOf("schemas", map[string]any{"type": "object"})},

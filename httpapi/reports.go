@@ -1,10 +1,8 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/scimtrail/scimtrail"
@@ -15,14 +13,12 @@ import (
 // CSV carries the same object as the last row, whose first field is "#evidence" and whose
 // second is the evidence JSON, padded to the header's width so CSV readers accept it.
 
-func writeCSVWithEvidence(w http.ResponseWriter, header []string, rows [][]string, ev service.Evidence) error {
-	b, err := json.Marshal(ev)
+func writeCSVWithEvidence(w http.ResponseWriter, t service.Table, ev service.Evidence) error {
+	t, err := t.WithEvidence(ev)
 	if err != nil {
 		return err
 	}
-	last := make([]string, len(header))
-	last[0], last[1] = "#evidence", string(b)
-	writeCSV(w, header, append(rows, last))
+	writeCSV(w, t.Header, t.Rows)
 	return nil
 }
 
@@ -49,16 +45,7 @@ func (h *handler) accessReport(w http.ResponseWriter, r *http.Request, c call) e
 		return err
 	}
 	if wantsCSV(r) {
-		var rows [][]string
-		for _, u := range rep.Users {
-			for _, a := range u.Access {
-				for _, p := range a.Paths {
-					rows = append(rows, []string{u.UserID, u.UserName, strconv.FormatBool(u.External), a.Role, fmtTime(a.Since),
-						p.Kind, strings.Join(p.Via, " "), p.Grant, itoa64(p.Seq)})
-				}
-			}
-		}
-		return writeCSVWithEvidence(w, []string{"user_id", "user_name", "external", "role", "since", "path_kind", "via", "grant", "seq"}, rows, rep.Evidence)
+		return writeCSVWithEvidence(w, rep.Table(), rep.Evidence)
 	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil
@@ -78,18 +65,7 @@ func (h *handler) privilegedReport(w http.ResponseWriter, r *http.Request, c cal
 		return err
 	}
 	if wantsCSV(r) {
-		var rows [][]string
-		for _, ch := range rep.Changes {
-			rows = append(rows, []string{"change", itoa64(ch.Seq), fmtTime(ch.Time), ch.Action, ch.Role, ch.UserID, ch.GroupID, ch.Actor.ID, ""})
-		}
-		for _, u := range rep.BreakGlass {
-			acts := make([]string, len(u.Actions))
-			for i, a := range u.Actions {
-				acts[i] = itoa64(a)
-			}
-			rows = append(rows, []string{"break_glass", itoa64(u.Seq), fmtTime(u.From), "break_glass.granted", u.Role, u.UserID, "", "", strings.Join(acts, " ")})
-		}
-		return writeCSVWithEvidence(w, []string{"kind", "seq", "time", "action", "role", "user_id", "group_id", "actor", "actions_under"}, rows, rep.Evidence)
+		return writeCSVWithEvidence(w, rep.Table(), rep.Evidence)
 	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil
@@ -109,17 +85,7 @@ func (h *handler) staleReport(w http.ResponseWriter, r *http.Request, c call) er
 		return err
 	}
 	if wantsCSV(r) {
-		var rows [][]string
-		for _, u := range rep.Users {
-			rows = append(rows, []string{"user_with_app_grants", u.UserID, u.State, strings.Join(u.AppRoles, " "), itoa64(u.GoneSeq), ""})
-		}
-		for _, a := range rep.Orphaned {
-			rows = append(rows, []string{"orphaned_service_account", a.ID, a.State, a.OwnerID, itoa64(a.GoneSeq), ""})
-		}
-		for _, k := range rep.UnusedKeys {
-			rows = append(rows, []string{"unused_key", k.ID, "active", k.AccountID, "", itoa64(int64(k.IdleDays))})
-		}
-		return writeCSVWithEvidence(w, []string{"kind", "id", "state", "detail", "seq", "idle_days"}, rows, rep.Evidence)
+		return writeCSVWithEvidence(w, rep.Table(), rep.Evidence)
 	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil
@@ -146,16 +112,7 @@ func (h *handler) driftReport(w http.ResponseWriter, r *http.Request, c call) er
 	}
 	w.Header().Set("Scimtrail-Audit-Seq", itoa64(rep.RecordedSeq))
 	if wantsCSV(r) {
-		var rows [][]string
-		for _, set := range []struct {
-			kind  string
-			items []service.DriftItem
-		}{{"missing_revocation", rep.MissingRevocations}, {"unexpected_grant", rep.UnexpectedGrants}, {"missing_grant", rep.MissingGrants}} {
-			for _, d := range set.items {
-				rows = append(rows, []string{set.kind, d.UserID, d.Role, itoa64(d.Seq)})
-			}
-		}
-		return writeCSVWithEvidence(w, []string{"kind", "user_id", "role", "seq"}, rows, rep.Evidence)
+		return writeCSVWithEvidence(w, rep.Table(), rep.Evidence)
 	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil

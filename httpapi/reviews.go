@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/service"
@@ -70,20 +68,7 @@ func (h *handler) reviewReport(w http.ResponseWriter, r *http.Request, c call) e
 		return err
 	}
 	if wantsCSV(r) {
-		var rows [][]string
-		for _, it := range rep.Items {
-			kinds, seqs := make([]string, len(it.Paths)), make([]string, len(it.Paths))
-			for i, p := range it.Paths {
-				kinds[i], seqs[i] = p.Kind, itoa64(p.Seq)
-			}
-			row := []string{it.UserID, it.UserName, strconv.FormatBool(it.External), it.Role, strings.Join(kinds, " "), strings.Join(seqs, " "), "pending", "", "", "", ""}
-			if d := it.Decision; d != nil {
-				row[6], row[7], row[8], row[9], row[10] = d.Decision, d.Comment, d.By, fmtTime(d.At), itoa64(d.Seq)
-			}
-			rows = append(rows, row)
-		}
-		return writeCSVWithEvidence(w, []string{"user_id", "user_name", "external", "role", "path_kinds", "seqs", "decision", "comment",
-			"decided_by", "decided_at", "decision_seq"}, rows, rep.Evidence)
+		return writeCSVWithEvidence(w, rep.Table(), rep.Evidence)
 	}
 	writeJSON(w, http.StatusOK, rep)
 	return nil

@@ -36,14 +36,16 @@ func (h *handler) scimDialect(r *http.Request, tenant string) (dialect.Dialect, 
 
 // settingsJSON is the API representation of a tenant's settings.
 type settingsJSON struct {
-	Tenant         string     `json:"tenant"`
-	Dialect        string     `json:"dialect"`
-	PasswordPolicy string     `json:"password_policy"`
-	Updated        *time.Time `json:"updated,omitempty"`
+	Tenant         string `json:"tenant"`
+	Dialect        string `json:"dialect"`
+	PasswordPolicy string `json:"password_policy"`
+	// BreakGlassApproval is none or second_admin (access-model.md).
+	BreakGlassApproval string     `json:"break_glass_approval"`
+	Updated            *time.Time `json:"updated,omitempty"`
 }
 
 func toSettingsJSON(s scimtrail.TenantSettings) settingsJSON {
-	out := settingsJSON{Tenant: s.Tenant, Dialect: s.Dialect, PasswordPolicy: s.PasswordPolicy}
+	out := settingsJSON{Tenant: s.Tenant, Dialect: s.Dialect, PasswordPolicy: s.PasswordPolicy, BreakGlassApproval: s.BreakGlassApproval}
 	if !s.Updated.IsZero() {
 		out.Updated = &s.Updated
 	}

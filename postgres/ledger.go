@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -60,11 +61,17 @@ func (t *tx) LeafHashes(ctx context.Context, tenant string, after int64, limit i
 }
 
 func (t *tx) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.StoredCheckpoint, error) {
-	rows, err := t.tx.Query(ctx, `SELECT tenant, size, root, note FROM checkpoints WHERE tenant = $1 ORDER BY size`, tenant)
+	rows, err := t.tx.Query(ctx, `SELECT size, root, note, signed FROM checkpoints WHERE tenant = $1 ORDER BY size`, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: checkpoints of %q: %w", tenant, err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[scimtrail.StoredCheckpoint])
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (scimtrail.StoredCheckpoint, error) {
+		c := scimtrail.StoredCheckpoint{Tenant: tenant}
+		var signed *time.Time
+		err := row.Scan(&c.Size, &c.Root, &c.Note, &signed)
+		c.Signed = fromNullTime(signed)
+		return c, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: checkpoints of %q: %w", tenant, err)
 	}
@@ -73,7 +80,9 @@ func (t *tx) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.Stored
 
 func (t *tx) LatestCheckpoint(ctx context.Context, tenant string) (scimtrail.StoredCheckpoint, error) {
 	c := scimtrail.StoredCheckpoint{Tenant: tenant}
-	err := t.tx.QueryRow(ctx, `SELECT size, root, note FROM checkpoints WHERE tenant = $1 ORDER BY size DESC LIMIT 1`, tenant).Scan(&c.Size, &c.Root, &c.Note)
+	var signed *time.Time
+	err := t.tx.QueryRow(ctx, `SELECT size, root, note, signed FROM checkpoints WHERE tenant = $1 ORDER BY size DESC LIMIT 1`, tenant).Scan(&c.Size, &c.Root, &c.Note, &signed)
+	c.Signed = fromNullTime(signed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, scimtrail.Errorf(scimtrail.ENOTFOUND, "the log of tenant %q has no checkpoint yet", tenant)
 	}
@@ -98,8 +107,8 @@ func (t *tx) UncheckpointedHeads(ctx context.Context) ([]scimtrail.LedgerHead, e
 }
 
 func (t *tx) InsertCheckpoint(ctx context.Context, c scimtrail.StoredCheckpoint) (bool, error) {
-	tag, err := t.tx.Exec(ctx, `INSERT INTO checkpoints (tenant, size, root, note) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (tenant, size) DO NOTHING`, c.Tenant, c.Size, c.Root, c.Note)
+	tag, err := t.tx.Exec(ctx, `INSERT INTO checkpoints (tenant, size, root, note, signed) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (tenant, size) DO NOTHING`, c.Tenant, c.Size, c.Root, c.Note, nullTime(c.Signed))
 	if err != nil {
 		return false, fmt.Errorf("postgres: store checkpoint of %q: %w", c.Tenant, err)
 	}

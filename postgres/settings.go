@@ -15,8 +15,8 @@ import (
 
 func (t *tx) TenantSettings(ctx context.Context, tenant string) (scimtrail.TenantSettings, error) {
 	s := scimtrail.TenantSettings{Tenant: tenant}
-	err := t.tx.QueryRow(ctx, `SELECT dialect, password_policy, updated FROM tenant_settings WHERE tenant = $1`, tenant).
-		Scan(&s.Dialect, &s.PasswordPolicy, &s.Updated)
+	err := t.tx.QueryRow(ctx, `SELECT dialect, password_policy, break_glass_approval, updated FROM tenant_settings WHERE tenant = $1`, tenant).
+		Scan(&s.Dialect, &s.PasswordPolicy, &s.BreakGlassApproval, &s.Updated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, nil
 	}
@@ -28,9 +28,10 @@ func (t *tx) TenantSettings(ctx context.Context, tenant string) (scimtrail.Tenan
 }
 
 func (t *tx) PutTenantSettings(ctx context.Context, s scimtrail.TenantSettings) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO tenant_settings (tenant, dialect, password_policy, updated) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (tenant) DO UPDATE SET dialect = excluded.dialect, password_policy = excluded.password_policy, updated = excluded.updated`,
-		s.Tenant, s.Dialect, s.PasswordPolicy, s.Updated)
+	_, err := t.tx.Exec(ctx, `INSERT INTO tenant_settings (tenant, dialect, password_policy, break_glass_approval, updated) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (tenant) DO UPDATE SET dialect = excluded.dialect, password_policy = excluded.password_policy,
+			break_glass_approval = excluded.break_glass_approval, updated = excluded.updated`,
+		s.Tenant, s.Dialect, s.PasswordPolicy, s.BreakGlassApproval, s.Updated)
 	if err != nil {
 		return fmt.Errorf("postgres: store tenant settings: %w", err)
 	}

@@ -11,9 +11,6 @@ import (
 	"github.com/scimtrail/scimtrail/access"
 )
 
-// MaxBreakGlass is the longest a break-glass grant may last.
-const MaxBreakGlass = 8 * time.Hour
-
 var roleIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]{0,63}$`)
 
 // RoleInput is a role as a client declares it.
@@ -353,71 +350,71 @@ func (s *Service) GrantRole(ctx context.Context, o Origin, tenant, userID, role,
 	return g, rc, err
 }
 
-// BreakGlass gives a role to one user for at most MaxBreakGlass, with a mandatory
-// justification. Its entries carry actor type break_glass. The access ends at the expiry
-// instant: reads compare with the clock, and ExpireAccess records access.expired later.
-func (s *Service) BreakGlass(ctx context.Context, o Origin, tenant, userID, role, justification string, d time.Duration) (scimtrail.Grant, scimtrail.Receipt, error) {
-	if justification == "" {
-		return scimtrail.Grant{}, scimtrail.Receipt{}, scimtrail.Errorf(scimtrail.EINVALID, "break-glass needs a \"justification\"")
-	}
-	if d <= 0 || d > MaxBreakGlass {
-		return scimtrail.Grant{}, scimtrail.Receipt{}, scimtrail.Errorf(scimtrail.EINVALID, "break-glass \"duration\" must be positive and at most %s", MaxBreakGlass)
-	}
-	o.Actor.Type = scimtrail.ActorBreakGlass
-	g := scimtrail.Grant{Tenant: tenant, ID: newID(), UserID: userID, Role: role, Kind: scimtrail.GrantBreakGlass, Reason: justification, By: o.Actor.ID}
-	rc, err := s.insertGrant(ctx, o, &g, "break_glass.granted", d)
-	return g, rc, err
-}
-
 // insertGrant stores g, which expires ttl after it is made when ttl is not 0, and recomputes
 // the user's access, all in one transaction.
 func (s *Service) insertGrant(ctx context.Context, o Origin, g *scimtrail.Grant, act string, ttl time.Duration) (scimtrail.Receipt, error) {
 	var rc scimtrail.Receipt
 	err := s.store.Update(ctx, g.Tenant, func(tx scimtrail.Tx) error {
-		if err := tenantExists(ctx, tx, g.Tenant); err != nil {
-			return err
-		}
-		u, err := tx.Resource(ctx, g.Tenant, scimtrail.UserResource, g.UserID)
-		if isNotFound(err) {
-			return scimtrail.Errorf(scimtrail.EINVALID, "user %q does not exist in tenant %s", g.UserID, g.Tenant)
-		} else if err != nil {
-			return err
-		}
-		if !u.Active {
-			return scimtrail.Errorf(scimtrail.EINVALID, "user %q is deactivated and can hold no access", g.UserID)
-		}
-		role, err := liveRole(ctx, tx, g.Tenant, g.Role)
-		if err != nil {
-			return err
-		}
 		at := s.stamp()
-		g.Created = at
-		if ttl != 0 {
-			g.Expires = at.Add(ttl)
-		}
-		if err := checkExternalGrant(ctx, tx, g, role, at); err != nil { // external.go
-			return err
-		}
-		if err := tx.InsertGrant(ctx, *g); err != nil {
-			return err
-		}
-		changes := []scimtrail.Change{{Path: "user_id", New: g.UserID}, {Path: "role", New: g.Role}}
-		if !g.Expires.IsZero() {
-			changes = append(changes, scimtrail.Change{Path: "expires", New: g.Expires.Format(scimtrail.TimeFormat)})
-		}
-		st, err := loadAccessState(ctx, tx, g.Tenant)
+		entries, err := s.grantEntries(ctx, tx, g, act, ttl, at)
 		if err != nil {
 			return err
 		}
-		derived, err := s.recomputeAccess(ctx, tx, g.Tenant, at, st, []string{g.UserID})
-		if err != nil {
-			return err
-		}
-		e := scimtrail.Entry{Action: act, Target: grantTarget(*g), Changes: changes, Reason: g.Reason}
-		rc, err = appendEntries(ctx, tx, g.Tenant, o, at, append([]scimtrail.Entry{e}, derived...)...)
+		rc, err = appendEntries(ctx, tx, g.Tenant, o, at, entries...)
 		return err
 	})
 	return rc, err
+}
+
+// checkGrantable returns EINVALID unless the user exists and is active and the role is live,
+// and ENOTFOUND for the tenant. It returns the role.
+func checkGrantable(ctx context.Context, tx scimtrail.ReadTx, tenant, userID, role string) (scimtrail.Role, error) {
+	if err := tenantExists(ctx, tx, tenant); err != nil {
+		return scimtrail.Role{}, err
+	}
+	u, err := tx.Resource(ctx, tenant, scimtrail.UserResource, userID)
+	if isNotFound(err) {
+		return scimtrail.Role{}, scimtrail.Errorf(scimtrail.EINVALID, "user %q does not exist in tenant %s", userID, tenant)
+	} else if err != nil {
+		return scimtrail.Role{}, err
+	}
+	if !u.Active {
+		return scimtrail.Role{}, scimtrail.Errorf(scimtrail.EINVALID, "user %q is deactivated and can hold no access", userID)
+	}
+	return liveRole(ctx, tx, tenant, role)
+}
+
+// grantEntries stores g, made at at and expiring ttl later when ttl is not 0, recomputes the
+// user's access and returns the entries that record both, for the caller to append.
+func (s *Service) grantEntries(ctx context.Context, tx scimtrail.Tx, g *scimtrail.Grant, act string, ttl time.Duration, at time.Time) ([]scimtrail.Entry, error) {
+	role, err := checkGrantable(ctx, tx, g.Tenant, g.UserID, g.Role)
+	if err != nil {
+		return nil, err
+	}
+	g.Created = at
+	if ttl != 0 {
+		g.Expires = at.Add(ttl)
+	}
+	if err := checkExternalGrant(ctx, tx, g, role, at); err != nil { // external.go
+		return nil, err
+	}
+	if err := tx.InsertGrant(ctx, *g); err != nil {
+		return nil, err
+	}
+	changes := []scimtrail.Change{{Path: "user_id", New: g.UserID}, {Path: "role", New: g.Role}}
+	if !g.Expires.IsZero() {
+		changes = append(changes, scimtrail.Change{Path: "expires", New: g.Expires.Format(scimtrail.TimeFormat)})
+	}
+	st, err := loadAccessState(ctx, tx, g.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	derived, err := s.recomputeAccess(ctx, tx, g.Tenant, at, st, []string{g.UserID})
+	if err != nil {
+		return nil, err
+	}
+	e := scimtrail.Entry{Action: act, Target: grantTarget(*g), Changes: changes, Reason: g.Reason}
+	return append([]scimtrail.Entry{e}, derived...), nil
 }
 
 // RevokeGrant revokes a direct or break-glass grant. Returns ENOTFOUND, ECONFLICT when it

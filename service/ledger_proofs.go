@@ -35,7 +35,7 @@ func (s *Service) signCheckpoint(ctx context.Context, head scimtrail.LedgerHead)
 		return err
 	}
 	return s.store.Update(ctx, head.Tenant, func(tx scimtrail.Tx) error {
-		_, err := tx.InsertCheckpoint(ctx, scimtrail.StoredCheckpoint{Tenant: head.Tenant, Size: head.Size, Root: root, Note: note})
+		_, err := tx.InsertCheckpoint(ctx, scimtrail.StoredCheckpoint{Tenant: head.Tenant, Size: head.Size, Root: root, Note: note, Signed: s.now().UTC()})
 		return err
 	})
 }

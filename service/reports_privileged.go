@@ -121,6 +121,11 @@ func (s *Service) PrivilegedChanges(ctx context.Context, tenant string, from, to
 						c.Role, c.UserID = g.Role, g.UserID
 					}
 				}
+			case "break_glass.requested", "break_glass.approved", "break_glass.denied":
+				// Who asked for emergency access and who approved or refused it.
+				old := e.Action != "break_glass.requested"
+				e.change("role", old, &c.Role)
+				e.change("user_id", old, &c.UserID)
 			case "mapping.created", "mapping.deleted":
 				e.change("role", e.Action == "mapping.deleted", &c.Role)
 				e.change("group_id", e.Action == "mapping.deleted", &c.GroupID)

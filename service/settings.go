@@ -131,6 +131,9 @@ func withDefaults(st scimtrail.TenantSettings) scimtrail.TenantSettings {
 	if st.PasswordPolicy == "" {
 		st.PasswordPolicy = PasswordDiscard
 	}
+	if st.BreakGlassApproval == "" {
+		st.BreakGlassApproval = scimtrail.BreakGlassApprovalNone
+	}
 	return st
 }
 
@@ -346,6 +349,8 @@ func uniqueKey(a schema.Attribute, v any) (string, bool) {
 type SettingsChange struct {
 	Dialect        *string `json:"dialect"`
 	PasswordPolicy *string `json:"password_policy"`
+	// BreakGlassApproval is "none" or "second_admin" (scimtrail.BreakGlassApproval*).
+	BreakGlassApproval *string `json:"break_glass_approval"`
 }
 
 // TenantSettings returns the tenant's settings with defaults filled in. Returns ENOTFOUND
@@ -377,6 +382,10 @@ func (s *Service) UpdateTenantSettings(ctx context.Context, o Origin, tenant str
 		return scimtrail.TenantSettings{}, scimtrail.Receipt{}, scimtrail.Errorf(scimtrail.EINVALID,
 			"password_policy must be discard or reject, not %q", *c.PasswordPolicy)
 	}
+	if c.BreakGlassApproval != nil && *c.BreakGlassApproval != scimtrail.BreakGlassApprovalNone && *c.BreakGlassApproval != scimtrail.BreakGlassApprovalSecondAdmin {
+		return scimtrail.TenantSettings{}, scimtrail.Receipt{}, scimtrail.Errorf(scimtrail.EINVALID,
+			"break_glass_approval must be none or second_admin, not %q", *c.BreakGlassApproval)
+	}
 	var next scimtrail.TenantSettings
 	var rc scimtrail.Receipt
 	err := s.store.Update(ctx, tenant, func(tx scimtrail.Tx) error {
@@ -397,6 +406,10 @@ func (s *Service) UpdateTenantSettings(ctx context.Context, o Origin, tenant str
 		if c.PasswordPolicy != nil && *c.PasswordPolicy != cur.PasswordPolicy {
 			next.PasswordPolicy = *c.PasswordPolicy
 			changes = append(changes, scimtrail.Change{Path: "password_policy", Old: cur.PasswordPolicy, New: next.PasswordPolicy})
+		}
+		if c.BreakGlassApproval != nil && *c.BreakGlassApproval != cur.BreakGlassApproval {
+			next.BreakGlassApproval = *c.BreakGlassApproval
+			changes = append(changes, scimtrail.Change{Path: "break_glass_approval", Old: cur.BreakGlassApproval, New: next.BreakGlassApproval})
 		}
 		at := s.stamp()
 		if len(changes) == 0 {

@@ -64,7 +64,7 @@ func (t *txn) LeafHashes(ctx context.Context, tenant string, after int64, limit 
 }
 
 func (t *txn) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.StoredCheckpoint, error) {
-	rows, err := t.query(ctx, `SELECT size, root, note FROM checkpoints WHERE tenant = ? ORDER BY size`, tenant)
+	rows, err := t.query(ctx, `SELECT size, root, note, signed_us FROM checkpoints WHERE tenant = ? ORDER BY size`, tenant)
 	if err != nil {
 		return nil, dbErr("reading checkpoints", err)
 	}
@@ -72,9 +72,11 @@ func (t *txn) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.Store
 	var out []scimtrail.StoredCheckpoint
 	for rows.Next() {
 		c := scimtrail.StoredCheckpoint{Tenant: tenant}
-		if err := rows.Scan(&c.Size, &c.Root, &c.Note); err != nil {
+		var signed sql.NullInt64
+		if err := rows.Scan(&c.Size, &c.Root, &c.Note, &signed); err != nil {
 			return nil, dbErr("reading checkpoints", err)
 		}
+		c.Signed = fromOptMicros(signed)
 		out = append(out, c)
 	}
 	return out, dbErr("reading checkpoints", rows.Err())
@@ -82,7 +84,9 @@ func (t *txn) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.Store
 
 func (t *txn) LatestCheckpoint(ctx context.Context, tenant string) (scimtrail.StoredCheckpoint, error) {
 	c := scimtrail.StoredCheckpoint{Tenant: tenant}
-	err := t.queryRow(ctx, `SELECT size, root, note FROM checkpoints WHERE tenant = ? ORDER BY size DESC LIMIT 1`, tenant).Scan(&c.Size, &c.Root, &c.Note)
+	var signed sql.NullInt64
+	err := t.queryRow(ctx, `SELECT size, root, note, signed_us FROM checkpoints WHERE tenant = ? ORDER BY size DESC LIMIT 1`, tenant).Scan(&c.Size, &c.Root, &c.Note, &signed)
+	c.Signed = fromOptMicros(signed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, notFound("the log of tenant %q has no checkpoint yet", tenant)
 	}
@@ -109,8 +113,8 @@ func (t *txn) UncheckpointedHeads(ctx context.Context) ([]scimtrail.LedgerHead, 
 }
 
 func (t *txn) InsertCheckpoint(ctx context.Context, c scimtrail.StoredCheckpoint) (bool, error) {
-	res, err := t.exec(ctx, `INSERT INTO checkpoints (tenant, size, root, note) VALUES (?, ?, ?, ?)
-		ON CONFLICT (tenant, size) DO NOTHING`, c.Tenant, c.Size, c.Root, c.Note)
+	res, err := t.exec(ctx, `INSERT INTO checkpoints (tenant, size, root, note, signed_us) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (tenant, size) DO NOTHING`, c.Tenant, c.Size, c.Root, c.Note, optMicros(c.Signed))
 	if err != nil {
 		return false, dbErr("storing a checkpoint", err)
 	}

@@ -14,8 +14,8 @@ import (
 func (t *txn) TenantSettings(ctx context.Context, tenant string) (scimtrail.TenantSettings, error) {
 	s := scimtrail.TenantSettings{Tenant: tenant}
 	var updated int64
-	err := t.queryRow(ctx, `SELECT dialect, password_policy, updated_us FROM tenant_settings WHERE tenant = ?`, tenant).
-		Scan(&s.Dialect, &s.PasswordPolicy, &updated)
+	err := t.queryRow(ctx, `SELECT dialect, password_policy, break_glass_approval, updated_us FROM tenant_settings WHERE tenant = ?`, tenant).
+		Scan(&s.Dialect, &s.PasswordPolicy, &s.BreakGlassApproval, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, nil
 	}
@@ -27,9 +27,10 @@ func (t *txn) TenantSettings(ctx context.Context, tenant string) (scimtrail.Tena
 }
 
 func (t *txn) PutTenantSettings(ctx context.Context, s scimtrail.TenantSettings) error {
-	_, err := t.exec(ctx, `INSERT INTO tenant_settings (tenant, dialect, password_policy, updated_us) VALUES (?, ?, ?, ?)
-		ON CONFLICT (tenant) DO UPDATE SET dialect = excluded.dialect, password_policy = excluded.password_policy, updated_us = excluded.updated_us`,
-		s.Tenant, s.Dialect, s.PasswordPolicy, micros(s.Updated))
+	_, err := t.exec(ctx, `INSERT INTO tenant_settings (tenant, dialect, password_policy, break_glass_approval, updated_us) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (tenant) DO UPDATE SET dialect = excluded.dialect, password_policy = excluded.password_policy,
+			break_glass_approval = excluded.break_glass_approval, updated_us = excluded.updated_us`,
+		s.Tenant, s.Dialect, s.PasswordPolicy, s.BreakGlassApproval, micros(s.Updated))
 	return dbErr("storing tenant settings", err)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -44,7 +45,7 @@ func testLedgerTree(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 		var first, second bool
 		update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
 			var err error
-			first, err = tx.InsertCheckpoint(ctx, scimtrail.StoredCheckpoint{Tenant: "acme", Size: 1, Root: []byte("r1"), Note: []byte("n1")})
+			first, err = tx.InsertCheckpoint(ctx, scimtrail.StoredCheckpoint{Tenant: "acme", Size: 1, Root: []byte("r1"), Note: []byte("n1"), Signed: base.Add(time.Minute)})
 			if err != nil {
 				return err
 			}
@@ -60,8 +61,11 @@ func testLedgerTree(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 				t.Errorf("Checkpoints = %+v, %v; want the first only", cps, err)
 			}
 			latest, err := tx.LatestCheckpoint(ctx, "acme")
-			if err != nil || latest.Size != 1 {
-				t.Errorf("LatestCheckpoint = %+v, %v", latest, err)
+			if err != nil || latest.Size != 1 || !latest.Signed.Equal(base.Add(time.Minute)) {
+				t.Errorf("LatestCheckpoint = %+v, %v; want size 1 signed at %v", latest, err, base.Add(time.Minute))
+			}
+			if len(cps) == 1 && !cps[0].Signed.Equal(base.Add(time.Minute)) {
+				t.Errorf("Checkpoints[0].Signed = %v, want %v", cps[0].Signed, base.Add(time.Minute))
 			}
 			_, err = tx.LatestCheckpoint(ctx, "globex")
 			wantCode(t, err, scimtrail.ENOTFOUND, "LatestCheckpoint of a log without one")

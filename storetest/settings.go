@@ -26,7 +26,7 @@ func testSettings(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	})
 	want := scimtrail.TenantSettings{Tenant: "acme", Dialect: "entra", PasswordPolicy: "reject", Updated: base}
 	update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error { return tx.PutTenantSettings(ctx, want) })
-	want2 := scimtrail.TenantSettings{Tenant: "acme", Dialect: "strict", PasswordPolicy: "discard", Updated: base.Add(time.Second)}
+	want2 := scimtrail.TenantSettings{Tenant: "acme", Dialect: "strict", PasswordPolicy: "discard", BreakGlassApproval: scimtrail.BreakGlassApprovalSecondAdmin, Updated: base.Add(time.Second)}
 	update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error { return tx.PutTenantSettings(ctx, want2) })
 	ext := scimtrail.TenantSchema{Tenant: "acme", URN: "urn:acme:User", ResourceType: scimtrail.UserResource,
 		Definition: []byte(`{"id":"urn:acme:User"}`), Created: base}

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("Drift", func(t *testing.T) { testDrift(t, open) })
 	t.Run("Reviews", func(t *testing.T) { testReviews(t, open) })
 	t.Run("External", func(t *testing.T) { testExternal(t, open) })
+	t.Run("BreakGlassRequests", func(t *testing.T) { testBreakGlassRequests(t, open) })
 	t.Run("UniqueValues", func(t *testing.T) { testUniqueValues(t, open) })
 }
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -82,13 +83,14 @@ func b64s(tb testing.TB, ss []string) [][]byte {
 }
 
 type proofResp struct {
-	Seq      int64    `json:"seq"`
-	LeafHash string   `json:"leaf_hash"`
-	Size     int64    `json:"size"`
-	Root     string   `json:"root"`
-	Hashes   []string `json:"hashes"`
-	From     int64    `json:"from"`
-	Note     string   `json:"checkpoint"`
+	Seq      int64     `json:"seq"`
+	LeafHash string    `json:"leaf_hash"`
+	Size     int64     `json:"size"`
+	Root     string    `json:"root"`
+	Hashes   []string  `json:"hashes"`
+	From     int64     `json:"from"`
+	Note     string    `json:"checkpoint"`
+	Signed   time.Time `json:"signed"`
 }
 
 // TestLedgerEndToEnd drives the ledger's HTTP surfaces and CLI on a real server: signed
@@ -121,6 +123,10 @@ func TestLedgerEndToEnd(t *testing.T) {
 			t.Fatalf("origin %q, want scimtrail/<install-id>/acme", origin)
 		}
 		firstSize, firstRoot := signedTree(t, []byte(first.Note), verifiers, origin)
+		// The signing time is stored with the checkpoint (it was signed just now, on demand).
+		if d := time.Since(first.Signed); d < -time.Minute || d > 10*time.Minute {
+			t.Fatalf("checkpoint signed at %v, want about now", first.Signed)
+		}
 
 		// More than one full tile of entries.
 		for i := range 258 {

@@ -459,8 +459,32 @@ func formFailed(v *view, d interface{ setError(string, url.Values) }, r *http.Re
 		d.setError(scimtrail.ErrorMessage(err), r.PostForm)
 		v.Status = http.StatusBadRequest
 		return nil
+	case scimtrail.EFORBIDDEN:
+		// A refusal the person can act on (a delegated admin's scope, the requester
+		// approving their own break-glass), shown where the form is.
+		d.setError(scimtrail.ErrorMessage(err), r.PostForm)
+		v.Status = http.StatusForbidden
+		return nil
 	}
 	return err
+}
+
+// mayGrant enforces a delegated admin token's scope as the API does: a scoped admin
+// grants, maps and breaks glass only for the roles in its scope.
+func (c *Console) mayGrant(r *http.Request, v *view, role string) error {
+	if v.Session.token.Kind != scimtrail.TokenAdmin {
+		return nil
+	}
+	return c.svc.MayGrant(r.Context(), v.Session.token, role)
+}
+
+// mayIssueTokens enforces a delegated admin token's scope on SCIM token issue, rotation
+// and revocation, as the API does.
+func (c *Console) mayIssueTokens(r *http.Request, v *view) error {
+	if v.Session.token.Kind != scimtrail.TokenAdmin {
+		return nil
+	}
+	return c.svc.MayIssueTokens(r.Context(), v.Session.token, scimtrail.TokenSCIM, nil)
 }
 
 func (d *rolesData) setError(msg string, f url.Values) { d.Error, d.Form = msg, f }
@@ -500,6 +524,9 @@ func (c *Console) createMapping(w http.ResponseWriter, r *http.Request, v *view)
 		if group == "" || role == "" {
 			return scimtrail.Errorf(scimtrail.EINVALID, "Choose both a group and a role to map it to.")
 		}
+		if err := c.mayGrant(r, v, role); err != nil {
+			return err
+		}
 		_, _, err := c.svc.CreateMapping(r.Context(), o, v.TenantID, group, role)
 		if scimtrail.ErrorCode(err) == scimtrail.ECONFLICT {
 			return scimtrail.Errorf(scimtrail.ECONFLICT, "That group is already mapped to that role.")
@@ -524,6 +551,9 @@ func (c *Console) createGrant(w http.ResponseWriter, r *http.Request, v *view) (
 		reason := strings.TrimSpace(r.PostFormValue("reason"))
 		if reason == "" {
 			return scimtrail.Errorf(scimtrail.EINVALID, "Say why this person needs the role: a direct grant needs a reason, which the audit log keeps.")
+		}
+		if err := c.mayGrant(r, v, r.PostFormValue("role")); err != nil {
+			return err
 		}
 		_, _, err = c.svc.GrantRole(r.Context(), o, v.TenantID, user, r.PostFormValue("role"), reason)
 		return err
@@ -632,133 +662,6 @@ func (c *Console) roleHolders(w http.ResponseWriter, r *http.Request, v *view) (
 }
 
 // breakGlassData is the Break-glass page.
-type breakGlassData struct {
-	Live      []scimtrail.Role
-	Active    []grantView
-	History   []breakGlassUse
-	Durations []string
-	Max       string
-	Error     string
-	Form      url.Values
-}
-
-func (d *breakGlassData) setError(msg string, f url.Values) { d.Error, d.Form = msg, f }
-
-// breakGlassUse is one break-glass grant as the log recorded it.
-type breakGlassUse struct {
-	Seq                 int64
-	Time, Expires       time.Time
-	By, User, Role, Why string
-}
-
-// breakGlassDurations are the choices of the request form, up to service.MaxBreakGlass.
-var breakGlassDurations = []string{"15m", "30m", "1h", "2h", "4h", "8h"}
-
-func (c *Console) breakGlassData(r *http.Request, tenant string) (*breakGlassData, error) {
-	ctx := r.Context()
-	n, err := c.names(r, tenant)
-	if err != nil {
-		return nil, err
-	}
-	d := &breakGlassData{Form: url.Values{}, Max: service.MaxBreakGlass.String()}
-	for _, s := range breakGlassDurations {
-		if dur, _ := time.ParseDuration(s); dur <= service.MaxBreakGlass {
-			d.Durations = append(d.Durations, s)
-		}
-	}
-	roles, err := c.svc.Roles(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	for _, ro := range roles {
-		if ro.Retired.IsZero() {
-			d.Live = append(d.Live, ro)
-		}
-	}
-	gs, err := c.svc.Grants(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	now := c.svc.Now()
-	for _, g := range gs {
-		if g.Kind == scimtrail.GrantBreakGlass && g.Expires.After(now) {
-			d.Active = append(d.Active, grantView{Grant: g, User: n.user(g.UserID), RoleName: n.role(g.Role)})
-		}
-	}
-	slices.SortFunc(d.Active, func(a, b grantView) int { return a.Expires.Compare(b.Expires) })
-	entries, err := c.svc.AuditEntries(ctx, tenant, 0, service.MaxResults, scimtrail.EntryFilter{Action: "break_glass.granted"})
-	if err != nil {
-		return nil, err
-	}
-	for i := len(entries) - 1; i >= 0; i-- {
-		e := decode(entries[i])
-		u := breakGlassUse{Seq: e.Seq, Time: e.Time, By: e.ActorLabel(), Why: e.Reason}
-		for _, ch := range e.Changes {
-			s, _ := ch.New.(string)
-			switch ch.Path {
-			case "user_id":
-				u.User = n.user(s)
-			case "role":
-				u.Role = n.role(s)
-			case "expires":
-				u.Expires, _ = time.Parse(time.RFC3339Nano, s)
-			}
-		}
-		d.History = append(d.History, u)
-	}
-	return d, nil
-}
-
-func (c *Console) breakGlass(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
-	d, err := c.breakGlassData(r, v.TenantID)
-	if err != nil {
-		return "", err
-	}
-	switch r.URL.Query().Get("done") {
-	case "granted":
-		v.Flash = "Break-glass access was granted. It ends by itself when the time runs out; every action under it is flagged in the audit log."
-	case "revoked":
-		v.Flash = "The break-glass access was ended."
-	}
-	v.Title = "Break-glass"
-	v.Data = d
-	return "breakglass", nil
-}
-
-func (c *Console) requestBreakGlass(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
-	r.ParseForm()
-	err := func() error {
-		user, err := c.findUser(r, v.TenantID, r.PostFormValue("user"))
-		if err != nil {
-			return err
-		}
-		why := strings.TrimSpace(r.PostFormValue("justification"))
-		if why == "" {
-			return scimtrail.Errorf(scimtrail.EINVALID, "Say why emergency access is needed: break-glass needs a justification, which the audit log keeps.")
-		}
-		dur, err := time.ParseDuration(r.PostFormValue("duration"))
-		if err != nil {
-			return scimtrail.Errorf(scimtrail.EINVALID, "Choose how long the access should last.")
-		}
-		_, _, err = c.svc.BreakGlass(r.Context(), c.origin(w, r, v.Session), v.TenantID, user, r.PostFormValue("role"), why, dur)
-		return err
-	}()
-	if err == nil {
-		http.Redirect(w, r, "/console/t/"+v.TenantID+"/break-glass?done=granted", http.StatusSeeOther)
-		return "", nil
-	}
-	d, derr := c.breakGlassData(r, v.TenantID)
-	if derr != nil {
-		return "", derr
-	}
-	v.Title = "Break-glass"
-	v.Data = d
-	if err := formFailed(v, d, r, err); err != nil {
-		return "", err
-	}
-	return "breakglass", nil
-}
-
 func jsonString(s string) (string, error) {
 	b, err := json.Marshal(s)
 	return string(b), err

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/service"
 )
 
@@ -187,5 +188,46 @@ func TestAccessPagesTenantIsolation(t *testing.T) {
 	_, body, _ := f.get(t, c, "/console/t/globex/roles/viewer")
 	if strings.Contains(body, "alice") {
 		t.Error("globex's holders of viewer list acme's alice")
+	}
+}
+
+// TestScopedAdminInConsole: a delegated admin token whose scope lists only viewer signs in to
+// the console; granting, mapping or breaking glass for billing-admin and issuing, rotating or
+// revoking SCIM tokens are refused with the scope's reason, as on the API, and change nothing;
+// granting viewer works.
+func TestScopedAdminInConsole(t *testing.T) {
+	f := newFixture(t)
+	_, eng, _ := accessFixture(t, f)
+	scoped, _, err := f.svc.IssueScopedToken(t.Context(), operator, "acme", scimtrail.TokenAdmin, "helpdesk", 0,
+		scimtrail.TokenScope{GrantableRoles: []string{"viewer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scimTok, _, err := f.svc.IssueToken(t.Context(), operator, "acme", scimtrail.TokenSCIM, "okta", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.client(t)
+	f.signIn(t, c, scoped.Secret)
+	before := len(f.entries(t, "acme"))
+	for path, form := range map[string]url.Values{
+		"/console/t/acme/grants":                                   {"user": {"alice@acme.example"}, "role": {"billing-admin"}, "reason": {"x"}},
+		"/console/t/acme/mappings":                                 {"group": {eng}, "role": {"billing-admin"}},
+		"/console/t/acme/break-glass":                              {"user": {"alice@acme.example"}, "role": {"billing-admin"}, "justification": {"x"}, "duration": {"1h"}},
+		"/console/t/acme/connect/tokens":                           {"name": {"sneaky"}, "expires": {"30d"}},
+		"/console/t/acme/connect/tokens/" + scimTok.ID + "/rotate": {},
+		"/console/t/acme/connect/tokens/" + scimTok.ID + "/revoke": {},
+	} {
+		status, body, _ := f.post(t, c, path, form, nil)
+		if status != http.StatusForbidden || !strings.Contains(body, "scope") || strings.Contains(body, "auditor token") {
+			t.Errorf("POST %s by a scoped admin: %d, want 403 naming the scope:\n%.2000s", path, status, body)
+		}
+	}
+	if after := len(f.entries(t, "acme")); after != before {
+		t.Fatalf("refused console actions wrote %d entries", after-before)
+	}
+	status, _, _ := f.post(t, c, "/console/t/acme/grants", url.Values{"user": {"alice@acme.example"}, "role": {"viewer"}, "reason": {"helpdesk ticket 12"}}, nil)
+	if status != http.StatusSeeOther {
+		t.Fatalf("granting a role in scope: %d, want 303", status)
 	}
 }

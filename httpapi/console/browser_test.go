@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -18,7 +19,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/scimtrail/scimtrail/export/webhook"
+	"github.com/scimtrail/scimtrail/ledger"
 	"github.com/scimtrail/scimtrail/service"
 )
 
@@ -61,6 +65,9 @@ func runWithBrowser(m *testing.M) int {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// insecure.test is the test server under a name that is not localhost, so a page
+		// served from it over http is not a secure context and has no WebCrypto.
+		chromedp.Flag("host-resolver-rules", "MAP insecure.test 127.0.0.1"),
 		chromedp.WindowSize(1280, 800),
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -231,6 +238,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	wantText(t, ctx, "#last-sync", "just now")
 	wantText(t, ctx, "#recent", "group.created")
 	wantText(t, ctx, "#log-integrity", "signed by scimtrail-test")
+	// The signing time is stored with the checkpoint and shown in words and in UTC.
+	signedAt := get(t, ctx, chromedp.AttributeValue(chromedp.CSS("#checkpoint-signed"), "datetime")).Value
+	if at, err := time.Parse(time.RFC3339, signedAt); err != nil || time.Since(at) > 10*time.Minute || time.Since(at) < -time.Minute {
+		t.Fatalf("checkpoint signing time shown as %q (%v), want about now", signedAt, err)
+	}
 	bars := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#changes-chart rect").length`))
 	if bars == 0 {
 		t.Fatal("the changes chart draws no bars")
@@ -249,7 +261,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	run(t, ctx, chromedp.WaitVisible(chromedp.CSS(`#entries > li:first-child .proof[data-state=ok]`)))
 	wantText(t, ctx, "#entries > li:first-child .proof", "Verified in your browser against checkpoint")
 	wantText(t, ctx, "#entries > li:first-child .proof", "signed by scimtrail-test")
+	wantText(t, ctx, "#entries > li:first-child .signature[data-state=ok]", "signature verified")
 	shoot(t, ctx, "audit")
+	checkForgedCheckpoints(t, ctx, f)
 
 	// Filter by action prefix: only token entries, and the console issue is among them.
 	run(t, ctx,
@@ -454,6 +468,109 @@ func TestProofVerifierInBrowser(t *testing.T) {
 			}
 		}
 	}
+
+	// Signed notes made by Go's golang.org/x/mod/sumdb/note: scimtrailNote accepts only a
+	// signature by a listed key over the exact text.
+	skey, vkey, err := ledger.GenerateKey("log.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherKey, _ := ledger.GenerateKey("log.example")
+	_, thirdKey, _ := ledger.GenerateKey("third")
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := sha256.Sum256([]byte("root"))
+	signed, err := ledger.SignCheckpoint(ledger.Checkpoint{Origin: "scimtrail/test/acme", Size: 42, Root: root[:]}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := strings.Replace(string(signed), "\n42\n", "\n43\n", 1)
+	for _, c := range []struct {
+		name   string
+		note   string
+		keys   []string
+		wantOK bool
+	}{
+		{"Good", string(signed), []string{vkey}, true},
+		{"RetiredKeyListedSecond", string(signed), []string{thirdKey, "garbage", vkey}, true},
+		{"WrongKeySameName", string(signed), []string{otherKey}, false},
+		{"NoKeys", string(signed), nil, false},
+		{"TamperedSize", tampered, []string{vkey}, false},
+		{"Unsigned", strings.SplitAfter(string(signed), "\n\n")[0], []string{vkey}, false},
+	} {
+		keys, _ := json.Marshal(c.keys)
+		got := get(t, ctx, chromedp.Evaluate[map[string]any](fmt.Sprintf(`scimtrailNote.verify(%q, %s)`, c.note, keys), chromedp.EvalAwaitPromise))
+		if ok, _ := got["ok"].(bool); ok != c.wantOK {
+			t.Errorf("%s: scimtrailNote.verify = %v, want ok=%v", c.name, got, c.wantOK)
+		}
+		if c.wantOK {
+			cp, _ := got["checkpoint"].(map[string]any)
+			if cp["size"] != float64(42) || cp["root"] != hex.EncodeToString(root[:]) || cp["origin"] != "scimtrail/test/acme" || got["key"] != "log.example" {
+				t.Errorf("%s: verified checkpoint %v", c.name, got)
+			}
+		}
+	}
+}
+
+// checkForgedCheckpoints shows the audit page a wrong key and then a tampered checkpoint
+// whose size and root are still right, so only the signature check can catch it: the page
+// must say the signature is not verified and not call the entry verified.
+func checkForgedCheckpoints(t *testing.T, ctx context.Context, f *fixture) {
+	t.Helper()
+	openFirst := func() {
+		run(t, ctx,
+			chromedp.Navigate(f.srv.URL+"/console/t/acme/audit"),
+			chromedp.WaitVisible(chromedp.CSS("#entries")),
+			chromedp.Click(chromedp.CSS("#entries > li:first-child summary")),
+			chromedp.WaitVisible(chromedp.CSS(`#entries > li:first-child .signature[data-state=bad]`)),
+		)
+		wantText(t, ctx, "#entries > li:first-child .signature", "NOT verified")
+		if got := text(t, ctx, "#entries > li:first-child .proof"); strings.Contains(got, "Verified") {
+			t.Fatalf("with a bad signature the proof line says %q", got)
+		}
+	}
+	t.Run("WrongKey", func(t *testing.T) {
+		_, other, err := ledger.GenerateKey("scimtrail-test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.forge(t, "/api/v1/audit/keys", `{"keys":[`+strconv.Quote(other)+`]}`)
+		openFirst()
+		wantText(t, ctx, "#entries > li:first-child .signature", "wrong or unknown key")
+	})
+	t.Run("NotSecureContext", func(t *testing.T) {
+		other := tab(t)
+		insecure := strings.Replace(f.srv.URL, "127.0.0.1", "insecure.test", 1)
+		signInBrowser(t, other, insecure, f.acmeAuditor)
+		run(t, other,
+			chromedp.Navigate(insecure+"/console/t/acme/audit"),
+			chromedp.WaitVisible(chromedp.CSS("#entries")),
+			chromedp.Click(chromedp.CSS("#entries > li:first-child summary")),
+			chromedp.WaitVisible(chromedp.CSS(`#entries > li:first-child .signature[data-state=unavailable]`)),
+		)
+		wantText(t, other, "#entries > li:first-child .signature", "cannot verify signature here")
+		if got := text(t, other, "#entries > li:first-child .proof"); strings.Contains(got, "Verified") {
+			t.Fatalf("without WebCrypto the proof line says %q", got)
+		}
+	})
+	t.Run("TamperedNote", func(t *testing.T) {
+		c := f.client(t)
+		f.signIn(t, c, f.acmeAuditor)
+		_, body, _ := f.get(t, c, "/console/t/acme/audit/checkpoint")
+		var cp map[string]any
+		if err := json.Unmarshal([]byte(body), &cp); err != nil {
+			t.Fatalf("checkpoint: %v: %s", err, body)
+		}
+		note := cp["note"].(string)
+		origin, rest, _ := strings.Cut(note, "\n")
+		cp["note"] = origin + "-forged\n" + rest
+		forged, _ := json.Marshal(cp)
+		f.forge(t, "/console/t/acme/audit/checkpoint", string(forged))
+		openFirst()
+		wantText(t, ctx, "#entries > li:first-child .signature", "altered")
+	})
 }
 
 func jsArray(ss []string) string {
@@ -620,4 +737,86 @@ func TestExportsInBrowser(t *testing.T) {
 	if lines[0] != "200" || !strings.Contains(lines[1], "acme-credentials-at-") || !strings.HasPrefix(lines[2], "kind,id,owner") || !strings.Contains(csvText, scim.ID) {
 		t.Fatalf("credentials CSV download:\n%s", csvText)
 	}
+}
+
+// TestApprovalAndSettingsInBrowser: an admin turns on the second-admin policy on the
+// Settings page and asks for break-glass access, which waits; a second admin, in another
+// browser, approves it and sees it counting down; then a schema extension is registered.
+func TestApprovalAndSettingsInBrowser(t *testing.T) {
+	f := newFixture(t)
+	accessFixture(t, f)
+	second, _, err := f.svc.IssueToken(t.Context(), operator, "acme", "admin", "second-admin", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := f.srv.URL
+	ctx := tab(t)
+	signInBrowser(t, ctx, base, f.acmeAdmin)
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/settings"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#settings-form")),
+		chromedp.SetValue(chromedp.CSS("#set-approval"), "second_admin"),
+		chromedp.Click(chromedp.CSS("#save-settings")),
+		chromedp.WaitVisible(chromedp.CSS("#flash")),
+	)
+	if got := get(t, ctx, chromedp.Value(chromedp.CSS("#set-approval"))); got != "second_admin" {
+		t.Fatalf("after saving, the approval policy shows %q", got)
+	}
+	shoot(t, ctx, "settings")
+	// Narrow screen: the settings forms fit without sideways scrolling.
+	run(t, ctx, chromedp.EmulateViewport(390, 800), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#settings-form")))
+	if get(t, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {
+		t.Fatal("the settings page scrolls sideways at 390px")
+	}
+	run(t, ctx, chromedp.EmulateViewport(1280, 800))
+
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/break-glass"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#approval-policy")),
+		chromedp.SendKeys(chromedp.CSS("#bg-user"), "alice@acme.example"),
+		chromedp.SetValue(chromedp.CSS("#bg-role"), "billing-admin"),
+		chromedp.SetValue(chromedp.CSS("#bg-duration"), "2h"),
+		chromedp.SendKeys(chromedp.CSS("#bg-why"), "INC-77: payments down"),
+		chromedp.Click(chromedp.CSS("#request-break-glass")),
+		chromedp.WaitVisible(chromedp.CSS("#pending-requests")),
+	)
+	wantText(t, ctx, "#flash", "waiting for a second admin")
+	wantText(t, ctx, "#pending-requests", "alice@acme.example")
+	wantText(t, ctx, "#pending-requests .own-request", "another admin must approve")
+	if n := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#pending-requests .approve-request").length`)); n != 0 {
+		t.Fatalf("the requester sees %d approve buttons", n)
+	}
+	wantText(t, ctx, "#no-active", "Nobody has emergency access")
+	shoot(t, ctx, "breakglass-pending")
+
+	// The second admin, in a browser of their own, approves.
+	other := tab(t)
+	signInBrowser(t, other, base, second.Secret)
+	run(t, other,
+		chromedp.Navigate(base+"/console/t/acme/break-glass"),
+		chromedp.WaitVisible(chromedp.CSS("#pending-requests .approve-request")),
+		// The approve form asks "Give … for 2h from now?": answer yes.
+		chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Click(chromedp.CSS("#pending-requests .approve-request")),
+		chromedp.WaitVisible(chromedp.CSS("#active-break-glass")),
+	)
+	wantText(t, other, "#flash", "approved")
+	if got := text(t, other, "#active-break-glass .countdown"); !strings.HasPrefix(got, "1h 59m") && !strings.HasPrefix(got, "2h 00m") {
+		t.Fatalf("after approval the countdown shows %q, want two hours from approval", got)
+	}
+	wantText(t, other, "#decided-requests", "approved")
+	wantText(t, other, "#decided-requests", "second-admin")
+	shoot(t, other, "breakglass-approved")
+
+	// Schema extensions: register one by pasting its definition.
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href$="/schemas"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#no-schemas")),
+		chromedp.SetValue(chromedp.CSS("#schema-definition"), `{"id":"urn:example:params:scim:schemas:extension:acme:2.0:User","name":"AcmeUser","resourceType":"User","attributes":[{"name":"costCenter","type":"string"}]}`),
+		chromedp.Click(chromedp.CSS("#register-schema")),
+		chromedp.WaitVisible(chromedp.CSS("#schemas")),
+	)
+	wantText(t, ctx, "#schemas", "costCenter")
+	run(t, ctx, chromedp.Click(chromedp.CSS("#schemas summary")), chromedp.WaitVisible(chromedp.CSS("#schemas .schema-json")))
+	shoot(t, ctx, "schemas")
 }

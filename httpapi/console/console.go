@@ -125,6 +125,8 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/t/{tenant}/grants/{id}/revoke", c.page(c.revokeGrant))
 	mux.HandleFunc("GET /console/t/{tenant}/break-glass", c.page(c.breakGlass))
 	mux.HandleFunc("POST /console/t/{tenant}/break-glass", c.page(c.requestBreakGlass))
+	mux.HandleFunc("POST /console/t/{tenant}/break-glass/{id}/approve", c.page(c.decideBreakGlass(true)))
+	mux.HandleFunc("POST /console/t/{tenant}/break-glass/{id}/deny", c.page(c.decideBreakGlass(false)))
 	mux.HandleFunc("GET /console/t/{tenant}/audit", c.page(c.audit))
 	mux.HandleFunc("GET /console/t/{tenant}/audit/checkpoint", c.page(c.auditCheckpoint))
 	mux.HandleFunc("GET /console/t/{tenant}/audit/proof", c.page(c.auditProof))
@@ -141,6 +143,11 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/t/{tenant}/exports/{id}/retry", c.page(c.retrySink))
 	mux.HandleFunc("POST /console/t/{tenant}/exports/{id}/rotate", c.page(c.rotateSink))
 	mux.HandleFunc("POST /console/t/{tenant}/exports/{id}/delete", c.page(c.deleteSink))
+	mux.HandleFunc("GET /console/t/{tenant}/settings", c.page(c.settings))
+	mux.HandleFunc("POST /console/t/{tenant}/settings", c.page(c.saveSettings))
+	mux.HandleFunc("POST /console/t/{tenant}/settings/retention", c.page(c.saveRetention))
+	mux.HandleFunc("GET /console/t/{tenant}/schemas", c.page(c.schemas))
+	mux.HandleFunc("POST /console/t/{tenant}/schemas", c.page(c.registerSchema))
 	mux.HandleFunc("/console/", c.notFound)
 }
 

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/service"
@@ -16,6 +17,7 @@ type exportsData struct {
 	Formats       []choice // webhook
 	SyslogFormats []choice
 	FileFormats   []choice
+	KafkaFormats  []choice
 	Created       *service.CreatedSink // set on the response that generated a secret
 	Rotated       bool                 // Created holds a rotated secret rather than a new sink's
 	Error         string
@@ -36,6 +38,7 @@ var sinkFormats = []choice{
 var (
 	syslogFormats = []choice{{service.FormatRFC5424, "RFC 5424 (native record as the message)"}, {service.FormatCEF, "CEF (ArcSight Common Event Format)"}}
 	fileFormats   = []choice{{service.FormatJSONL, "JSON Lines (native records)"}, {service.FormatParquet, "Parquet (OCSF, Security Lake layout)"}}
+	kafkaFormats  = []choice{{service.FormatNative, "Native (ledger entry with its proof data)"}, {service.FormatOCSF, "OCSF"}}
 )
 
 // sinkView is a sink as a row of the page.
@@ -107,7 +110,7 @@ func (c *Console) exportsData(r *http.Request, tenant string) (*exportsData, err
 	if err != nil {
 		return nil, err
 	}
-	d := &exportsData{Formats: sinkFormats, SyslogFormats: syslogFormats, FileFormats: fileFormats, Form: map[string]string{}}
+	d := &exportsData{Formats: sinkFormats, SyslogFormats: syslogFormats, FileFormats: fileFormats, KafkaFormats: kafkaFormats, Form: map[string]string{}}
 	for _, s := range sinks {
 		d.Sinks = append(d.Sinks, sinkView{s})
 	}
@@ -143,7 +146,7 @@ func (c *Console) exports(w http.ResponseWriter, r *http.Request, v *view) (stri
 }
 
 // sinkFormFields are the form fields each sink type's form sends.
-var sinkFormFields = []string{"type", "url", "format", "token", "address", "ca_pem", "server_name", "dir"}
+var sinkFormFields = []string{"type", "url", "format", "token", "address", "ca_pem", "server_name", "dir", "brokers", "topic"}
 
 func (c *Console) createSink(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
 	form := map[string]string{}
@@ -154,6 +157,11 @@ func (c *Console) createSink(w http.ResponseWriter, r *http.Request, v *view) (s
 		Address: form["address"], Dir: form["dir"]}
 	if req.Type == "" {
 		req.Type = service.SinkWebhook
+	}
+	if req.Type == service.SinkKafka {
+		// Brokers are typed as a list separated by commas, spaces or new lines.
+		req.Brokers = strings.FieldsFunc(form["brokers"], func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+		req.Topic = form["topic"]
 	}
 	if req.Type == service.SinkSyslog && (form["ca_pem"] != "" || form["server_name"] != "") {
 		req.TLS = &service.SinkTLS{CAPEM: form["ca_pem"], ServerName: form["server_name"]}
@@ -190,7 +198,7 @@ func sinkError(err error) string {
 	if strings.HasPrefix(msg, "url is required") {
 		return "Type the https:// address of the receiver that should get the events."
 	}
-	if strings.HasPrefix(msg, "address is required") || strings.HasPrefix(msg, "dir is required") {
+	if strings.HasPrefix(msg, "address is required") || strings.HasPrefix(msg, "dir is required") || strings.HasPrefix(msg, "brokers must list") {
 		return "The sink was not created: " + msg + ". Fill in where the events should go."
 	}
 	return "The sink was not created: " + msg + "."

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,6 +38,26 @@ type fixture struct {
 	operatorSecret           string
 	globexUserID, globexUser string
 	skew                     atomic.Int64 // added to the wall clock: the service's clock
+	// forged maps a path to the JSON body the server answers instead of its own, so browser
+	// tests can show the console a wrong key or a tampered checkpoint.
+	forged sync.Map
+}
+
+// forge makes the server answer GET path with body until the test ends.
+func (f *fixture) forge(tb testing.TB, path, body string) {
+	f.forged.Store(path, body)
+	tb.Cleanup(func() { f.forged.Delete(path) })
+}
+
+func (f *fixture) serveForged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if body, ok := f.forged.Load(r.URL.Path); ok {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, body.(string))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // later moves the service's clock d forward, so tests can look at access "days ago".
@@ -89,7 +110,7 @@ func newFixture(tb testing.TB) *fixture {
 	f.globexAdmin = issue("globex", scimtrail.TokenAdmin, "globex-admin")
 	f.globexSCIM = issue("globex", scimtrail.TokenSCIM, "globex-okta")
 	f.operatorSecret = issue("", scimtrail.TokenOperator, "ops")
-	f.srv = httptest.NewServer(httpapi.NewHandler(svc, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}))
+	f.srv = httptest.NewServer(f.serveForged(httpapi.NewHandler(svc, httpapi.Options{Logger: slog.New(slog.DiscardHandler)})))
 	tb.Cleanup(f.srv.Close)
 	f.globexUser = "wile.e.coyote@globex.example"
 	f.globexUserID = f.createUser(tb, "globex", f.globexSCIM, f.globexUser, "Wile E. Coyote")

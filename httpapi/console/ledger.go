@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -17,6 +18,8 @@ type checkpointView struct {
 	Root string `json:"root"` // hex, as console.js compares it
 	Key  string `json:"key"`  // the name of the key that signed it
 	Note string `json:"note"` // the signed note itself
+	// Signed is when the server signed it; zero for checkpoints older than the record.
+	Signed time.Time `json:"signed,omitzero"`
 }
 
 // signerName reads the key name from a signed note's first signature line ("— name sig").
@@ -38,7 +41,7 @@ func (c *Console) checkpoint(r *http.Request, tenant string) (checkpointView, er
 	if err != nil {
 		return checkpointView{}, err
 	}
-	return checkpointView{Size: cp.Size, Root: hex.EncodeToString(cp.Root), Key: signerName(cp.Note), Note: string(cp.Note)}, nil
+	return checkpointView{Size: cp.Size, Root: hex.EncodeToString(cp.Root), Key: signerName(cp.Note), Note: string(cp.Note), Signed: cp.Signed}, nil
 }
 
 // writeJSONOr writes v, or err as a JSON message a person can read.

@@ -97,6 +97,7 @@ type overviewData struct {
 	Recent                     []decoded
 	Chart                      chart
 	LogSize                    int64
+	PendingBreakGlass          int // break-glass requests waiting for a second admin
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
@@ -132,6 +133,15 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, v *view) (str
 		return "", err
 	}
 	d.Mappings = len(ms)
+	reqs, err := c.svc.BreakGlassRequests(ctx, t, 0)
+	if err != nil {
+		return "", err
+	}
+	for _, rq := range reqs {
+		if rq.State == scimtrail.RequestPending {
+			d.PendingBreakGlass++
+		}
+	}
 	size, err := c.svc.LogSize(ctx, t)
 	if err != nil {
 		return "", err
@@ -350,6 +360,13 @@ func (c *Console) issueToken(w http.ResponseWriter, r *http.Request, v *view) (s
 		v.Status = http.StatusBadRequest
 		return "connect", nil
 	}
+	if err := c.mayIssueTokens(r, v); err != nil {
+		if scimtrail.ErrorCode(err) != scimtrail.EFORBIDDEN {
+			return "", err
+		}
+		d.Error, v.Status = scimtrail.ErrorMessage(err), http.StatusForbidden
+		return "connect", nil
+	}
 	it, _, err := c.svc.IssueToken(r.Context(), c.origin(w, r, v.Session), v.TenantID, scimtrail.TokenSCIM, name, ttl)
 	if scimtrail.ErrorCode(err) == scimtrail.EINVALID {
 		d.Error = scimtrail.ErrorMessage(err)
@@ -368,6 +385,9 @@ func (c *Console) issueToken(w http.ResponseWriter, r *http.Request, v *view) (s
 }
 
 func (c *Console) rotateToken(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
+	if err := c.mayIssueTokens(r, v); err != nil {
+		return "", err
+	}
 	it, _, err := c.svc.RotateToken(r.Context(), c.origin(w, r, v.Session), v.TenantID, r.PathValue("id"))
 	if err != nil {
 		return "", err
@@ -384,6 +404,9 @@ func (c *Console) rotateToken(w http.ResponseWriter, r *http.Request, v *view) (
 }
 
 func (c *Console) revokeToken(w http.ResponseWriter, r *http.Request, v *view) (string, error) {
+	if err := c.mayIssueTokens(r, v); err != nil {
+		return "", err
+	}
 	if _, err := c.svc.RevokeToken(r.Context(), c.origin(w, r, v.Session), v.TenantID, r.PathValue("id")); err != nil {
 		return "", err
 	}

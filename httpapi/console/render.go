@@ -43,6 +43,8 @@ func (v *view) Nav() []navItem {
 		{Label: "Audit log", Href: base + "audit"},
 		{Label: "Reports", Href: base + "reports"},
 		{Label: "Exports", Href: base + "exports"},
+		{Label: "Schemas", Href: base + "schemas"},
+		{Label: "Settings", Href: base + "settings"},
 	}
 	for i := range items {
 		switch {
@@ -166,6 +168,10 @@ func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, v *view, err
 		v.Status = http.StatusForbidden
 		d.Heading = "You can look but not change"
 		d.Message = "You are signed in with an auditor token, which can read everything in this tenant but change nothing. Ask an admin of this tenant to make the change."
+		if msg := scimtrail.ErrorMessage(err); msg != readOnly {
+			// A delegated admin's scope, not an auditor: say what the scope allows.
+			d.Heading, d.Message = "Not allowed with this token", msg
+		}
 	case scimtrail.EINVALID, scimtrail.ECONFLICT, scimtrail.EPRECONDITION:
 		v.Status = http.StatusBadRequest
 		d.Heading = "That did not work"

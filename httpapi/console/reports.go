@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/service"
 )
 
 // A report is one evidence report the Reports page offers, computed by the service and
@@ -17,8 +17,9 @@ import (
 type report struct {
 	ID, Title, About string
 	// compute returns the report's JSON document, its CSV header and rows, and the ledger
-	// size it was computed at.
-	compute func(c *Console, r *http.Request, tenant string) (reportOutput, error)
+	// size it was computed at. o is the session's origin, for reports that record their
+	// own download (drift).
+	compute func(c *Console, r *http.Request, o service.Origin, tenant string) (reportOutput, error)
 }
 
 type reportOutput struct {
@@ -33,7 +34,7 @@ var reports = []report{
 	{
 		ID: "credentials", Title: "Credential lifecycle",
 		About: "Every SCIM token and service-account key: when it was issued, last used, rotated, revoked, when it expires, and its age.",
-		compute: func(c *Console, r *http.Request, tenant string) (reportOutput, error) {
+		compute: func(c *Console, r *http.Request, o service.Origin, tenant string) (reportOutput, error) {
 			rep, err := c.svc.Credentials(r.Context(), tenant)
 			out := reportOutput{Doc: rep, LedgerAt: rep.LedgerAt,
 				Header: []string{"kind", "id", "owner", "issued", "last_used", "rotated", "revoked", "expires", "age_days", "state"}}
@@ -47,7 +48,7 @@ var reports = []report{
 	{
 		ID: "deprovisioning", Title: "Deprovisioning latency",
 		About: "Every deactivation and deletion of a user: when your IdP asked, when scimtrail applied it, and how long that took (median, 95th percentile, worst).",
-		compute: func(c *Console, r *http.Request, tenant string) (reportOutput, error) {
+		compute: func(c *Console, r *http.Request, o service.Origin, tenant string) (reportOutput, error) {
 			rep, err := c.svc.DeprovisioningLatency(r.Context(), tenant)
 			out := reportOutput{Doc: rep, LedgerAt: rep.LedgerAt,
 				Header: []string{"seq", "user_id", "action", "channel", "requested_at", "applied_at", "latency_ms"}}
@@ -65,21 +66,48 @@ var reports = []report{
 	{
 		ID: "access", Title: "Who has access now",
 		About: "Every user's effective access at this moment with every path that grants it, and the signed checkpoint and inclusion proofs that back it (the JSON verifies offline with scimtrail audit verify --report).",
-		compute: func(c *Console, r *http.Request, tenant string) (reportOutput, error) {
+		compute: func(c *Console, r *http.Request, o service.Origin, tenant string) (reportOutput, error) {
 			rep, err := c.svc.AccessReport(r.Context(), tenant, c.svc.Now())
-			out := reportOutput{Doc: rep, LedgerAt: rep.Evidence.Size,
-				Header: []string{"user_id", "user_name", "external", "role", "since", "path_kind", "via", "grant", "seq"}}
-			for _, u := range rep.Users {
-				for _, a := range u.Access {
-					for _, p := range a.Paths {
-						out.Rows = append(out.Rows, []string{u.UserID, u.UserName, strconv.FormatBool(u.External), a.Role, csvTime(a.Since),
-							p.Kind, strings.Join(p.Via, " "), p.Grant, strconv.FormatInt(p.Seq, 10)})
-					}
-				}
-			}
-			return out, err
+			return withEvidence(rep, rep.Table(), rep.Evidence, err)
 		},
 	},
+	{
+		ID: "privileged", Title: "Privileged changes",
+		About: "Every change that touched a privileged role — grants, revocations, mappings, roles marked privileged — and each break-glass use with the entries its user made under it, with the proofs that back them.",
+		compute: func(c *Console, r *http.Request, o service.Origin, tenant string) (reportOutput, error) {
+			rep, err := c.svc.PrivilegedChanges(r.Context(), tenant, time.Time{}, time.Time{})
+			return withEvidence(rep, rep.Table(), rep.Evidence, err)
+		},
+	},
+	{
+		ID: "stale", Title: "Stale and orphaned accounts",
+		About: "Users your IdP deprovisioned who still hold grants in the app, service accounts whose owner is gone, and service-account keys unused for 90 days or more.",
+		compute: func(c *Console, r *http.Request, o service.Origin, tenant string) (reportOutput, error) {
+			rep, err := c.svc.Stale(r.Context(), tenant, 90)
+			return withEvidence(rep, rep.Table(), rep.Evidence, err)
+		},
+	},
+	{
+		ID: "drift", Title: "Drift between the app and the IdP",
+		About: "Where the vendor's app's own record of roles differs from effective access now: missed revocations, unexpected grants, missing grants. Needs a snapshot the app sends with PUT /api/v1/tenants/{tenant}/app-state; downloading it is recorded in the audit log.",
+		compute: func(c *Console, r *http.Request, o service.Origin, tenant string) (reportOutput, error) {
+			rep, err := c.svc.Drift(r.Context(), o, tenant)
+			if scimtrail.ErrorCode(err) == scimtrail.ENOTFOUND {
+				// Not a missing page: the app has not sent its state yet. Say what to do.
+				return reportOutput{}, scimtrail.Errorf(scimtrail.EINVALID, "There is no drift report yet: the vendor's app has not sent a complete snapshot of its users and roles (PUT /api/v1/tenants/%s/app-state).", tenant)
+			}
+			return withEvidence(rep, rep.Table(), rep.Evidence, err)
+		},
+	},
+}
+
+// withEvidence is a report whose CSV ends with its evidence row, as the API writes it.
+func withEvidence(doc any, t service.Table, ev service.Evidence, err error) (reportOutput, error) {
+	if err != nil {
+		return reportOutput{}, err
+	}
+	t, err = t.WithEvidence(ev)
+	return reportOutput{Doc: doc, Header: t.Header, Rows: t.Rows, LedgerAt: ev.Size}, err
 }
 
 func csvTime(t time.Time) string {
@@ -128,7 +156,7 @@ func (c *Console) downloadReport(w http.ResponseWriter, r *http.Request, v *view
 	if i < 0 || (format != "json" && format != "csv") {
 		return "", scimtrail.Errorf(scimtrail.ENOTFOUND, "no report %q as %q", id, format)
 	}
-	out, err := reports[i].compute(c, r, v.TenantID)
+	out, err := reports[i].compute(c, r, c.origin(w, r, v.Session), v.TenantID)
 	if err != nil {
 		return "", err
 	}

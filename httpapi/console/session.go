@@ -266,7 +266,7 @@ func (c *Console) page(fn pageFunc) http.HandlerFunc {
 		}
 		v.Tenant = t
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !s.canChange() {
-			c.errorPage(w, r, v, scimtrail.Errorf(scimtrail.EFORBIDDEN, "read-only"))
+			c.errorPage(w, r, v, scimtrail.Errorf(scimtrail.EFORBIDDEN, readOnly))
 			return
 		}
 		name, err := fn(w, r, v)
@@ -284,3 +284,7 @@ func (c *Console) page(fn pageFunc) http.HandlerFunc {
 		c.render(w, r, status, name, v)
 	}
 }
+
+// readOnly is the message of the refusal of any change by an auditor session; the error
+// page explains it in full.
+const readOnly = "read-only"

@@ -33,31 +33,57 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", tick); else tick();
   setInterval(tick, 1000);
 
-  // Audit entries: when one is opened, fetch the latest signed checkpoint and the entry's
-  // inclusion proof, and verify the proof here with scimtrailProof against the checkpoint's
-  // root, so the browser, not the server, decides whether the entry is in the log.
+  // Audit entries: when one is opened, fetch the latest signed checkpoint, the server's
+  // checkpoint-signing public keys and the entry's inclusion proof; verify the checkpoint's
+  // Ed25519 signature with scimtrailNote, then the proof with scimtrailProof against the
+  // size and root read from the verified note text, so the browser, not the server,
+  // decides whether the entry is in the signed log.
   document.addEventListener("toggle", function (ev) {
     var d = ev.target;
     if (!d.matches || !d.matches("details.entry") || !d.open) return;
     var p = d.querySelector(".proof[data-proof-base]");
+    var sig = d.querySelector(".signature");
     if (!p || p.getAttribute("data-state") !== "pending") return;
-    p.setAttribute("data-state", "checking");
-    p.textContent = "Inclusion proof: checking…";
+    var set = function (el, state, msg) { if (el) { el.setAttribute("data-state", state); el.textContent = msg; } };
+    if (!window.isSecureContext || !window.crypto || !crypto.subtle) {
+      // WebCrypto exists only in secure contexts: say so rather than pretend to check.
+      set(sig, "unavailable", "Checkpoint signature: cannot verify signature here — this page is not served over https or from localhost, so the browser offers no WebCrypto. Verify offline with scimtrail audit verify.");
+      set(p, "unavailable", "Inclusion proof: cannot verify here for the same reason.");
+      return;
+    }
+    set(p, "checking", "Inclusion proof: checking…");
+    set(sig, "checking", "Checkpoint signature: checking…");
     var base = p.getAttribute("data-proof-base"), seq = Number(d.getAttribute("data-seq"));
     var leaf = d.getAttribute("data-leaf-hash");
-    var fail = function (msg) { p.setAttribute("data-state", "bad"); p.textContent = "Inclusion proof: " + msg; };
-    var json = function (r) { return r.json().then(function (b) { if (!r.ok) throw new Error(b.error || r.statusText); return b; }); };
-    fetch(base + "/checkpoint", { credentials: "same-origin" }).then(json).then(function (cp) {
-      if (cp.size < seq) throw new Error("the latest checkpoint (" + cp.size + " entries) does not cover this entry yet; try again in a minute.");
-      return fetch(base + "/proof?seq=" + seq + "&size=" + cp.size, { credentials: "same-origin" }).then(json).then(function (pr) {
-        if (pr.leaf_hash !== leaf) throw new Error("the log's leaf hash differs from this entry's.");
-        return scimtrailProof.verifyInclusion(leaf, seq - 1, cp.size, pr.hashes, cp.root).then(function (ok) {
-          if (!ok) { fail("NOT verified: the proof does not lead to the signed root of checkpoint " + cp.size + "."); return; }
-          p.setAttribute("data-state", "ok");
-          p.textContent = "Verified in your browser against checkpoint " + cp.size + " signed by " + cp.key + ".";
+    var fail = function (msg) { set(p, "bad", "Inclusion proof: " + msg); };
+    // The console answers {"error": "…"}, the API {"error": {"message": "…"}}.
+    var json = function (r) { return r.json().then(function (b) { if (!r.ok) throw new Error((b.error && b.error.message) || b.error || r.statusText); return b; }); };
+    Promise.all([
+      fetch(base + "/checkpoint", { credentials: "same-origin" }).then(json),
+      fetch("/api/v1/audit/keys", { credentials: "omit" }).then(json)
+    ]).then(function (got) {
+      var cp = got[0], keys = got[1].keys || [];
+      return scimtrailNote.verify(cp.note, keys).then(function (v) {
+        if (!v.ok) {
+          set(sig, v.unsupported ? "unavailable" : "bad", v.unsupported ? "Checkpoint signature: cannot verify signature here — " + v.reason : "Checkpoint signature NOT verified: " + v.reason);
+          set(p, v.unsupported ? "unavailable" : "bad", "Inclusion proof: not checked, because the checkpoint's signature could not be verified.");
+          return;
+        }
+        var size = v.checkpoint.size, root = v.checkpoint.root;
+        set(sig, "ok", "Checkpoint signature verified in your browser: " + v.checkpoint.origin + " at " + size + " entries, signed by " + v.key + " (key hash " + v.keyHash + ").");
+        if (size < seq) throw new Error("the latest checkpoint (" + size + " entries) does not cover this entry yet; try again in a minute.");
+        return fetch(base + "/proof?seq=" + seq + "&size=" + size, { credentials: "same-origin" }).then(json).then(function (pr) {
+          if (pr.leaf_hash !== leaf) throw new Error("the log's leaf hash differs from this entry's.");
+          return scimtrailProof.verifyInclusion(leaf, seq - 1, size, pr.hashes, root).then(function (ok) {
+            if (!ok) { fail("NOT verified: the proof does not lead to the signed root of checkpoint " + size + "."); return; }
+            set(p, "ok", "Verified in your browser against checkpoint " + size + " signed by " + v.key + ".");
+          });
         });
       });
-    }).catch(function (e) { fail(e.message); });
+    }).catch(function (e) {
+      fail(e.message);
+      if (sig && sig.getAttribute("data-state") === "checking") set(sig, "bad", "Checkpoint signature: not checked — " + e.message);
+    });
   }, true);
 
   // Forms that destroy something ask first: <form data-confirm="…">.
@@ -117,4 +143,83 @@ var scimtrailProof = (function () {
     return got === rootHex.toLowerCase();
   }
   return { rootFromInclusionProof: rootFromInclusionProof, verifyInclusion: verifyInclusion };
+})();
+
+// scimtrailNote verifies a C2SP signed note (https://c2sp.org/signed-note) carrying a C2SP
+// tlog checkpoint against note verifier keys ("name+hash+base64", as /api/v1/audit/keys
+// serves them) with WebCrypto's Ed25519. It resolves to {ok, key, keyHash, checkpoint:
+// {origin, size, root (hex)}} or {ok: false, reason, unsupported}. Only a signature by a
+// listed key over the exact note text counts: the size and root come from that text.
+var scimtrailNote = (function () {
+  var enc = new TextEncoder();
+  function b64ToBytes(s) {
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+  function hex(b) {
+    return Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
+  }
+  function concat(a, b) { var o = new Uint8Array(a.length + b.length); o.set(a); o.set(b, a.length); return o; }
+  // keyHash is the first four bytes of SHA-256(name || "\n" || 0x01 || public key), as hex.
+  async function keyHash(name, keyBytes) {
+    var h = new Uint8Array(await crypto.subtle.digest("SHA-256", concat(enc.encode(name + "\n"), keyBytes)));
+    return hex(h.subarray(0, 4));
+  }
+  // parseKey reads a verifier key and checks its declared hash against its name and key.
+  async function parseKey(vkey) {
+    // The base64 part may itself contain "+": only the first two separate fields.
+    var parts = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+\/]+=*)$/.exec(String(vkey));
+    if (!parts) throw new Error("malformed verifier key");
+    parts = parts.slice(1);
+    var raw = b64ToBytes(parts[2]);
+    if (raw.length !== 33 || raw[0] !== 1) throw new Error("verifier key " + parts[0] + " is not an Ed25519 key");
+    if (await keyHash(parts[0], raw) !== parts[1]) throw new Error("verifier key " + parts[0] + " has a wrong hash");
+    return { name: parts[0], hash: parts[1], raw: raw.subarray(1) };
+  }
+  function parseCheckpoint(text) {
+    var lines = text.split("\n");
+    if (lines.length < 4 || !/^[1-9][0-9]*$|^0$/.test(lines[1])) throw new Error("the note is not a checkpoint");
+    var root = b64ToBytes(lines[2]);
+    if (root.length !== 32) throw new Error("the checkpoint's root is not a SHA-256 hash");
+    return { origin: lines[0], size: Number(lines[1]), root: hex(root) };
+  }
+  async function verify(noteText, verifierKeys) {
+    verifierKeys = verifierKeys || [];
+    var i = noteText.indexOf("\n\n");
+    if (i < 0 || noteText[noteText.length - 1] !== "\n") return { ok: false, reason: "the checkpoint is not a signed note." };
+    var text = noteText.slice(0, i + 1), cp;
+    try { cp = parseCheckpoint(text); } catch (e) { return { ok: false, reason: e.message + "." }; }
+    var keys = [];
+    for (var k = 0; k < verifierKeys.length; k++) {
+      try { keys.push(await parseKey(verifierKeys[k])); } catch (e) { /* a bad key verifies nothing */ }
+    }
+    if (!keys.length) return { ok: false, reason: "the server publishes no usable checkpoint-signing key." };
+    var sigLines = noteText.slice(i + 2, -1).split("\n"), sawName = false;
+    for (var s = 0; s < sigLines.length; s++) {
+      var m = /^\u2014 (\S+) (\S+)$/.exec(sigLines[s]);
+      if (!m) return { ok: false, reason: "the note has a malformed signature line." };
+      var sig;
+      try { sig = b64ToBytes(m[2]); } catch (e) { return { ok: false, reason: "the note has a malformed signature." }; }
+      if (sig.length !== 68) continue;
+      var h = hex(sig.subarray(0, 4));
+      for (var j = 0; j < keys.length; j++) {
+        if (keys[j].name !== m[1]) continue;
+        sawName = true;
+        if (keys[j].hash !== h) continue;
+        var pub;
+        try {
+          pub = await crypto.subtle.importKey("raw", keys[j].raw, { name: "Ed25519" }, false, ["verify"]);
+        } catch (e) {
+          return { ok: false, unsupported: true, reason: "this browser cannot check Ed25519 signatures (" + e.name + ")." };
+        }
+        if (await crypto.subtle.verify({ name: "Ed25519" }, pub, sig.subarray(4), enc.encode(text))) {
+          return { ok: true, key: keys[j].name, keyHash: h, checkpoint: cp };
+        }
+        return { ok: false, reason: "the signature by " + m[1] + " does not match the checkpoint's text: the checkpoint was altered or signed by another key." };
+      }
+    }
+    return { ok: false, reason: sawName ? "no published key with that name made the signature (a wrong or unknown key)." : "no signature by a key the server publishes." };
+  }
+  return { verify: verify };
 })();
