@@ -17,10 +17,11 @@ test-sqlite:
 screenshots:
 	scripts/with-chromium $(GO) test -count=1 -run Browser ./httpapi/console -screenshots
 
-# The long forms of the reliability suites (docs/reliability.md): more crash cycles, more
-# If-Match rounds, more slowloris sockets; both backends.
+# The long forms of the reliability suites (docs/reliability.md): 200 SIGKILL cycles per
+# backend, 20 replica and PostgreSQL-kill cycles, more If-Match rounds, more slowloris
+# sockets; both backends.
 soak:
-	SCIMTRAIL_SOAK=1 SCIMTRAIL_CRASH_CYCLES=$${SCIMTRAIL_CRASH_CYCLES:-20} scripts/with-postgres $(GO) test -count=1 -timeout 60m \
+	SCIMTRAIL_SOAK=1 SCIMTRAIL_CRASH_CYCLES=$${SCIMTRAIL_CRASH_CYCLES:-200} SCIMTRAIL_REPLICA_CYCLES=$${SCIMTRAIL_REPLICA_CYCLES:-20} scripts/with-postgres $(GO) test -count=1 -timeout 60m \
 		-run 'TestCrash|TestTwoReplicas|TestKillPostgres|TestAuditVerifyCatchesTamperingAtScale|TestBulkAbuse|TestConsoleIsolation|TestIfMatchRace|TestConcurrentCreate|TestSlowloris|TestIsolation|TestAbuse|TestRateLimit|TestSecretsCanary|TestMassAssignment' \
 		./httpapi/ ./cmd/scimtrail/
 

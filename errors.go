@@ -17,7 +17,27 @@ const (
 	ETOOMANY        = "too_many"        // 429 or 400 tooMany, see ScimType
 	ENOTIMPLEMENTED = "not_implemented" // 501
 	EINTERNAL       = "internal"        // 500
+	EUNAVAILABLE    = "unavailable"     // 503: the database is down or cannot write; retry later
 )
+
+// ErrUnavailable is in the chain of every error caused by a database that cannot be reached
+// or cannot read or write its files (PostgreSQL down, SQLite I/O error, disk full). Both
+// stores wrap such failures with it (Unavailable) so that the request is answered 503 with
+// Retry-After, not 500: nothing is wrong with the request, and the same request will work
+// once the database is back. ErrorCode reports EUNAVAILABLE for any error that wraps it.
+var ErrUnavailable = errors.New("the store is unavailable")
+
+// Unavailable wraps a database failure cause as EUNAVAILABLE. Its message is shown to
+// clients; cause, which may carry driver internals, is only logged. A cause that already
+// carries a domain decision (an *Error with any code but EINTERNAL) is returned unchanged:
+// the request was answered on its merits.
+func Unavailable(cause error) error {
+	var e *Error
+	if errors.Is(cause, ErrUnavailable) || errors.As(cause, &e) && e.Code != EINTERNAL {
+		return cause
+	}
+	return &Error{Code: EUNAVAILABLE, Message: "the store is unavailable; retry later", Err: fmt.Errorf("%w: %w", ErrUnavailable, cause)}
+}
 
 // SCIM error types (RFC 7644 §3.12), carried in Error.ScimType.
 const (
@@ -69,6 +89,11 @@ func ErrorCode(err error) string {
 	if err == nil {
 		return ""
 	}
+	// However deep, an unavailable store decides the answer: a layer above the store may
+	// have wrapped it in an internal error of its own.
+	if errors.Is(err, ErrUnavailable) {
+		return EUNAVAILABLE
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
@@ -79,6 +104,9 @@ func ErrorCode(err error) string {
 // ErrorMessage returns the user-facing message of err: the *Error's message, or a generic
 // text for internal errors so that no internals leak to clients.
 func ErrorMessage(err error) string {
+	if errors.Is(err, ErrUnavailable) {
+		return "the store is unavailable; retry later"
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Message
@@ -88,6 +116,9 @@ func ErrorMessage(err error) string {
 
 // ErrorScimType returns the SCIM scimType of err, or "".
 func ErrorScimType(err error) string {
+	if errors.Is(err, ErrUnavailable) {
+		return "" // RFC 7644 has no scimType for it
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.ScimType

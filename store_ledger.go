@@ -32,9 +32,19 @@ type LedgerReadTx interface {
 	// ReadTile returns the tenant's stored tile at level and index, or nil and no error
 	// when there is none.
 	ReadTile(ctx context.Context, tenant string, level, index int64) ([]byte, error)
+	// ReadTiles returns the tenant's stored tiles at the positions in at (Level and Index;
+	// Data is ignored), those that exist only, in any order, in one query: a proof's
+	// O(log n) tiles cost one round trip, not one each.
+	ReadTiles(ctx context.Context, tenant string, at []Tile) ([]Tile, error)
 	// LeafHashes returns the stored leaf hashes of the tenant's entries with seq > after,
 	// up to limit of them (limit <= 0: all), in seq order.
 	LeafHashes(ctx context.Context, tenant string, after int64, limit int) ([][]byte, error)
+	// ScanEntryHashes calls fn for each of the tenant's entries with seq > after, at most
+	// limit of them (limit <= 0: all), in seq order, with its seq, its body (nil when
+	// pruned) and its stored leaf hash. body and leafHash are valid only during the call.
+	// It reads those three columns and decodes nothing else, so that verifying a log
+	// costs about as much as hashing it. An error from fn stops the scan and is returned.
+	ScanEntryHashes(ctx context.Context, tenant string, after int64, limit int, fn func(seq int64, body, leafHash []byte) error) error
 	// Checkpoints returns every checkpoint of the tenant, smallest size first.
 	Checkpoints(ctx context.Context, tenant string) ([]StoredCheckpoint, error)
 	// LatestCheckpoint returns the tenant's checkpoint of the largest size, or ENOTFOUND.

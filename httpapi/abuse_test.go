@@ -8,63 +8,20 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scimtrail/scimtrail/internal/heapwatch"
 )
-
-// heapWatch samples the live heap with runtime/metrics while a test runs and reports the
-// largest value seen. It measures the whole test process (client and server), so its
-// bound is loose; what it catches is a request that makes the server hold hundreds of
-// megabytes.
-type heapWatch struct {
-	peak atomic.Uint64
-	stop chan struct{}
-	done sync.WaitGroup
-}
-
-func watchHeap() *heapWatch {
-	w := &heapWatch{stop: make(chan struct{})}
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	w.done.Go(func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			metrics.Read(sample)
-			if v := sample[0].Value.Uint64(); v > w.peak.Load() {
-				w.peak.Store(v)
-			}
-			select {
-			case <-w.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	})
-	return w
-}
-
-func (w *heapWatch) Stop() uint64 {
-	close(w.stop)
-	w.done.Wait()
-	return w.peak.Load()
-}
-
-// heapBound is the most heap the whole test process may hold during the abuse run: a few
-// copies of the largest body the server accepts, far below what an unbounded read of the
-// attacks below would take (each is megabytes to gigabytes when expanded).
-const heapBound = 256 << 20
 
 // TestAbuse sends hostile requests and checks that each gets a clear error, changes
 // nothing, and that the process's heap stays bounded throughout.
 func TestAbuse(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		runtime.GC()
-		w := watchHeap()
+		w := heapwatch.Start()
 		tok := e.scim["acme"]
 		before := e.snapshot("acme")
 
@@ -205,8 +162,8 @@ func TestAbuse(t *testing.T) {
 		}
 		peak := w.Stop()
 		t.Logf("peak live heap during the abuse run: %d MiB", peak>>20)
-		if peak > heapBound {
-			t.Errorf("peak live heap %d MiB, over the bound of %d MiB", peak>>20, heapBound>>20)
+		if peak > heapwatch.Bound {
+			t.Errorf("peak live heap %d MiB, over the bound of %d MiB", peak>>20, heapwatch.Bound>>20)
 		}
 		if strings.Contains(e.logs.String(), "panic") {
 			t.Errorf("a handler panicked:\n%s", e.logs.String())
@@ -246,6 +203,7 @@ func rawStatus(t *testing.T, addr, raw string) int {
 // tenant keeps its full burst.
 func TestRateLimit(t *testing.T) {
 	forEachBackendOpts(t, envOptions{rateLimit: 0.0001, rateBurst: 10}, func(t *testing.T, e *env) {
+		heapwatch.Bounded(t)
 		// newEnv spent 4 of the operator's 10: two tenants, two tokens.
 		var ok, limited int
 		for i := range 25 {

@@ -176,6 +176,17 @@ func TestAccessModel(t *testing.T) {
 			t.Fatalf("reactivated alice %v, want %v", got, want)
 		}
 
+		// Changes that cannot move access (a name) leave it and log no access entries; the
+		// write path skips the recompute for them.
+		nEntries := len(e.auditEntries("acme"))
+		e.must(e.do("PATCH", "/scim/v2/acme/Users/"+alice, e.scim["acme"], patchOp("replace", "name.givenName", "Alice")), 200)
+		if got := e.accessOf("acme", alice, ""); !cmp.Equal(got, want) {
+			t.Fatalf("alice after a name change %v, want %v", got, want)
+		}
+		if after := e.auditEntries("acme"); len(after) != nEntries+1 || after[len(after)-1]["action"] != "user.updated" {
+			t.Fatalf("a name change logged %d entries, the last %v; want one user.updated", len(after)-nEntries, after[len(after)-1])
+		}
+
 		// Roles sent on the SCIM User count as path kind scim; unknown roles are ignored.
 		e.must(e.do("PATCH", "/scim/v2/acme/Users/"+bob, e.scim["acme"], patchOp("add", "roles", []any{map[string]any{"value": "viewer"}, map[string]any{"value": "unknown"}})), 200)
 		if got, want := e.accessOf("acme", bob, ""), []string{"billing-admin: direct[]", "viewer: scim[]"}; !cmp.Equal(got, want) {
@@ -263,6 +274,24 @@ func TestAccessNestedFiveLevels(t *testing.T) {
 		if got := e.accessOf("acme", u, ""); len(got) != 0 {
 			t.Fatalf("after cutting L2 from L3: %v", got)
 		}
+	})
+}
+
+// A tenant without any role skips the access recompute on member changes, but nested
+// groups must still never form a cycle.
+func TestGroupCycleRefusedWithoutRoles(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		outer := e.scimID("Groups", group("Outer"))
+		inner := e.scimID("Groups", group("Inner", outer))
+		n := len(e.auditEntries("acme"))
+		scimError(t, e.do("PATCH", "/scim/v2/acme/Groups/"+outer, e.scim["acme"], patchOp("add", "members", []any{map[string]any{"value": inner}})), 400, "invalidValue")
+		scimError(t, e.do("PATCH", "/scim/v2/acme/Groups/"+outer, e.scim["acme"], patchOp("add", "members", []any{map[string]any{"value": outer}})), 400, "invalidValue")
+		if got := len(e.auditEntries("acme")); got != n {
+			t.Errorf("refused cycles wrote %d entries", got-n)
+		}
+		// A user member is no cycle.
+		u := e.scimID("Users", user("erin"))
+		e.must(e.do("PATCH", "/scim/v2/acme/Groups/"+outer, e.scim["acme"], patchOp("add", "members", []any{map[string]any{"value": u}})), 200)
 	})
 }
 

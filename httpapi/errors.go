@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -40,6 +38,8 @@ func statusOf(err error) int {
 		return http.StatusTooManyRequests
 	case scimtrail.ENOTIMPLEMENTED:
 		return http.StatusNotImplemented
+	case scimtrail.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
@@ -67,6 +67,13 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 			slog.String("request_id", requestIDFrom(r.Context())),
 			slog.String("error", err.Error()))
 		msg, code, scimType = "internal error", scimtrail.EINTERNAL, ""
+	case http.StatusServiceUnavailable:
+		// The cause is the database's, not the request's; log it (a warning: the
+		// operator sees it in /readyz too) and tell the client when to come back.
+		h.logger.LogAttrs(r.Context(), slog.LevelWarn, "store unavailable",
+			slog.String("request_id", requestIDFrom(r.Context())),
+			slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", unavailableRetryAfter)
 	case http.StatusNotFound:
 		msg, scimType = notFoundMessage(r), ""
 	case http.StatusUnauthorized:
@@ -74,6 +81,11 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	writeStatusError(w, r, status, code, scimType, msg)
 }
+
+// unavailableRetryAfter is the Retry-After, in seconds, of a 503 for an unavailable store:
+// long enough for a restarted database to finish crash recovery, short enough that an IdP
+// does not hold its changes back for long.
+const unavailableRetryAfter = "5"
 
 func notFoundMessage(r *http.Request) string {
 	return "no resource at " + r.URL.Path
@@ -127,18 +139,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeBody(w http.ResponseWriter, contentType string, status int, v any) {
-	// HTML escaping is off so that raw ledger entry bytes embedded in a response stay byte
-	// for byte what was hashed.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(v)
-	b := buf.Bytes()
+	b, err := encodeJSON(v)
 	if err != nil {
 		// Only values built by this package are marshalled; failing here is a bug.
 		b = []byte(`{"error":{"code":"internal","message":"internal error"}}` + "\n")
 		status = http.StatusInternalServerError
 	}
+	writeBytes(w, contentType, status, b)
+}
+
+// writeBytes writes an encoded body.
+func writeBytes(w http.ResponseWriter, contentType string, status int, b []byte) {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)

@@ -43,6 +43,7 @@ type handler struct {
 	publicURL  string
 	sessionKey []byte
 	limiter    *tenantLimiter // nil: no rate limit
+	renders    *renderCache
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -55,6 +56,7 @@ func NewHandler(svc *service.Service, opts Options) http.Handler {
 		publicURL:  opts.PublicURL,
 		sessionKey: opts.SessionKey,
 		limiter:    newTenantLimiter(opts.RateLimit, opts.RateBurst, nil),
+		renders:    newRenderCache(),
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -148,6 +150,9 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 		infoFrom(r.Context()).tenant = tenant
 		tok, err := h.authenticate(r)
 		if err == nil {
+			// Who asked goes into the access log: a token probing another tenant's ids
+			// is seen there, since such requests write nothing to any ledger.
+			infoFrom(r.Context()).tokenID = tok.ID
 			err = h.rateLimited(w, tok)
 		}
 		if err == nil {

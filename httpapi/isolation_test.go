@@ -404,6 +404,15 @@ type victim struct {
 }
 
 // snapshot is everything an attack could change about a tenant.
+// accessLine is the access log's line of one request.
+type accessLine struct {
+	Msg       string `json:"msg"`
+	RequestID string `json:"request_id"`
+	Route     string `json:"route"`
+	Status    int    `json:"status"`
+	TokenID   string `json:"token_id"`
+}
+
 func (e *env) snapshot(tenant string) string {
 	e.t.Helper()
 	var b strings.Builder
@@ -516,10 +525,12 @@ func TestIsolationMatrix(t *testing.T) {
 		}
 
 		var requestIDs []string
+		statuses := map[string]int{} // request id → the status it got
 		send := func(kind, method, path string, body any) resp {
 			id := "iso-" + randomHex(8)
 			requestIDs = append(requestIDs, id)
 			r := e.do(method, path, kind, body, "X-Request-Id", id)
+			statuses[id] = r.status
 			for _, s := range secrets {
 				if strings.Contains(string(r.body), s) {
 					t.Errorf("%s %s leaked the other tenant's %q: %s", method, path, s, r.body)
@@ -616,10 +627,27 @@ func TestIsolationMatrix(t *testing.T) {
 				}
 			}
 		}
-		logs := e.logs.String()
+		// Every request is in the access log with the status it got and, when its token
+		// was valid (anything but 401), the id of the token that asked: foreign access
+		// writes nothing to any ledger, so this line is where it is seen.
+		logged := map[string]accessLine{}
+		for line := range strings.Lines(e.logs.String()) {
+			var l accessLine
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "http request" {
+				logged[l.RequestID] = l
+			}
+		}
 		for _, id := range requestIDs {
-			if !strings.Contains(logs, `"request_id":"`+id+`"`) {
+			l, ok := logged[id]
+			switch {
+			case !ok:
 				t.Errorf("request %s is not in the access log", id)
+			case l.Status != statuses[id]:
+				t.Errorf("request %s: access log status %d, response %d", id, l.Status, statuses[id])
+			case l.Status != 401 && l.TokenID == "":
+				t.Errorf("request %s (%s, %d): the access log does not say which token asked", id, l.Route, l.Status)
+			}
+			if t.Failed() {
 				break
 			}
 		}

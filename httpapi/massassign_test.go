@@ -137,6 +137,33 @@ func TestMassAssignment(t *testing.T) {
 				t.Errorf("the victim's externalId changed: %v", v["externalId"])
 			}
 		})
+		t.Run("EmailIsNoAdoption", func(t *testing.T) {
+			// The victim's address as another user's email, or as a rename target, never
+			// reaches the victim's account: a new user is created (emails are not unique,
+			// RFC 7643 §4.1.2), a rename onto the victim's userName is 409, and the log
+			// names only the new user.
+			before := e.must(e.do("GET", "/scim/v2/acme/Users/"+victimID, tok, nil), 200).body
+			seen := len(e.auditEntries("acme"))
+			m := e.must(e.do("POST", "/scim/v2/acme/Users", tok, map[string]any{"schemas": []string{userSchema}, "userName": "mallory-mail@example.com",
+				"emails": []map[string]any{{"value": "victim@example.com", "primary": true, "type": "work"}}}), 201).json()
+			mID, _ := m["id"].(string)
+			if mID == "" || mID == victimID {
+				t.Fatalf("a create with the victim's email answered id %q", mID)
+			}
+			scimError(t, e.do("PUT", "/scim/v2/acme/Users/"+mID, tok, map[string]any{"schemas": []string{userSchema}, "userName": "Victim@Example.com"}), 409, "uniqueness")
+			scimError(t, e.do("PATCH", "/scim/v2/acme/Users/"+mID, tok, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+				"Operations": []map[string]any{{"op": "replace", "path": "userName", "value": "victim@example.com"}}}), 409, "uniqueness")
+			if after := e.must(e.do("GET", "/scim/v2/acme/Users/"+victimID, tok, nil), 200).body; string(after) != string(before) {
+				t.Errorf("the victim changed:\nbefore %s\nafter  %s", before, after)
+			}
+			entries := e.auditEntries("acme")[seen:]
+			if len(entries) != 1 || entries[0]["action"] != "user.created" {
+				t.Fatalf("entries after the attempts: %v, want one user.created", entries)
+			}
+			if target, _ := entries[0]["target"].(map[string]any); target["id"] != mID {
+				t.Errorf("the user.created entry names %v, want the new user %s", target, mID)
+			}
+		})
 		t.Run("GroupSelfMember", func(t *testing.T) {
 			scimError(t, e.do("PATCH", "/scim/v2/acme/Groups/"+groupID, tok, addMemberPatch(groupID, "")), 400, "invalidValue")
 		})

@@ -15,9 +15,10 @@ import (
 // layers fill in what only they know (the route pattern, the tenant) so that the access log
 // and the metrics, written on the way out, can report it.
 type requestInfo struct {
-	id     string
-	route  string // the matched pattern's path, or "unmatched"
-	tenant string
+	id      string
+	route   string // the matched pattern's path, or "unmatched"
+	tenant  string
+	tokenID string // the authenticated token's id (never its secret), or ""
 }
 
 type requestInfoKey struct{}
@@ -123,6 +124,7 @@ func (h *handler) observe(next http.Handler) http.Handler {
 				slog.Int("status", rec.status),
 				slog.Duration("duration", d),
 				slog.String("tenant", ri.tenant),
+				slog.String("token_id", ri.tokenID),
 				slog.String("request_id", id),
 				slog.Int64("bytes", rec.bytes))
 		}()

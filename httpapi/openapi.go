@@ -360,6 +360,7 @@ func errorResponses(op apiOp) map[string]any {
 	out["403"] = ref("Forbidden")
 	out["429"] = ref("TooManyRequests")
 	out["500"] = ref("Internal")
+	out["503"] = ref("Unavailable")
 	if op.body != nil || len(op.query) > 0 {
 		out["400"] = ref("Invalid")
 	}
@@ -475,7 +476,7 @@ func buildOpenAPI() map[string]any {
 			"schemas": map[string]any{"Error": object(map[string]any{"error": object(map[string]any{
 				"code": map[string]any{"type": "string", "enum": []string{scimtrail.EINVALID, scimtrail.EUNAUTHORIZED, scimtrail.EFORBIDDEN,
 					scimtrail.ENOTFOUND, scimtrail.ECONFLICT, scimtrail.EPRECONDITION, scimtrail.ETOOLARGE, scimtrail.ETOOMANY,
-					scimtrail.ENOTIMPLEMENTED, scimtrail.EINTERNAL}},
+					scimtrail.ENOTIMPLEMENTED, scimtrail.EINTERNAL, scimtrail.EUNAVAILABLE}},
 				"message": str("For people; do not parse it."),
 			}, "code", "message")}, "error")},
 			"headers": map[string]any{"AuditSeq": map[string]any{"description": "The seq of the ledger entry that recorded the change.",
@@ -489,6 +490,7 @@ func buildOpenAPI() map[string]any {
 				"TooLarge":        errorResponse("The body is over the limit.", scimtrail.ETOOLARGE, "the request body is larger than 1048576 bytes"),
 				"TooManyRequests": errorResponse("The tenant's rate limit is spent; see Retry-After.", scimtrail.ETOOMANY, "too many requests"),
 				"Internal":        errorResponse("A server failure; the details are in the server's log.", scimtrail.EINTERNAL, "internal error"),
+				"Unavailable":     errorResponse("The database is down or cannot write (nothing was changed); retry after Retry-After seconds.", scimtrail.EUNAVAILABLE, "the store is unavailable; retry later"),
 			},
 		},
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -229,34 +230,47 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 		return err
 	}
 	base := h.scimBase(r, c.tenant)
-	docs := make([]any, len(res.Views))
+	docs := make([]json.RawMessage, len(res.Views))
 	for i, v := range res.Views {
-		docs[i] = rt.Project(service.Render(v, base), attrs, excluded)
+		if docs[i], err = h.renders.render(rt, v, base, attrs, excluded); err != nil {
+			return err
+		}
 	}
-	writeSCIM(w, http.StatusOK, pageResponse(res, q, docs))
+	writeBytes(w, scimContentType, http.StatusOK, pageResponse(res, q, docs))
 	return nil
 }
 
-// pageResponse is the ListResponse envelope of one page (RFC 7644 §3.4.2).
-func pageResponse(res service.ListResult, q service.ListQuery, docs []any) map[string]any {
-	body := map[string]any{
-		"schemas":      []string{schema.ListResponseSchema},
-		"totalResults": res.Total,
-		"itemsPerPage": len(docs),
-		"Resources":    docs,
-	}
+// pageResponse is the ListResponse envelope of one page (RFC 7644 §3.4.2), assembled
+// around the already encoded documents: handing them to encoding/json as RawMessage
+// would re-scan every byte of every document.
+func pageResponse(res service.ListResult, q service.ListQuery, docs []json.RawMessage) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"schemas":["` + schema.ListResponseSchema + `"],"totalResults":`)
+	b.WriteString(strconv.Itoa(res.Total))
+	b.WriteString(`,"itemsPerPage":`)
+	b.WriteString(strconv.Itoa(len(docs)))
 	// A cursor page has no index (RFC 9865 §2); its position is in the cursors, and
 	// nextCursor is left out exactly on the last page.
 	if q.Cursor == nil {
-		body["startIndex"] = max(res.StartIndex, 1)
+		b.WriteString(`,"startIndex":`)
+		b.WriteString(strconv.Itoa(max(res.StartIndex, 1)))
 	}
-	if res.NextCursor != "" {
-		body["nextCursor"] = res.NextCursor
+	for _, c := range []struct{ name, value string }{{"nextCursor", res.NextCursor}, {"previousCursor", res.PreviousCursor}} {
+		if c.value != "" {
+			v, _ := json.Marshal(c.value)
+			b.WriteString(`,"` + c.name + `":`)
+			b.Write(v)
+		}
 	}
-	if res.PreviousCursor != "" {
-		body["previousCursor"] = res.PreviousCursor
+	b.WriteString(`,"Resources":[`)
+	for i, d := range docs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(d)
 	}
-	return body
+	b.WriteString("]}\n")
+	return b.Bytes()
 }
 
 // writeResource renders v, applies the request's attributes/excludedAttributes (on write
@@ -269,13 +283,15 @@ func (h *handler) writeResource(w http.ResponseWriter, r *http.Request, c call, 
 	if err != nil {
 		return err
 	}
-	doc := rt.Project(service.Render(v, h.scimBase(r, c.tenant)),
-		splitAttrs(qv.Get("attributes")), splitAttrs(qv.Get("excludedAttributes")))
+	doc, err := h.renders.render(rt, v, h.scimBase(r, c.tenant), splitAttrs(qv.Get("attributes")), splitAttrs(qv.Get("excludedAttributes")))
+	if err != nil {
+		return err
+	}
 	w.Header().Set("ETag", v.ETag())
 	if receipt != nil {
 		setAuditSeq(w, *receipt)
 	}
-	writeSCIM(w, status, doc)
+	writeBytes(w, scimContentType, status, append(doc[:len(doc):len(doc)], '\n'))
 	return nil
 }
 

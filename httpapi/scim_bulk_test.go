@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scimtrail/scimtrail/internal/heapwatch"
 	"github.com/scimtrail/scimtrail/service"
 )
 
@@ -218,9 +219,11 @@ func TestBulkLimits(t *testing.T) {
 // operation runs — whether its length is declared or it arrives chunked, and whether its
 // valid operations come before the excess — and circular bulkIds (a 2-cycle, a 3-cycle, a
 // PATCH whose path and members reference each other) are rejected with nothing written:
-// no state and not one ledger entry, with and without failOnErrors.
+// no state and not one ledger entry, with and without failOnErrors. The live heap stays
+// under heapwatch.Bound throughout.
 func TestBulkAbuse(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
+		heapwatch.Bounded(t)
 		tok := e.scim["acme"]
 		before := len(e.auditSeqs("acme"))
 		unchanged := func(what string) {

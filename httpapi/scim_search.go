@@ -37,15 +37,17 @@ func (h *handler) searchAll(w http.ResponseWriter, r *http.Request, c call) erro
 		return err
 	}
 	base := h.scimBase(r, c.tenant)
-	docs := make([]any, len(res.Views))
+	docs := make([]json.RawMessage, len(res.Views))
 	for i, v := range res.Views {
 		rt, err := h.svc.ResourceType(r.Context(), c.tenant, v.Resource.Type)
 		if err != nil {
 			return err
 		}
-		docs[i] = rt.Project(service.Render(v, base), sr.Attributes, sr.ExcludedAttributes)
+		if docs[i], err = h.renders.render(rt, v, base, sr.Attributes, sr.ExcludedAttributes); err != nil {
+			return err
+		}
 	}
-	writeSCIM(w, http.StatusOK, pageResponse(res, q, docs))
+	writeBytes(w, scimContentType, http.StatusOK, pageResponse(res, q, docs))
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -57,8 +58,11 @@ type manifest struct {
 }
 
 // WriteBundle writes b to w as a tar archive: README.md, manifest.json, keys.txt,
-// checkpoints/NNNNNN.note, then entries/<first seq>.jsonl chunks, one record a line.
-// It reads b.Entries once, as it writes.
+// checkpoints/NNNNNN.note, then entries/<first seq>.jsonl chunks, one record a line. When
+// every record of a chunk carries a TileHash, the chunk is preceded by leaves/<first
+// seq>.bin: those hashes, 32 bytes each, in the chunk's order — the second copy of the leaf
+// hashes (the tree's level-0 tiles) that lets a verifier name an entry rewritten together
+// with its leaf hash. It reads b.Entries once, as it writes.
 func WriteBundle(w io.Writer, b Bundle) error {
 	tw := tar.NewWriter(w)
 	file := func(name string, data []byte) error {
@@ -92,14 +96,20 @@ func WriteBundle(w io.Writer, b Bundle) error {
 			return err
 		}
 	}
-	var chunk []byte
+	var chunk, leaves []byte
+	allLeaves := true
 	first, n := int64(1), int64(0)
 	flush := func() error {
 		if len(chunk) == 0 {
 			return nil
 		}
+		if allLeaves {
+			if err := file(fmt.Sprintf("leaves/%012d.bin", first), leaves); err != nil {
+				return err
+			}
+		}
 		err := file(fmt.Sprintf("entries/%012d.jsonl", first), chunk)
-		chunk, first = chunk[:0], n+1
+		chunk, leaves, allLeaves, first = chunk[:0], leaves[:0], true, n+1
 		return err
 	}
 	for b.Entries != nil {
@@ -112,6 +122,11 @@ func WriteBundle(w io.Writer, b Bundle) error {
 		}
 		n++
 		chunk = appendBundleLine(chunk, rec)
+		if len(rec.TileHash) == HashSize {
+			leaves = append(leaves, rec.TileHash...)
+		} else {
+			allLeaves = false
+		}
 		if len(chunk) >= bundleChunk {
 			if err := flush(); err != nil {
 				return err
@@ -160,11 +175,15 @@ func ReadBundle(r io.Reader) (Bundle, error) {
 		if err != nil {
 			return b, fmt.Errorf("read bundle: %w", err)
 		}
-		if strings.HasPrefix(hdr.Name, "entries/") {
+		if strings.HasPrefix(hdr.Name, "entries/") || strings.HasPrefix(hdr.Name, "leaves/") {
 			if !haveManifest || !haveKeys {
 				return b, errors.New("read bundle: entries before manifest.json and keys.txt")
 			}
-			b.Entries = &bundleEntries{tr: tr, lines: newLineScanner(tr)}
+			e := &bundleEntries{tr: tr}
+			if err := e.open(hdr); err != nil {
+				return b, err
+			}
+			b.Entries = e
 			return b, nil
 		}
 		if hdr.Size > 1<<20 {
@@ -213,39 +232,76 @@ func newLineScanner(r io.Reader) *bufio.Scanner {
 	return sc
 }
 
-// bundleEntries reads entries/*.jsonl members in archive order.
+// bundleEntries reads entries/*.jsonl members in archive order, each with the leaves/*.bin
+// member of the same first seq that precedes it, if any.
 type bundleEntries struct {
 	tr    *tar.Reader
 	lines *bufio.Scanner
 	line  int64
 	leaf  []byte
+	// leaves holds the tile hashes of the current chunk (nil: none), leavesOf the member
+	// name they belong to, idx the record's position in the chunk.
+	leaves   []byte
+	leavesOf string
+	idx      int
+}
+
+// maxLeavesMember bounds a leaves/ member: a 4 MiB chunk of lines of at least ~60 bytes.
+const maxLeavesMember = 4 << 20
+
+// open starts reading the member of hdr: a chunk of entries, or the leaves of the next one.
+func (e *bundleEntries) open(hdr *tar.Header) error {
+	name := path.Base(hdr.Name)
+	switch {
+	case strings.HasPrefix(hdr.Name, "leaves/"):
+		if hdr.Size > maxLeavesMember || hdr.Size%HashSize != 0 {
+			return fmt.Errorf("read bundle: %s is %d bytes, not a list of leaf hashes", hdr.Name, hdr.Size)
+		}
+		data, err := io.ReadAll(e.tr)
+		if err != nil {
+			return fmt.Errorf("read bundle %s: %w", hdr.Name, err)
+		}
+		e.leaves, e.leavesOf = data, strings.TrimSuffix(name, ".bin")
+	case strings.HasPrefix(hdr.Name, "entries/"):
+		if e.leavesOf != strings.TrimSuffix(name, ".jsonl") {
+			e.leaves = nil // leaves of another chunk (or none) say nothing about this one
+		}
+		e.lines, e.idx = newLineScanner(e.tr), 0
+	}
+	return nil
 }
 
 func (e *bundleEntries) Next() (Record, error) {
-	for e.lines != nil {
-		if e.lines.Scan() {
-			e.line++
-			return e.parse(e.lines.Bytes())
+	for {
+		if e.lines != nil {
+			if e.lines.Scan() {
+				e.line++
+				rec, err := e.parse(e.lines.Bytes())
+				if off := e.idx * HashSize; err == nil && off+HashSize <= len(e.leaves) {
+					rec.TileHash = e.leaves[off : off+HashSize]
+				}
+				e.idx++
+				return rec, err
+			}
+			if err := e.lines.Err(); err != nil {
+				return Record{}, fmt.Errorf("bundle entries line %d: %w", e.line+1, err)
+			}
+			e.lines, e.leaves, e.leavesOf = nil, nil, ""
 		}
-		if err := e.lines.Err(); err != nil {
-			return Record{}, fmt.Errorf("bundle entries line %d: %w", e.line+1, err)
+		if e.tr == nil {
+			return Record{}, io.EOF
 		}
-		e.lines = nil
-		for {
-			hdr, err := e.tr.Next()
-			if err == io.EOF {
-				return Record{}, io.EOF
-			}
-			if err != nil {
-				return Record{}, fmt.Errorf("read bundle: %w", err)
-			}
-			if strings.HasPrefix(hdr.Name, "entries/") {
-				e.lines = newLineScanner(e.tr)
-				break
-			}
+		hdr, err := e.tr.Next()
+		if err == io.EOF {
+			return Record{}, io.EOF
+		}
+		if err != nil {
+			return Record{}, fmt.Errorf("read bundle: %w", err)
+		}
+		if err := e.open(hdr); err != nil {
+			return Record{}, err
 		}
 	}
-	return Record{}, io.EOF
 }
 
 // parse reads one line as appendBundleLine writes it. Anything else (a line reformatted by

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -224,3 +225,48 @@ func privateKey(t *testing.T, text []byte) string {
 
 // keyMaterial is the base64 secret part of a signer key.
 func keyMaterial(skey string) string { return strings.SplitN(skey, "+", 5)[4] }
+
+func TestKeyRingReplace(t *testing.T) {
+	text, err := ledger.NewKeyRing("scimtrail-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := ledger.ParseKeyRing(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file, rotated by another process: a new signer, the old key retired.
+	onDisk, _ := ledger.ParseKeyRing(text)
+	rotated, err := onDisk.Rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := ledger.ParseKeyRing(rotated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := ring.VerifierKeys()
+	changed, err := ring.Replace(next)
+	if err != nil || !changed {
+		t.Fatalf("Replace with the rotated ring = %v, %v; want true, nil", changed, err)
+	}
+	if got, want := ring.VerifierKeys(), next.VerifierKeys(); !slices.Equal(got, want) || got[1] != old[0] {
+		t.Errorf("keys after Replace = %v, want %v with the old key %s retired", got, want, old[0])
+	}
+	if got, want := ring.Signer().KeyHash(), next.Signer().KeyHash(); got != want {
+		t.Errorf("signer key hash %x, want the new key's %x", got, want)
+	}
+	if changed, err := ring.Replace(next); err != nil || changed {
+		t.Errorf("Replace with the same keys again = %v, %v; want false, nil", changed, err)
+	}
+	// A ring that forgets the current key would orphan the checkpoints it signed.
+	fresh, _ := ledger.NewKeyRing("scimtrail-test")
+	stranger, _ := ledger.ParseKeyRing(fresh)
+	before := ring.VerifierKeys()
+	if _, err := ring.Replace(stranger); err == nil {
+		t.Error("Replace with an unrelated ring: no error")
+	}
+	if !slices.Equal(ring.VerifierKeys(), before) {
+		t.Error("a refused Replace changed the ring")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -152,6 +153,28 @@ func (k *KeyRing) Rotate() (newText []byte, err error) {
 	k.retired = append(k.retired, k.current)
 	k.secret, k.signer, k.current = secretKey(skey), signer, vkey
 	return formatKeyRing(skey, k.retired), nil
+}
+
+// Replace makes k the ring next (a ring reloaded from its file after "audit keys rotate"),
+// in place, so every holder of k signs with the new key from the next checkpoint on. It
+// refuses a ring that lacks k's current public key (as signer or retired): checkpoints that
+// key signed would no longer verify against the served keys. It reports whether the signer
+// changed.
+func (k *KeyRing) Replace(next *KeyRing) (bool, error) {
+	if k == next {
+		return false, nil
+	}
+	nextKeys := next.VerifierKeys()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !slices.Contains(nextKeys, k.current) {
+		return false, fmt.Errorf("the new key ring lacks the current public key %s (as signer or retired): checkpoints it signed would no longer verify", k.current)
+	}
+	next.mu.Lock()
+	defer next.mu.Unlock()
+	changed := k.current != next.current
+	k.secret, k.signer, k.current, k.retired = next.secret, next.signer, next.current, slices.Clone(next.retired)
+	return changed, nil
 }
 
 // String describes the ring by its public keys only.

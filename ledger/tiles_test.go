@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/scimtrail/scimtrail/ledger"
@@ -26,9 +27,30 @@ type tb interface {
 type memTiles struct {
 	tiles map[[2]int64][]byte
 	reads int
+	cache map[int64][ledger.HashSize]byte // subtree hashes, for the proofs' HashCache
 }
 
-func newMemTiles() *memTiles { return &memTiles{tiles: map[[2]int64][]byte{}} }
+func newMemTiles() *memTiles {
+	return &memTiles{tiles: map[[2]int64][]byte{}, cache: map[int64][ledger.HashSize]byte{}}
+}
+
+// cachedTiles is a TileReader over some tiles with a HashCache, as the service serves proofs.
+type cachedTiles struct {
+	ledger.TileMap
+	cache map[int64][ledger.HashSize]byte
+}
+
+func (c cachedTiles) CachedHash(x int64) ([ledger.HashSize]byte, bool) {
+	h, ok := c.cache[x]
+	return h, ok
+}
+
+func (c cachedTiles) CacheHash(x int64, h [ledger.HashSize]byte) {
+	if !ledger.Cacheable(x) {
+		panic("a leaf hash was offered to the cache")
+	}
+	c.cache[x] = h
+}
 
 func (m *memTiles) ReadTile(level, index int64) ([]byte, error) {
 	m.reads++
@@ -285,6 +307,63 @@ func checkProofs(tb tb, store *memTiles, leaves [][]byte, index, from, to int64,
 	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, uint64(from), uint64(to), c, fromRoot, root(to)); err != nil {
 		tb.Fatalf("ConsistencyProof(%d, %d) does not verify: %v", from, to, err)
+	}
+
+	// With only the tiles InclusionTiles and ConsistencyTiles plan (fetched in one query by
+	// the server), the same proofs, roots and leaf come out.
+	only := func(keys []ledger.TileKey, err error) ledger.TileMap {
+		tb.Helper()
+		if err != nil {
+			tb.Fatalf("planning tiles: %v", err)
+		}
+		m := ledger.TileMap{}
+		for _, k := range keys {
+			m[k] = store.tiles[[2]int64{k.Level, k.Index}]
+		}
+		return m
+	}
+	planned := only(ledger.InclusionTiles(index, to))
+	if p2, err := ledger.InclusionProof(index, to, planned); err != nil || !slices.EqualFunc(p2, p, bytes.Equal) {
+		tb.Fatalf("InclusionProof(%d, %d) over the planned tiles = %x, %v; want %x", index, to, p2, err, p)
+	}
+	if r2, err := ledger.RootFromTiles(to, planned); err != nil || !bytes.Equal(r2, got) {
+		tb.Fatalf("RootFromTiles(%d) over the inclusion tiles: %v", to, err)
+	}
+	if tile := planned[ledger.TileKey{Level: 0, Index: index / ledger.TileWidth}]; len(tile) < int(index%ledger.TileWidth+1)*ledger.HashSize {
+		tb.Fatalf("the inclusion tiles of leaf %d miss its level-0 tile", index)
+	}
+	// With a cache of subtree hashes shared by every proof of this store, only the tiles of
+	// hashes not cached yet are read, and the same proofs come out.
+	cached := func(indexes []int64, err error) cachedTiles {
+		tb.Helper()
+		if err != nil {
+			tb.Fatalf("planning hashes: %v", err)
+		}
+		var need []int64
+		for _, x := range indexes {
+			if _, ok := store.cache[x]; !ok || !ledger.Cacheable(x) {
+				need = append(need, x)
+			}
+		}
+		return cachedTiles{only(ledger.TilesFor(need), nil), store.cache}
+	}
+	withCache := cached(ledger.InclusionHashes(index, to))
+	if p2, err := ledger.InclusionProof(index, to, withCache); err != nil || !slices.EqualFunc(p2, p, bytes.Equal) {
+		tb.Fatalf("InclusionProof(%d, %d) with the cache = %x, %v; want %x", index, to, p2, err, p)
+	}
+	if r2, err := ledger.RootFromTiles(to, withCache); err != nil || !bytes.Equal(r2, got) {
+		tb.Fatalf("RootFromTiles(%d) with the cache: %x, %v", to, r2, err)
+	}
+	withCache = cached(ledger.ConsistencyHashes(from, to))
+	if c2, err := ledger.ConsistencyProof(from, to, withCache); err != nil || !slices.EqualFunc(c2, c, bytes.Equal) {
+		tb.Fatalf("ConsistencyProof(%d, %d) with the cache = %x, %v; want %x", from, to, c2, err, c)
+	}
+	planned = only(ledger.ConsistencyTiles(from, to))
+	if c2, err := ledger.ConsistencyProof(from, to, planned); err != nil || !slices.EqualFunc(c2, c, bytes.Equal) {
+		tb.Fatalf("ConsistencyProof(%d, %d) over the planned tiles = %x, %v; want %x", from, to, c2, err, c)
+	}
+	if r2, err := ledger.RootFromTiles(to, planned); err != nil || !bytes.Equal(r2, got) {
+		tb.Fatalf("RootFromTiles(%d) over the consistency tiles: %v", to, err)
 	}
 }
 

@@ -28,6 +28,11 @@ type Record struct {
 	// Pruned says retention dropped the body and kept the leaf hash: the tree, proofs and
 	// checkpoints still cover the entry, and the verifier reports it as pruned, not missing.
 	Pruned bool
+	// TileHash, when the source has one, is a second copy of the leaf hash kept apart from
+	// the entry: the hash in the tree's level-0 tile. An entry rewritten together with its
+	// leaf hash otherwise shows only as a wrong root over a checkpoint interval; against the
+	// tile the verifier names the very entry.
+	TileHash []byte
 }
 
 // EntrySource yields a tenant's records in storage order (seq order for a database, file
@@ -315,6 +320,10 @@ func (v *verifier) run(checks []check, cpFail *failure) Report {
 			case seq != want:
 				return v.misplaced(want, seq, "the entry of seq")
 			}
+		}
+		if rec.TileHash != nil && !bytes.Equal(rec.TileHash, rec.LeafHash) {
+			return v.fail(want, FailModified, fmt.Sprintf("entry %d and its leaf hash were rewritten: the tree's tile holds leaf hash %s, the entry %s",
+				want, b64(rec.TileHash), b64(rec.LeafHash)))
 		}
 		v.acc.append([HashSize]byte(rec.LeafHash))
 		v.rep.Entries = want

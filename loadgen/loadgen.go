@@ -17,6 +17,8 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +47,27 @@ type Config struct {
 	Seed uint64
 	// Client, if set, is used instead of one built for Concurrency.
 	Client *http.Client
+	// Seeder, if set, creates the users and groups of the first two phases without HTTP
+	// (an in-process server's service write path), SeedConcurrency at a time, so that 1M
+	// users load in minutes rather than hours. The phases then time the seeder, not HTTP.
+	Seeder          Seeder
+	SeedConcurrency int
+	// Existing skips both create phases: the run works on the users already in the tenant,
+	// found by listing them (cursor pagination), e.g. a database seeded by an earlier run.
+	// Member operations need groups and are left out of the mix.
+	Existing bool
+	// ServerPID, if not 0, is a server process on this machine whose CPU time during the
+	// mixed phase is reported too (PhaseReport.ServerCPUSec), read from /proc (Linux).
+	ServerPID int
+	// BeforeMixed, if set, is called when the mixed phase is about to start (e.g. to start a
+	// CPU profile that leaves the seeding out).
+	BeforeMixed func()
+}
+
+// Seeder creates resources from their SCIM bodies, as a POST would, and returns their ids.
+type Seeder interface {
+	SeedUser(ctx context.Context, body []byte) (string, error)
+	SeedGroup(ctx context.Context, body []byte) (string, error)
 }
 
 // DefaultConfig is the standard workload of issue 8.
@@ -57,6 +80,7 @@ func DefaultConfig() Config {
 		Duration:        30 * time.Second,
 		Mix:             DefaultMix(),
 		Seed:            1,
+		SeedConcurrency: 64,
 	}
 }
 
@@ -80,7 +104,12 @@ const (
 	PhaseCreate = "create"
 	PhaseGroups = "groups"
 	PhaseMixed  = "mixed"
+	// PhaseDiscover replaces the create phases when Config.Existing is set.
+	PhaseDiscover = "discover"
 )
+
+// OpDiscover is one page of the discover phase's listing.
+const OpDiscover = "discover_page"
 
 var mixedOps = []string{OpGet, OpFilter, OpPatchActive, OpPatchName, OpPut, OpGroupAdd, OpGroupRemove, OpList}
 
@@ -99,15 +128,24 @@ type Report struct {
 	Phases          []PhaseReport `json:"phases"`
 	// Errors is the total over every phase; the command exits non-zero when it is not 0.
 	Errors int64 `json:"errors"`
+	// StoreOpenMs is how long an in-process server's store took to open; 0 for a remote one.
+	StoreOpenMs float64 `json:"store_open_ms,omitempty"`
 	// WriteBatches describes group commit on an in-process server; nil for a remote one.
 	WriteBatches *BatchReport `json:"write_batches,omitempty"`
 }
 
 // PhaseReport is one phase: its wall-clock time and its operations.
 type PhaseReport struct {
-	Name       string    `json:"name"`
-	ElapsedSec float64   `json:"elapsed_sec"`
-	Ops        []OpStats `json:"ops"`
+	Name       string  `json:"name"`
+	ElapsedSec float64 `json:"elapsed_sec"`
+	// CPUSec is the CPU time (user + system) this process used during the phase: the load
+	// tool's, and the server's too when it runs in-process. On a shared machine wall-clock
+	// rates swing with other work; CPU per request is the steadier measure. 0 where the
+	// platform does not report it.
+	CPUSec float64   `json:"cpu_sec,omitempty"`
+	Ops    []OpStats `json:"ops"`
+	// ServerCPUSec is Config.ServerPID's CPU time during the phase (mixed phase only).
+	ServerCPUSec float64 `json:"server_cpu_sec,omitempty"`
 }
 
 // BatchReport counts the store's committed write batches during the run.
@@ -144,11 +182,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r.prepare()
 
-	rep.Phases = append(rep.Phases, r.createUsers(ctx))
-	if ctx.Err() == nil {
-		rep.Phases = append(rep.Phases, r.createGroups(ctx))
+	if cfg.Existing {
+		p, err := r.discoverUsers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Users, rep.Groups = len(r.userIDs), 0
+		rep.Phases = append(rep.Phases, p)
+	} else {
+		rep.Phases = append(rep.Phases, r.createUsers(ctx))
+		if ctx.Err() == nil {
+			rep.Phases = append(rep.Phases, r.createGroups(ctx))
+		}
 	}
 	if ctx.Err() == nil && cfg.Mix.total() > 0 {
+		if cfg.BeforeMixed != nil {
+			cfg.BeforeMixed()
+		}
 		rep.Phases = append(rep.Phases, r.mixed(ctx))
 	}
 	for _, p := range rep.Phases {
@@ -181,12 +231,10 @@ type runner struct {
 	auth   string
 	client *http.Client
 
-	userNames  []string
-	createUser [][]byte // POST bodies, by user index
-	userIDs    []string // filled by the create phase; "" where the create failed
-	userURLs   []string
-	filterURLs []string
-	putBodies  [2][][]byte // two variants by user index, so that consecutive PUTs change something
+	// Bodies and URLs are built per request from userNames and userIDs rather than held
+	// for every user: at 1M users they would take the load tool ~1 GB.
+	userNames []string
+	userIDs   []string // filled by the create phase; "" where the create failed
 	// flips counts PATCH active and PUT requests per user: each one sets the other value
 	// than the last, so a server cannot pass by doing nothing, nor run cheaper because a
 	// request changed nothing.
@@ -207,19 +255,14 @@ func (r *runner) prepare() {
 	// The tag keeps userNames unique across runs against one long-lived server.
 	run := hex.EncodeToString(tag[:])
 	n := r.cfg.Users
+	if r.cfg.Existing {
+		return // discoverUsers fills the users in
+	}
 	r.userNames = make([]string, n)
-	r.createUser = make([][]byte, n)
-	r.putBodies = [2][][]byte{make([][]byte, n), make([][]byte, n)}
 	r.activeFlips = make([]atomic.Uint32, n)
 	r.putFlips = make([]atomic.Uint32, n)
-	r.filterURLs = make([]string, n)
 	for i := range n {
-		name := fmt.Sprintf("u%06d.%s@example.com", i, run)
-		r.userNames[i] = name
-		r.createUser[i] = userBody(name, i, fmt.Sprintf("Given%d", i), true)
-		r.putBodies[0][i] = userBody(name, i, putGivenName(i, 0), true)
-		r.putBodies[1][i] = userBody(name, i, putGivenName(i, 1), true)
-		r.filterURLs[i] = r.base + "/Users?filter=" + url.QueryEscape(fmt.Sprintf("userName eq %q", name))
+		r.userNames[i] = fmt.Sprintf("u%06d.%s@example.com", i, run)
 	}
 	rng := mrand.New(mrand.NewPCG(r.cfg.Seed, 1))
 	k := min(r.cfg.MembersPerGroup, n)
@@ -232,6 +275,21 @@ func (r *runner) prepare() {
 }
 
 func putGivenName(i, variant int) string { return fmt.Sprintf("Put%c%d", 'A'+variant, i) }
+
+func (r *runner) createBody(i int) []byte {
+	return userBody(r.userNames[i], i, fmt.Sprintf("Given%d", i), true)
+}
+
+// putBody is one of two variants per user, so that consecutive PUTs change something.
+func (r *runner) putBody(i, variant int) []byte {
+	return userBody(r.userNames[i], i, putGivenName(i, variant), true)
+}
+
+func (r *runner) userURL(i int) string { return r.base + "/Users/" + url.PathEscape(r.userIDs[i]) }
+
+func (r *runner) filterURL(i int) string {
+	return r.base + "/Users?filter=" + url.QueryEscape(fmt.Sprintf("userName eq %q", r.userNames[i]))
+}
 
 // userBody is a User as an IdP sends it: userName, name, a primary work email, externalId.
 func userBody(userName string, i int, given string, active bool) []byte {
@@ -266,24 +324,40 @@ func sample(rng *mrand.Rand, n, k int) []int {
 	return out
 }
 
-// parallel runs work on Concurrency workers, each with its own recorder and worker index,
+// createWorkers is how many create at once: SeedConcurrency when seeding, since more
+// concurrent commands fill the store's group-commit batches.
+func (r *runner) createWorkers() int {
+	if r.cfg.Seeder != nil && r.cfg.SeedConcurrency > 0 {
+		return r.cfg.SeedConcurrency
+	}
+	return r.cfg.Concurrency
+}
+
+// parallel runs work on workers goroutines, each with its own recorder and worker index,
 // and returns the recorders and the wall-clock time until the last worker finished.
-func (r *runner) parallel(work func(w int, rec *recorder)) ([]*recorder, time.Duration) {
+func (r *runner) parallel(workers int, work func(w int, rec *recorder)) ([]*recorder, phaseTime) {
 	var rs recorders
 	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range r.cfg.Concurrency {
+	start, cpu := time.Now(), processCPU()
+	for w := range workers {
 		rec := rs.add()
 		wg.Go(func() { work(w, rec) })
 	}
 	wg.Wait()
-	return rs.list, time.Since(start)
+	return rs.list, phaseTime{wall: time.Since(start), cpu: processCPU() - cpu}
+}
+
+// phaseTime is how long a phase took, in wall-clock and in this process's CPU time.
+type phaseTime struct{ wall, cpu time.Duration }
+
+func (t phaseTime) report(name string, ops []string, recs []*recorder) PhaseReport {
+	return PhaseReport{Name: name, ElapsedSec: t.wall.Seconds(), CPUSec: t.cpu.Seconds(), Ops: summarize(name, ops, recs, t.wall)}
 }
 
 func (r *runner) createUsers(ctx context.Context) PhaseReport {
 	r.userIDs = make([]string, r.cfg.Users)
 	var next atomic.Int64
-	recs, elapsed := r.parallel(func(_ int, rec *recorder) {
+	recs, elapsed := r.parallel(r.createWorkers(), func(_ int, rec *recorder) {
 		var c conn
 		c.init(r)
 		for ctx.Err() == nil {
@@ -292,9 +366,17 @@ func (r *runner) createUsers(ctx context.Context) PhaseReport {
 				return
 			}
 			var u userDoc
-			d, err := c.do(ctx, http.MethodPost, r.base+"/Users", r.createUser[i], http.StatusCreated, &u)
-			if err == nil {
-				err = u.check(r.userNames[i], "", nil)
+			var d time.Duration
+			var err error
+			if r.cfg.Seeder != nil {
+				start := time.Now()
+				u.ID, err = r.cfg.Seeder.SeedUser(ctx, r.createBody(i))
+				d = time.Since(start)
+			} else {
+				d, err = c.do(ctx, http.MethodPost, r.base+"/Users", r.createBody(i), http.StatusCreated, &u)
+				if err == nil {
+					err = u.check(r.userNames[i], "", nil)
+				}
 			}
 			if err == nil && u.ID == "" {
 				err = errors.New("POST /Users: the response has no id")
@@ -308,13 +390,51 @@ func (r *runner) createUsers(ctx context.Context) PhaseReport {
 			rec.record(OpCreateUser, d, err)
 		}
 	})
-	r.userURLs = make([]string, len(r.userIDs))
-	for i, id := range r.userIDs {
-		if id != "" {
-			r.userURLs[i] = r.base + "/Users/" + url.PathEscape(id)
+	return elapsed.report(PhaseCreate, []string{OpCreateUser}, recs)
+}
+
+// discoverPage is the page size of the discover phase: the most a server returns.
+const discoverPage = 1000
+
+// discoverUsers lists the tenant's users with cursor pagination (RFC 9865), keyset pages
+// that cost the same at any depth, and takes them as the run's users.
+func (r *runner) discoverUsers(ctx context.Context) (PhaseReport, error) {
+	var c conn
+	c.init(r)
+	var rs recorders
+	rec := rs.add()
+	start := time.Now()
+	cursor := ""
+	for {
+		u := r.base + "/Users?attributes=userName&count=" + fmt.Sprint(discoverPage) + "&cursor=" + url.QueryEscape(cursor)
+		var l struct {
+			listDoc
+			NextCursor string `json:"nextCursor"`
 		}
+		d, err := c.do(ctx, http.MethodGet, u, nil, http.StatusOK, &l)
+		rec.record(OpDiscover, d, err)
+		if err != nil {
+			return PhaseReport{}, fmt.Errorf("loadgen: listing the existing users: %w", err)
+		}
+		for _, doc := range l.Resources {
+			if doc.ID == "" || doc.UserName == "" {
+				return PhaseReport{}, fmt.Errorf("loadgen: listing the existing users: a user without id or userName")
+			}
+			r.userIDs = append(r.userIDs, doc.ID)
+			r.userNames = append(r.userNames, doc.UserName)
+		}
+		if l.NextCursor == "" || len(l.Resources) == 0 {
+			break
+		}
+		cursor = l.NextCursor
 	}
-	return PhaseReport{Name: PhaseCreate, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseCreate, []string{OpCreateUser}, recs, elapsed)}
+	if len(r.userIDs) == 0 {
+		return PhaseReport{}, errors.New("loadgen: the tenant has no users to work on")
+	}
+	r.activeFlips = make([]atomic.Uint32, len(r.userIDs))
+	r.putFlips = make([]atomic.Uint32, len(r.userIDs))
+	elapsed := time.Since(start)
+	return PhaseReport{Name: PhaseDiscover, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseDiscover, []string{OpDiscover}, rs.list, elapsed)}, nil
 }
 
 func (r *runner) createGroups(ctx context.Context) PhaseReport {
@@ -337,7 +457,7 @@ func (r *runner) createGroups(ctx context.Context) PhaseReport {
 		})
 	}
 	var next atomic.Int64
-	recs, elapsed := r.parallel(func(_ int, rec *recorder) {
+	recs, elapsed := r.parallel(r.createWorkers(), func(_ int, rec *recorder) {
 		var c conn
 		c.init(r)
 		for ctx.Err() == nil {
@@ -346,7 +466,18 @@ func (r *runner) createGroups(ctx context.Context) PhaseReport {
 				return
 			}
 			var doc groupDoc
-			d, err := c.do(ctx, http.MethodPost, r.base+"/Groups", bodies[g], http.StatusCreated, &doc)
+			var d time.Duration
+			var err error
+			if r.cfg.Seeder != nil {
+				start := time.Now()
+				doc.ID, err = r.cfg.Seeder.SeedGroup(ctx, bodies[g])
+				doc.DisplayName, d = r.groupNames[g], time.Since(start)
+				doc.Members = make([]struct {
+					Value string `json:"value"`
+				}, want[g])
+			} else {
+				d, err = c.do(ctx, http.MethodPost, r.base+"/Groups", bodies[g], http.StatusCreated, &doc)
+			}
 			if err == nil {
 				switch {
 				case doc.ID == "":
@@ -377,7 +508,7 @@ func (r *runner) createGroups(ctx context.Context) PhaseReport {
 			r.initial = append(r.initial, m)
 		}
 	}
-	return PhaseReport{Name: PhaseGroups, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseGroups, []string{OpCreateGroup}, recs, elapsed)}
+	return elapsed.report(PhaseGroups, []string{OpCreateGroup}, recs)
 }
 
 // Bodies of the PATCH operations that carry no per-request value.
@@ -416,7 +547,8 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 	}
 	var tickets atomic.Int64
 	picks := r.cfg.Mix.table(len(r.groupURLs) > 0)
-	recs, elapsed := r.parallel(func(w int, rec *recorder) {
+	srv0 := pidCPU(r.cfg.ServerPID)
+	recs, elapsed := r.parallel(r.cfg.Concurrency, func(w int, rec *recorder) {
 		if len(live) == 0 || len(picks) == 0 {
 			return
 		}
@@ -449,7 +581,7 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 			switch op {
 			case OpGet:
 				var u userDoc
-				d, err := c.do(ctx, http.MethodGet, r.userURLs[i], nil, http.StatusOK, &u)
+				d, err := c.do(ctx, http.MethodGet, r.userURL(i), nil, http.StatusOK, &u)
 				if err == nil {
 					err = u.check(r.userNames[i], r.userIDs[i], nil)
 				}
@@ -459,7 +591,7 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 				rec.record(op, d, err)
 			case OpFilter:
 				var l listDoc
-				d, err := c.do(ctx, http.MethodGet, r.filterURLs[i], nil, http.StatusOK, &l)
+				d, err := c.do(ctx, http.MethodGet, r.filterURL(i), nil, http.StatusOK, &l)
 				if err == nil {
 					switch {
 					case l.TotalResults != 1 || len(l.Resources) != 1:
@@ -476,7 +608,7 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 				// Users start active, so the first PATCH deactivates.
 				v := int(r.activeFlips[i].Add(1) % 2)
 				var u userDoc
-				d, err := c.do(ctx, http.MethodPatch, r.userURLs[i], patchActiveBody[(v+1)%2], http.StatusOK, &u)
+				d, err := c.do(ctx, http.MethodPatch, r.userURL(i), patchActiveBody[(v+1)%2], http.StatusOK, &u)
 				if err == nil {
 					want := v == 0
 					err = u.check(r.userNames[i], r.userIDs[i], &want)
@@ -488,7 +620,7 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 			case OpPatchName:
 				given := fmt.Sprintf("W%dS%d", w, seq)
 				var u userDoc
-				d, err := c.do(ctx, http.MethodPatch, r.userURLs[i], patchGivenBody(given), http.StatusOK, &u)
+				d, err := c.do(ctx, http.MethodPatch, r.userURL(i), patchGivenBody(given), http.StatusOK, &u)
 				if err == nil {
 					err = u.check(r.userNames[i], r.userIDs[i], nil)
 				}
@@ -502,7 +634,7 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 			case OpPut:
 				variant := int(r.putFlips[i].Add(1) % 2)
 				var u userDoc
-				d, err := c.do(ctx, http.MethodPut, r.userURLs[i], r.putBodies[variant][i], http.StatusOK, &u)
+				d, err := c.do(ctx, http.MethodPut, r.userURL(i), r.putBody(i, variant), http.StatusOK, &u)
 				if err == nil {
 					active := true
 					err = u.check(r.userNames[i], r.userIDs[i], &active)
@@ -569,7 +701,38 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 			}
 		}
 	})
-	return PhaseReport{Name: PhaseMixed, ElapsedSec: elapsed.Seconds(), Ops: summarize(PhaseMixed, mixedOps, recs, elapsed)}
+	rep := elapsed.report(PhaseMixed, mixedOps, recs)
+	rep.ServerCPUSec = (pidCPU(r.cfg.ServerPID) - srv0).Seconds()
+	return rep
+}
+
+// pidCPU is the CPU time (user + system) process pid has used so far, from
+// /proc/PID/stat; 0 when pid is 0 or it cannot be read.
+func pidCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may contain spaces: count fields
+	// after its closing parenthesis. utime and stime are fields 14 and 15, in clock ticks.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	const ticks = 100 // USER_HZ, 100 on every Linux architecture Go supports
+	return time.Duration(ut+st) * time.Second / ticks
 }
 
 // conn is one worker's client state: a reusable response buffer.

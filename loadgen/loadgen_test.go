@@ -1,11 +1,13 @@
 package loadgen_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/scimtrail/scimtrail/loadgen"
+	"github.com/scimtrail/scimtrail/postgres/pgtest"
 )
 
 // tinyConfig is the standard workload scaled down so that a test run takes well under a
@@ -112,5 +114,82 @@ func TestParseMix(t *testing.T) {
 		if _, err := loadgen.ParseMix(bad); err == nil {
 			t.Errorf("ParseMix(%q) accepted it", bad)
 		}
+	}
+}
+
+// TestSeedThenReuseExisting seeds users and groups through the service, then reopens the
+// kept database and runs on the users it finds there, as a 1M-user run does.
+func TestSeedThenReuseExisting(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testSeedThenReuse(t, loadgen.ServerConfig{Dir: t.TempDir(), Tenant: "bench"}) })
+	if pgtest.DSN() != "" {
+		t.Run("postgres", func(t *testing.T) {
+			testSeedThenReuse(t, loadgen.ServerConfig{DSN: pgtest.Schema(t, "loadgen"), Tenant: "bench"})
+		})
+	}
+}
+
+func testSeedThenReuse(t *testing.T, sc loadgen.ServerConfig) {
+	srv, err := loadgen.StartServer(t.Context(), sc)
+	if err != nil {
+		t.Fatalf("StartServer: %v", err)
+	}
+	_, cmdsBefore := srv.BatchStats()
+	cfg := tinyConfig(srv.URL, srv.Token)
+	cfg.Seeder, cfg.SeedConcurrency = srv, 16
+	rep, err := loadgen.Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rep.Errors != 0 {
+		var b strings.Builder
+		rep.WriteTable(&b)
+		t.Fatalf("%d errors:\n%s", rep.Errors, b.String())
+	}
+	if got, want := opStats(t, rep, loadgen.PhaseCreate, loadgen.OpCreateUser).Count, int64(cfg.Users); got != want {
+		t.Errorf("seeded users = %d, want %d", got, want)
+	}
+	// Seeding is the write path: one store command per created resource at least.
+	if _, cmds := srv.BatchStats(); cmds-cmdsBefore < int64(cfg.Users+cfg.Groups) {
+		t.Errorf("the store committed %d commands for %d seeded resources", cmds-cmdsBefore, cfg.Users+cfg.Groups)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	srv, err = loadgen.StartServer(t.Context(), sc)
+	if err != nil {
+		t.Fatalf("StartServer on the kept database: %v", err)
+	}
+	defer srv.Close()
+	if srv.StartTime <= 0 {
+		t.Errorf("StartTime = %v, want the measured open time", srv.StartTime)
+	}
+	again := tinyConfig(srv.URL, srv.Token)
+	again.Users, again.Existing = 0, true
+	again.ServerPID = os.Getpid() // the in-process server is this process
+	again.Ops = 600               // tens of ms of CPU at least, well above /proc's 10 ms tick
+	rep, err = loadgen.Run(t.Context(), again)
+	if err != nil {
+		t.Fatalf("Run on existing users: %v", err)
+	}
+	if rep.Errors != 0 {
+		var b strings.Builder
+		rep.WriteTable(&b)
+		t.Fatalf("%d errors:\n%s", rep.Errors, b.String())
+	}
+	if got, want := rep.Users, cfg.Users; got != want {
+		t.Errorf("found %d existing users, want %d", got, want)
+	}
+	if got := opStats(t, rep, loadgen.PhaseDiscover, loadgen.OpDiscover).Count; got < 1 {
+		t.Errorf("discover pages = %d, want at least 1", got)
+	}
+	if got := opStats(t, rep, loadgen.PhaseMixed, loadgen.OpGet).Count; got == 0 {
+		t.Error("no GETs ran on the existing users")
+	}
+	if p := rep.Phases[len(rep.Phases)-1]; p.Name != loadgen.PhaseMixed || p.CPUSec <= 0 || p.ServerCPUSec <= 0 {
+		t.Errorf("last phase %q used %v s of CPU, %v s by the server pid; want the mixed phase, > 0", p.Name, p.CPUSec, p.ServerCPUSec)
+	}
+	if got := opStats(t, rep, loadgen.PhaseMixed, loadgen.OpGroupAdd).Count; got != 0 {
+		t.Errorf("%d member operations ran without known groups", got)
 	}
 }

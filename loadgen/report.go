@@ -37,7 +37,14 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			total += o.Count
 		}
 		if p.ElapsedSec > 0 {
-			fmt.Fprintf(w, "phase %-7s %8.2fs  %8d requests  %8.0f req/s\n", p.Name, p.ElapsedSec, total, float64(total)/p.ElapsedSec)
+			fmt.Fprintf(w, "phase %-7s %8.2fs  %8d requests  %8.0f req/s", p.Name, p.ElapsedSec, total, float64(total)/p.ElapsedSec)
+			if p.CPUSec > 0 && total > 0 {
+				fmt.Fprintf(w, "  cpu %.2fs = %.0f µs/request", p.CPUSec, p.CPUSec*1e6/float64(total))
+			}
+			if p.ServerCPUSec > 0 && total > 0 {
+				fmt.Fprintf(w, "  server cpu %.0f µs/request", p.ServerCPUSec*1e6/float64(total))
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	if b := rep.WriteBatches; b != nil {

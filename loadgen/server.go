@@ -32,6 +32,9 @@ type ServerConfig struct {
 	// Logger receives the server's request logs; nil discards them, so that formatting log
 	// lines on the load tool's shared cores does not count against the server.
 	Logger *slog.Logger
+	// Tenant names the tenant to work in, created if it does not exist yet, so that a kept
+	// database can be reused by a later run; "" creates a fresh bench-… tenant.
+	Tenant string
 }
 
 // Server is a scimtrail server assembled the way `scimtrail serve` assembles it
@@ -45,8 +48,15 @@ type Server struct {
 	// Backend is "sqlite" or "postgres".
 	Backend string
 
+	// StartTime is how long opening the store took (migrations included): with a kept
+	// database, the start-up cost at that data size.
+	StartTime time.Duration
+
 	batches, commands atomic.Int64
 	store             scimtrail.Store
+	svc               *service.Service
+	origin            service.Origin
+	tenant            string
 	srv               *http.Server
 	serveErr          chan error
 }
@@ -63,6 +73,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		s.commands.Add(int64(n))
 		metrics.ObserveWriteBatch(n)
 	}
+	opened := time.Now()
 	switch {
 	case strings.HasPrefix(cfg.DSN, "postgres://") || strings.HasPrefix(cfg.DSN, "postgresql://"):
 		s.Backend = "postgres"
@@ -79,6 +90,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", s.Backend, err)
 	}
+	s.StartTime = time.Since(opened)
 	defer func() {
 		if err != nil {
 			s.store.Close()
@@ -86,13 +98,16 @@ func StartServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 	}()
 	svc := service.New(s.store, service.Options{})
 
-	// A fresh tenant per run, so a PostgreSQL database that already holds an earlier run's
-	// users gives no userName conflicts.
-	var b [4]byte
-	rand.Read(b[:])
-	tenant := "bench-" + hex.EncodeToString(b[:])
+	// A fresh tenant per run unless one is named, so a PostgreSQL database that already
+	// holds an earlier run's users gives no userName conflicts.
+	tenant := cfg.Tenant
+	if tenant == "" {
+		var b [4]byte
+		rand.Read(b[:])
+		tenant = "bench-" + hex.EncodeToString(b[:])
+	}
 	origin := service.Origin{Actor: scimtrail.Actor{Type: scimtrail.ActorSystem, ID: "scimtrail-bench"}, Channel: scimtrail.ChannelSystem}
-	if _, _, err := svc.CreateTenant(ctx, origin, tenant, "scimtrail-bench"); err != nil {
+	if _, _, err := svc.CreateTenant(ctx, origin, tenant, "scimtrail-bench"); err != nil && (cfg.Tenant == "" || scimtrail.ErrorCode(err) != scimtrail.ECONFLICT) {
 		return nil, fmt.Errorf("create tenant: %w", err)
 	}
 	tok, _, err := svc.IssueToken(ctx, origin, tenant, scimtrail.TokenSCIM, "scimtrail-bench", 0)
@@ -100,6 +115,9 @@ func StartServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		return nil, fmt.Errorf("issue token: %w", err)
 	}
 	s.Token = tok.Secret
+	s.svc, s.tenant = svc, tenant
+	// Seeded resources carry the ledger actor a SCIM request with this token would.
+	s.origin = service.Origin{Actor: scimtrail.Actor{Type: scimtrail.ActorIdPSync, ID: tok.ID, TokenID: tok.ID, UserAgent: "scimtrail-bench (seed)"}, Channel: scimtrail.ChannelSCIM}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -122,6 +140,24 @@ func StartServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 	go func() { s.serveErr <- s.srv.Serve(ln) }()
 	s.URL = "http://" + ln.Addr().String() + "/scim/v2/" + tenant
 	return s, nil
+}
+
+// SeedUser creates a user from its SCIM body through the service, as POST /Users does
+// (same validation, state and ledger entries), without HTTP. It makes Server a Seeder.
+func (s *Server) SeedUser(ctx context.Context, body []byte) (string, error) {
+	return s.seed(ctx, scimtrail.UserResource, body)
+}
+
+// SeedGroup is SeedUser for POST /Groups.
+func (s *Server) SeedGroup(ctx context.Context, body []byte) (string, error) {
+	return s.seed(ctx, scimtrail.GroupResource, body)
+}
+
+func (s *Server) seed(ctx context.Context, typ scimtrail.ResourceType, body []byte) (string, error) {
+	o := s.origin
+	o.Received = time.Now().UTC()
+	v, _, err := s.svc.CreateResource(ctx, o, s.tenant, typ, body)
+	return v.Resource.ID, err
 }
 
 // BatchStats returns how many write batches the store committed and how many commands they

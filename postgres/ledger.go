@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -23,6 +24,28 @@ func (t *tx) ReadTile(ctx context.Context, tenant string, level, index int64) ([
 		return nil, fmt.Errorf("postgres: tile %d/%d of %q: %w", level, index, tenant, err)
 	}
 	return data, nil
+}
+
+func (t *tx) ReadTiles(ctx context.Context, tenant string, at []scimtrail.Tile) ([]scimtrail.Tile, error) {
+	if len(at) == 0 {
+		return nil, nil
+	}
+	levels := make([]int64, len(at))
+	idxs := make([]int64, len(at))
+	for i, tl := range at {
+		levels[i], idxs[i] = tl.Level, tl.Index
+	}
+	rows, err := t.tx.Query(ctx, `SELECT t.level, t.idx, t.data FROM ledger_tiles t
+		JOIN unnest($2::bigint[], $3::bigint[]) AS k(level, idx) ON t.level = k.level AND t.idx = k.idx
+		WHERE t.tenant = $1`, tenant, levels, idxs)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tiles of %q: %w", tenant, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[scimtrail.Tile])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tiles of %q: %w", tenant, err)
+	}
+	return out, nil
 }
 
 func (t *tx) PutTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile) error {
@@ -58,6 +81,39 @@ func (t *tx) LeafHashes(ctx context.Context, tenant string, after int64, limit i
 		return nil, fmt.Errorf("postgres: leaf hashes of %q: %w", tenant, err)
 	}
 	return out, nil
+}
+
+func (t *tx) ScanEntryHashes(ctx context.Context, tenant string, after int64, limit int, fn func(seq int64, body, leafHash []byte) error) error {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	// Binary results, read raw: seq is 8 big-endian bytes and bytea comes as is, so no row
+	// allocates; pgx streams the rows, so memory stays flat however long the log.
+	binary3 := pgx.QueryResultFormats{pgx.BinaryFormatCode, pgx.BinaryFormatCode, pgx.BinaryFormatCode}
+	rows, err := t.tx.Query(ctx, `SELECT seq, body, leaf_hash FROM ledger_entries WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+		binary3, tenant, after, lim)
+	if err != nil {
+		return fmt.Errorf("postgres: entries of %q: %w", tenant, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 3 || len(v[0]) != 8 {
+			return fmt.Errorf("postgres: entries of %q: unexpected row shape", tenant)
+		}
+		body := v[1]
+		if len(body) == 0 {
+			body = nil // pruned (NULL)
+		}
+		if err := fn(int64(binary.BigEndian.Uint64(v[0])), body, v[2]); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: entries of %q: %w", tenant, err)
+	}
+	return nil
 }
 
 func (t *tx) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.StoredCheckpoint, error) {

@@ -129,7 +129,7 @@ func (db *DB) Ping(ctx context.Context) error {
 	var current *int64
 	err := db.pool.QueryRow(ctx, `SELECT max(version_id) FROM `+versionTable).Scan(&current)
 	if err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
+		return unavailable(fmt.Errorf("postgres: ping: %w", err))
 	}
 	if current == nil || *current != db.version {
 		got := int64(0)
@@ -151,6 +151,10 @@ func (db *DB) Close() error {
 // tenant's ledger head, creating the row if needed. Every statement fn runs after the lock
 // therefore sees everything earlier writers of the tenant committed, on any replica.
 func (db *DB) Update(ctx context.Context, tenant string, fn func(scimtrail.Tx) error) error {
+	return unavailable(db.update(ctx, tenant, fn))
+}
+
+func (db *DB) update(ctx context.Context, tenant string, fn func(scimtrail.Tx) error) error {
 	pgtx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
@@ -198,6 +202,10 @@ func lockHead(ctx context.Context, pgtx pgx.Tx, tenant string) (scimtrail.Ledger
 
 // View runs fn in a REPEATABLE READ, read-only transaction: one snapshot for all of fn.
 func (db *DB) View(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
+	return unavailable(db.view(ctx, fn))
+}
+
+func (db *DB) view(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 	pgtx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)

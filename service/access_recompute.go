@@ -175,8 +175,17 @@ func (s *Service) accessAfterChange(ctx context.Context, tx scimtrail.Tx, at tim
 		}
 		return s.recomputeAccess(ctx, tx, r.Tenant, at, st, []string{r.ID})
 	}
-	st, err := loadAccessState(ctx, tx, r.Tenant)
+	st, err := loadLiveRoles(ctx, tx, r.Tenant)
 	if err != nil {
+		return nil, err
+	}
+	// With no live role nobody's access can change; the graph is still needed to refuse a
+	// cycle when a group is added as a member.
+	nested := slices.ContainsFunc(added, func(m scimtrail.Member) bool { return m.Type == scimtrail.GroupResource })
+	if len(st.live) == 0 && !nested {
+		return nil, nil
+	}
+	if st, err = st.withGraph(ctx, tx, r.Tenant); err != nil {
 		return nil, err
 	}
 	touched := slices.Clone(removed)

@@ -268,6 +268,12 @@ func recordEvents(ctx context.Context, tx scimtrail.Tx, tenant string, now time.
 		if err != nil {
 			return RecordResult{}, nil, err
 		}
+		// The tiles too, in the same transaction, as appendEntries does: without them the
+		// events have no inclusion proofs and no /logs tiles until some other write rebuilds
+		// the tiles, and audit verify cannot name a rewritten event by its tile hash.
+		if err := appendTiles(ctx, tx, head.Size, stored); err != nil {
+			return RecordResult{}, nil, err
+		}
 		if err := tx.AppendEntries(ctx, stored, next); err != nil {
 			return RecordResult{}, nil, err
 		}

@@ -186,15 +186,16 @@ func (s *Service) reevaluateExternal(ctx context.Context, tx scimtrail.Tx, tenan
 }
 
 // trackExternal records the change of a user's external status that a write of the user
-// makes (cur nil: the user is new). It runs before the access recompute of the same write,
-// which reads the status. The tenant's domains come from its cached configuration.
-func (s *Service) trackExternal(ctx context.Context, tx scimtrail.Tx, at time.Time, cur *scimtrail.Resource, next scimtrail.Resource) error {
+// makes (cur nil: the user is new), and reports whether there was one. It runs before the
+// access recompute of the same write, which reads the status. The tenant's domains come
+// from its cached configuration.
+func (s *Service) trackExternal(ctx context.Context, tx scimtrail.Tx, at time.Time, cur *scimtrail.Resource, next scimtrail.Resource) (bool, error) {
 	if next.Type != scimtrail.UserResource {
-		return nil
+		return false, nil
 	}
 	tc, err := s.config(ctx, next.Tenant)
 	if err != nil {
-		return err
+		return false, err
 	}
 	now, why := access.External(next.Attributes, tc.external.Domains)
 	was := false
@@ -202,9 +203,9 @@ func (s *Service) trackExternal(ctx context.Context, tx scimtrail.Tx, at time.Ti
 		was, _ = access.External(cur.Attributes, tc.external.Domains)
 	}
 	if now == was {
-		return nil
+		return false, nil
 	}
-	return tx.InsertExternalChanges(ctx, []scimtrail.ExternalChange{{Tenant: next.Tenant, UserID: next.ID, At: at, External: now, Reason: why}})
+	return true, tx.InsertExternalChanges(ctx, []scimtrail.ExternalChange{{Tenant: next.Tenant, UserID: next.ID, At: at, External: now, Reason: why}})
 }
 
 // externalNow is a user's external status at at, as recorded.

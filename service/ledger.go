@@ -23,6 +23,9 @@ type ledgerState struct {
 	mu        sync.Mutex
 	installID string
 	reads     map[readKey]time.Time
+
+	// proofs remembers subtree hashes across proofs (see proofCache).
+	proofs proofCache
 }
 
 type readKey struct{ tenant, token string }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/scimtrail/scimtrail"
@@ -156,13 +157,110 @@ func (s *Service) InclusionProof(ctx context.Context, tenant string, seq, size i
 		if seq < 1 || seq > size {
 			return scimtrail.Errorf(scimtrail.EINVALID, "seq %d is not in a tree of %d entries", seq, size)
 		}
-		return inclusion(ctx, tx, tenant, seq, size, &p)
+		return inclusion(ctx, tx, tenant, seq, size, &p, &s.ledger.proofs)
 	})
 	return p, err
 }
 
-func inclusion(ctx context.Context, tx scimtrail.ReadTx, tenant string, seq, size int64, p *Proof) error {
-	r := txTiles{ctx, tx, tenant}
+// proofCacheSize bounds proofCache: about 10 MB. A 10M-entry log has ~40k subtree hashes
+// in its upper tiles, so one big log stays cached whole.
+const proofCacheSize = 1 << 17
+
+// proofCache holds hashes of complete subtrees above the leaves of every tenant's tree, by
+// tlog stored-hash index, for ledger.HashCache. They never change in an append-only log, and
+// the upper tiles' hashes are shared by every proof of a log, so with them a proof reads
+// and rehashes only its leaf's tile. When full it starts over, which costs the next few
+// proofs their speed and nothing else. The zero value is ready to use.
+type proofCache struct {
+	mu sync.Mutex
+	m  map[proofKey][ledger.HashSize]byte
+}
+
+type proofKey struct {
+	tenant string
+	index  int64
+}
+
+// proofTiles is one proof's TileReader: the tiles read for it, the cached hashes it was
+// planned with, and the tenant's cache to fill.
+type proofTiles struct {
+	ledger.TileMap
+	hits   map[int64][ledger.HashSize]byte
+	cache  *proofCache
+	tenant string
+}
+
+// CachedHash answers from the hits taken when the proof's tiles were planned, not from the
+// shared cache, which another proof may empty meanwhile: a hash counted on then has no
+// tile read for it.
+func (t proofTiles) CachedHash(index int64) ([ledger.HashSize]byte, bool) {
+	h, ok := t.hits[index]
+	return h, ok
+}
+
+func (c *proofCache) get(tenant string, index int64) ([ledger.HashSize]byte, bool) {
+	if c == nil {
+		return [ledger.HashSize]byte{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.m[proofKey{tenant, index}]
+	return h, ok
+}
+
+func (t proofTiles) CacheHash(index int64, h [ledger.HashSize]byte) {
+	if t.cache == nil {
+		return
+	}
+	t.cache.mu.Lock()
+	defer t.cache.mu.Unlock()
+	if t.cache.m == nil || len(t.cache.m) >= proofCacheSize {
+		t.cache.m = make(map[proofKey][ledger.HashSize]byte)
+	}
+	t.cache.m[proofKey{t.tenant, index}] = h
+}
+
+// prefetchTiles reads, in one query, the tiles of the stored hashes a proof needs that the
+// cache (nil: none) does not hold: a proof at 10M entries needs up to five tiles, which one
+// by one cost a query each.
+func prefetchTiles(ctx context.Context, tx scimtrail.ReadTx, tenant string, indexes []int64, cache *proofCache) (proofTiles, error) {
+	r := proofTiles{TileMap: ledger.TileMap{}, hits: map[int64][ledger.HashSize]byte{}, cache: cache, tenant: tenant}
+	var need []int64
+	for _, x := range indexes {
+		if h, ok := cache.get(tenant, x); ok && ledger.Cacheable(x) {
+			r.hits[x] = h
+		} else {
+			need = append(need, x)
+		}
+	}
+	keys := ledger.TilesFor(need)
+	if len(keys) == 0 {
+		return r, nil
+	}
+	at := make([]scimtrail.Tile, len(keys))
+	for i, k := range keys {
+		at[i] = scimtrail.Tile{Level: k.Level, Index: k.Index}
+	}
+	tiles, err := tx.ReadTiles(ctx, tenant, at)
+	if err != nil {
+		return r, err
+	}
+	for _, t := range tiles {
+		r.TileMap[ledger.TileKey{Level: t.Level, Index: t.Index}] = t.Data
+	}
+	return r, nil
+}
+
+// inclusion proves entry seq in the tree of size entries, with cache (nil: none).
+func inclusion(ctx context.Context, tx scimtrail.ReadTx, tenant string, seq, size int64, p *Proof, cache *proofCache) error {
+	indexes, err := ledger.InclusionHashes(seq-1, size)
+	if err != nil {
+		return err
+	}
+	r, err := prefetchTiles(ctx, tx, tenant, indexes, cache)
+	if err != nil {
+		return err
+	}
 	hashes, err := ledger.InclusionProof(seq-1, size, r)
 	if err != nil {
 		return err
@@ -194,16 +292,32 @@ func (s *Service) ConsistencyProof(ctx context.Context, tenant string, from, to 
 		if from < 1 || from > to {
 			return scimtrail.Errorf(scimtrail.EINVALID, "from %d must be between 1 and to (%d)", from, to)
 		}
-		r := txTiles{ctx, tx, tenant}
-		hashes, err := ledger.ConsistencyProof(from, to, r)
-		if err != nil {
-			return err
-		}
-		root, err := ledger.RootFromTiles(to, r)
-		p = Proof{Size: to, Root: root, Hashes: hashes}
-		return err
+		return consistency(ctx, tx, tenant, from, to, &p, &s.ledger.proofs, nil)
 	})
 	return p, err
+}
+
+// consistency proves the tree of from entries a prefix of the tree of to, with cache (nil:
+// none). planned, if set, runs between reading the tiles and computing (tests).
+func consistency(ctx context.Context, tx scimtrail.ReadTx, tenant string, from, to int64, p *Proof, cache *proofCache, planned func()) error {
+	indexes, err := ledger.ConsistencyHashes(from, to)
+	if err != nil {
+		return err
+	}
+	r, err := prefetchTiles(ctx, tx, tenant, indexes, cache)
+	if err != nil {
+		return err
+	}
+	if planned != nil {
+		planned()
+	}
+	hashes, err := ledger.ConsistencyProof(from, to, r)
+	if err != nil {
+		return err
+	}
+	root, err := ledger.RootFromTiles(to, r)
+	*p = Proof{Size: to, Root: root, Hashes: hashes}
+	return err
 }
 
 // EntryReceipt is an entry's proof of inclusion in a signed checkpoint.
@@ -309,6 +423,11 @@ func (s *Service) CheckpointRecord(ctx context.Context, tenant string) (json.Raw
 	if err != nil {
 		return nil, err
 	}
+	return CheckpointJSON(cp)
+}
+
+// CheckpointJSON is cp in the shape CheckpointRecord gives.
+func CheckpointJSON(cp scimtrail.StoredCheckpoint) (json.RawMessage, error) {
 	return json.Marshal(struct {
 		Size       int64  `json:"size"`
 		Root       []byte `json:"root"`

@@ -67,7 +67,7 @@ func (s *Service) evidence(ctx context.Context, tenant string, cp scimtrail.Stor
 				return fmt.Errorf("entry %d of %s is missing", seq, tenant)
 			}
 			var p Proof
-			if err := inclusion(ctx, tx, tenant, seq, cp.Size, &p); err != nil {
+			if err := inclusion(ctx, tx, tenant, seq, cp.Size, &p, &s.ledger.proofs); err != nil {
 				return err
 			}
 			if !bytes.Equal(p.Root, cp.Root) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/access"
 	"github.com/scimtrail/scimtrail/scim/dialect"
 	"github.com/scimtrail/scimtrail/scim/filter"
 	"github.com/scimtrail/scimtrail/scim/patch"
@@ -411,9 +412,8 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}
-		if err := userNameFree(ctx, tx, r); err != nil {
-			return err
-		}
+		// A taken userName needs no read first: the store's unique index refuses the
+		// insert with the same ECONFLICT/uniqueness error.
 		if err := checkDoc(ctx, tx, tc, rt, r, doc); err != nil {
 			return err
 		}
@@ -434,7 +434,7 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if err != nil {
 			return err
 		}
-		if err := s.trackExternal(ctx, tx, at, nil, r); err != nil { // external.go
+		if _, err := s.trackExternal(ctx, tx, at, nil, r); err != nil { // external.go
 			return err
 		}
 		derived, err := s.accessAfterChange(ctx, tx, at, r, rows, nil)
@@ -508,8 +508,10 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
-	if err := userNameFree(ctx, tx, next); err != nil {
-		return View{}, scimtrail.Receipt{}, err
+	if next.UserNameKey != cur.UserNameKey {
+		if err := userNameFree(ctx, tx, next); err != nil {
+			return View{}, scimtrail.Receipt{}, err
+		}
 	}
 	if err := checkDoc(ctx, tx, tc, rt, next, doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
@@ -552,12 +554,16 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 	if err := storeUniqueValues(ctx, tx, rt, next, doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
-	if err := s.trackExternal(ctx, tx, at, &cur, next); err != nil { // external.go
-		return View{}, scimtrail.Receipt{}, err
-	}
-	derived, err := s.accessAfterChange(ctx, tx, at, next, addMembers, removeMembers)
+	// A change of the user's external status moves access when externals are barred.
+	externalChanged, err := s.trackExternal(ctx, tx, at, &cur, next) // external.go
 	if err != nil {
 		return View{}, scimtrail.Receipt{}, err
+	}
+	var derived []scimtrail.Entry
+	if externalChanged || accessRelevant(cur, next, addMembers, removeMembers) {
+		if derived, err = s.accessAfterChange(ctx, tx, at, next, addMembers, removeMembers); err != nil {
+			return View{}, scimtrail.Receipt{}, err
+		}
 	}
 	entries = append(entries, derived...)
 	if derived, err = s.deprovisioned(ctx, tx, o, cur, &next, at, &entries[0]); err != nil { // nhi.go
@@ -570,6 +576,21 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 	}
 	v, err := view(ctx, tx, next)
 	return v, rc, err
+}
+
+// accessRelevant reports whether updating cur to next can change anyone's effective access:
+// a group's membership, or a user's active flag or SCIM roles. Names, emails, titles and
+// the like never do, and skipping the recompute for them saves reading the tenant's roles
+// and, when a role is live, its whole group graph and mappings on every such write.
+// (Expiry does not depend on writes: ExpireAccess ends expired access on its own.)
+func accessRelevant(cur, next scimtrail.Resource, added []scimtrail.Member, removed []string) bool {
+	if len(added) > 0 || len(removed) > 0 {
+		return true
+	}
+	if next.Type != scimtrail.UserResource {
+		return false
+	}
+	return cur.Active != next.Active || !slices.Equal(access.SCIMRoles(cur.Attributes), access.SCIMRoles(next.Attributes))
 }
 
 // ReplaceResource replaces a resource with a SCIM PUT body (RFC 7644 §3.5.1): attributes

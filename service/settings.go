@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"slices"
 	"strconv"
@@ -37,6 +38,10 @@ type tenantConfig struct {
 	custom   map[string]bool // lower-case URNs of the tenant's custom extensions
 	external scimtrail.ExternalPolicy
 	loaded   time.Time
+	// schemaKey is every custom schema definition the resource types were built from.
+	// A reload that finds the same keeps the same *schema.ResourceType values, so that
+	// caches keyed by them (httpapi's rendered documents) survive the ConfigTTL refresh.
+	schemaKey string
 }
 
 // configCache holds tenantConfigs by tenant.
@@ -64,6 +69,13 @@ func (c *configCache) put(tenant string, tc *tenantConfig) {
 	c.m[tenant] = tc
 }
 
+// last returns the tenant's cached configuration however old it is, or nil.
+func (c *configCache) last(tenant string) *tenantConfig {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[tenant]
+}
+
 func (c *configCache) drop(tenant string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -87,6 +99,9 @@ func (s *Service) config(ctx context.Context, tenant string) (*tenantConfig, err
 		return nil, err
 	}
 	tc.loaded = now
+	if old := s.configs.last(tenant); old != nil && old.schemaKey == tc.schemaKey {
+		tc.users, tc.groups = old.users, old.groups
+	}
 	s.configs.put(tenant, tc)
 	return tc, nil
 }
@@ -106,7 +121,9 @@ func loadConfig(ctx context.Context, tx scimtrail.ReadTx, tenant string) (*tenan
 		return nil, err
 	}
 	tc := &tenantConfig{settings: withDefaults(settings), users: schema.User(), groups: schema.Group(), custom: map[string]bool{}, external: external}
+	var key strings.Builder
 	for _, c := range custom {
+		fmt.Fprintf(&key, "%s\x00%s\x00%d:%s\x00", c.ResourceType, c.URN, len(c.Definition), c.Definition)
 		ext, err := schema.ParseCustomExtension(c.Definition)
 		if err != nil {
 			// Definitions were validated before they were stored; one that no longer
@@ -121,6 +138,7 @@ func loadConfig(ctx context.Context, tx scimtrail.ReadTx, tenant string) (*tenan
 			tc.users = tc.users.WithExtensions(e)
 		}
 	}
+	tc.schemaKey = key.String()
 	return tc, nil
 }
 

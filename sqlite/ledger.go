@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -11,7 +12,7 @@ import (
 // The ledger's tree (tiles), checkpoints and settings (scimtrail.LedgerReadTx, LedgerTx).
 
 func (t *txn) ReadTile(ctx context.Context, tenant string, level, index int64) ([]byte, error) {
-	if data, ok := t.tiles.get(tileKey{tenant, level, index}); ok {
+	if data, ok := t.buf.tile(tileKey{tenant, level, index}); ok {
 		return data, nil
 	}
 	var data []byte
@@ -22,10 +23,45 @@ func (t *txn) ReadTile(ctx context.Context, tenant string, level, index int64) (
 	return data, dbErr("reading a ledger tile", err)
 }
 
+func (t *txn) ReadTiles(ctx context.Context, tenant string, at []scimtrail.Tile) ([]scimtrail.Tile, error) {
+	var out []scimtrail.Tile
+	var q strings.Builder
+	var args []any
+	for _, tl := range at {
+		if data, ok := t.buf.tile(tileKey{tenant, tl.Level, tl.Index}); ok {
+			out = append(out, scimtrail.Tile{Level: tl.Level, Index: tl.Index, Data: data})
+			continue
+		}
+		// A UNION ALL of primary-key lookups: each arm is one index seek, and the text
+		// depends only on the count, so the statement cache keeps a few.
+		if len(args) > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		q.WriteString(`SELECT level, idx, data FROM ledger_tiles WHERE tenant = ? AND level = ? AND idx = ?`)
+		args = append(args, tenant, tl.Level, tl.Index)
+	}
+	if len(args) == 0 {
+		return out, nil
+	}
+	rows, err := t.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, dbErr("reading ledger tiles", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tl scimtrail.Tile
+		if err := rows.Scan(&tl.Level, &tl.Index, &tl.Data); err != nil {
+			return nil, dbErr("reading ledger tiles", err)
+		}
+		out = append(out, tl)
+	}
+	return out, dbErr("reading ledger tiles", rows.Err())
+}
+
 func (t *txn) PutTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile) error {
-	if t.tiles != nil {
+	if t.buf != nil {
 		for _, tl := range tiles {
-			t.tiles.cmd[tileKey{tenant, tl.Level, tl.Index}] = tl.Data
+			t.buf.cmdTiles[tileKey{tenant, tl.Level, tl.Index}] = tl.Data
 		}
 		return nil
 	}
@@ -63,6 +99,33 @@ func (t *txn) LeafHashes(ctx context.Context, tenant string, after int64, limit 
 	return out, dbErr("reading leaf hashes", rows.Err())
 }
 
+func (t *txn) ScanEntryHashes(ctx context.Context, tenant string, after int64, limit int, fn func(seq int64, body, leafHash []byte) error) error {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := t.query(ctx, `SELECT seq, body, leaf_hash FROM ledger_entries WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?`, tenant, after, limit)
+	if err != nil {
+		return dbErr("reading ledger entries", err)
+	}
+	defer rows.Close()
+	// RawBytes point into the driver's row: no copy per column, which is most of what a
+	// scan into []byte and strings costs.
+	var seq int64
+	var body, leaf sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&seq, &body, &leaf); err != nil {
+			return dbErr("reading ledger entries", err)
+		}
+		if len(body) == 0 {
+			body = nil // pruned: stored as an empty blob (migration 00009)
+		}
+		if err := fn(seq, body, leaf); err != nil {
+			return err
+		}
+	}
+	return dbErr("reading ledger entries", rows.Err())
+}
+
 func (t *txn) Checkpoints(ctx context.Context, tenant string) ([]scimtrail.StoredCheckpoint, error) {
 	rows, err := t.query(ctx, `SELECT size, root, note, signed_us FROM checkpoints WHERE tenant = ? ORDER BY size`, tenant)
 	if err != nil {
@@ -94,6 +157,9 @@ func (t *txn) LatestCheckpoint(ctx context.Context, tenant string) (scimtrail.St
 }
 
 func (t *txn) UncheckpointedHeads(ctx context.Context) ([]scimtrail.LedgerHead, error) {
+	if err := t.flushHeads(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := t.query(ctx, `SELECT h.tenant, h.size, h.compact_range FROM ledger_heads h
 		WHERE h.size > coalesce((SELECT max(c.size) FROM checkpoints c WHERE c.tenant = h.tenant), 0)
 		ORDER BY h.tenant`)
@@ -146,53 +212,106 @@ type tileKey struct {
 	level, index int64
 }
 
-// tileBuffer holds the tiles a writer batch's commands store until just before its COMMIT.
-// Every command appending to a log rewrites the partial level-0 tile of its right edge (up to
-// 8 KiB) and reads it back first; with group commit, a batch of N commands to one log would
-// write that row N times. Buffered, each tile position is written once per batch and read
-// from memory. A command's tiles join the batch's only when its SAVEPOINT is released, and are
-// dropped when it rolls back, so the tiles match exactly the entries the batch commits.
-type tileBuffer struct {
-	batch, cmd map[tileKey][]byte
+// ledgerBuffer holds what a writer batch's commands store in the ledger's tree and heads
+// until just before its COMMIT. Every command appending to a log rewrites the partial level-0
+// tile of its right edge (up to 8 KiB) and the log's head row, and reads both first; with
+// group commit, a batch of N commands to one log would read and write those rows N times.
+// Buffered, each tile position and head is written once per batch and read from memory. A
+// command's writes join the batch's only when its SAVEPOINT is released, and are dropped when
+// it rolls back, so what is flushed matches exactly the entries the batch commits.
+type ledgerBuffer struct {
+	tiles, cmdTiles map[tileKey][]byte
+	heads, cmdHeads map[string]scimtrail.LedgerHead
+	// read holds heads as read from the database, so a log's head is read once per batch.
+	read map[string]scimtrail.LedgerHead
 }
 
-func newTileBuffer() *tileBuffer {
-	return &tileBuffer{batch: map[tileKey][]byte{}, cmd: map[tileKey][]byte{}}
+func newLedgerBuffer() *ledgerBuffer {
+	return &ledgerBuffer{
+		tiles: map[tileKey][]byte{}, cmdTiles: map[tileKey][]byte{},
+		heads: map[string]scimtrail.LedgerHead{}, cmdHeads: map[string]scimtrail.LedgerHead{},
+		read: map[string]scimtrail.LedgerHead{},
+	}
 }
 
-// get returns the newest buffered tile at k: the running command's, else the batch's.
-func (b *tileBuffer) get(k tileKey) ([]byte, bool) {
+// tile returns the newest buffered tile at k: the running command's, else the batch's.
+func (b *ledgerBuffer) tile(k tileKey) ([]byte, bool) {
 	if b == nil {
 		return nil, false
 	}
-	if d, ok := b.cmd[k]; ok {
+	if d, ok := b.cmdTiles[k]; ok {
 		return d, true
 	}
-	d, ok := b.batch[k]
+	d, ok := b.tiles[k]
 	return d, ok
 }
 
-// keep moves the command's tiles into the batch (its SAVEPOINT was released).
-func (b *tileBuffer) keep() {
-	for k, d := range b.cmd {
-		b.batch[k] = d
+// head returns the newest known head of tenant's log: the running command's, the batch's,
+// or the one read from the database earlier in the batch.
+func (b *ledgerBuffer) head(tenant string) (scimtrail.LedgerHead, bool) {
+	if b == nil {
+		return scimtrail.LedgerHead{}, false
 	}
-	clear(b.cmd)
+	if h, ok := b.cmdHeads[tenant]; ok {
+		return h, true
+	}
+	if h, ok := b.heads[tenant]; ok {
+		return h, true
+	}
+	h, ok := b.read[tenant]
+	return h, ok
 }
 
-// discard drops the command's tiles (its SAVEPOINT is rolled back).
-func (b *tileBuffer) discard() { clear(b.cmd) }
+// keep moves the command's writes into the batch (its SAVEPOINT was released).
+func (b *ledgerBuffer) keep() {
+	for k, d := range b.cmdTiles {
+		b.tiles[k] = d
+	}
+	for t, h := range b.cmdHeads {
+		b.heads[t] = h
+	}
+	clear(b.cmdTiles)
+	clear(b.cmdHeads)
+}
 
-// flushTiles writes the batch's buffered tiles, once each, inside the batch's transaction.
-func (t *txn) flushTiles(ctx context.Context) error {
-	if t.tiles == nil {
+// discard drops the command's writes (its SAVEPOINT is rolled back).
+func (b *ledgerBuffer) discard() {
+	clear(b.cmdTiles)
+	clear(b.cmdHeads)
+}
+
+// flushLedger writes the batch's buffered tiles and heads, once each, inside the batch's
+// transaction. Heads go before anything reads ledger_heads with SQL (UncheckpointedHeads).
+func (t *txn) flushLedger(ctx context.Context) error {
+	if t.buf == nil {
 		return nil
 	}
-	for k, d := range t.tiles.batch {
+	for k, d := range t.buf.tiles {
 		if err := t.storeTiles(ctx, k.tenant, []scimtrail.Tile{{Level: k.level, Index: k.index, Data: d}}); err != nil {
 			return err
 		}
 	}
-	clear(t.tiles.batch)
+	clear(t.buf.tiles)
+	return t.flushHeads(ctx)
+}
+
+// flushHeads writes the buffered heads. The running command's are written too but stay
+// buffered as the command's: its SAVEPOINT undoes the rows if it rolls back.
+func (t *txn) flushHeads(ctx context.Context) error {
+	if t.buf == nil {
+		return nil
+	}
+	for tenant, h := range t.buf.heads {
+		if err := t.storeHead(ctx, h); err != nil {
+			return err
+		}
+		t.buf.read[tenant] = h
+	}
+	clear(t.buf.heads)
+	for _, h := range t.buf.cmdHeads {
+		if err := t.storeHead(ctx, h); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -302,14 +304,32 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 
 	if c.exact {
 		var p scimtrail.Page
-		if err := t.queryRow(ctx, `SELECT count(*) `+where, args...).Scan(&p.Total); err != nil {
+		counted := false
+		switch {
+		case q.Filter == nil:
+			// Every resource of the type: the trigger-kept count (migration 00013).
+			p.Total, err = t.resourceCount(ctx, tenant, q.Type)
+			counted = true
+		case count == 0:
+			err = t.queryRow(ctx, `SELECT count(*) `+where, args...).Scan(&p.Total)
+			counted = true
+		}
+		if err != nil {
 			return scimtrail.Page{}, dbErr("counting resources", err)
 		}
-		if count == 0 || start > p.Total {
+		if counted && (count == 0 || start > p.Total) {
 			return p, nil
 		}
 		rowArgs := append(append(slices.Clone(args), seekArgs...), count, start-1)
-		rows, err := t.query(ctx, `SELECT `+prefixed(resourceCols)+` `+where+seek+` ORDER BY `+order+` LIMIT ? OFFSET ?`, rowArgs...)
+		page := `SELECT ` + prefixed(resourceCols) + ` ` + where + seek + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+		if start > 1 {
+			// OFFSET steps through every skipped row. Skipping in a subquery that reads only
+			// rowids keeps the steps inside the index, and only the page's rows are read
+			// from the table: about half the CPU at OFFSET 800,000 of 1M users.
+			page = `SELECT ` + prefixed(resourceCols) + ` FROM resources r WHERE r.rowid IN (SELECT r.rowid ` +
+				where + seek + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?) ORDER BY ` + order
+		}
+		rows, err := t.query(ctx, page, rowArgs...)
 		if err != nil {
 			return scimtrail.Page{}, dbErr("querying resources", err)
 		}
@@ -321,7 +341,18 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 			}
 			p.Resources = append(p.Resources, r)
 		}
-		return p, dbErr("querying resources", rows.Err())
+		if err := rows.Err(); err != nil {
+			return scimtrail.Page{}, dbErr("querying resources", err)
+		}
+		rows.Close()
+		if !counted {
+			if pageIsAll(q, start, count, len(p.Resources)) {
+				p.Total = len(p.Resources)
+			} else if err := t.queryRow(ctx, `SELECT count(*) `+where, args...).Scan(&p.Total); err != nil {
+				return scimtrail.Page{}, dbErr("counting resources", err)
+			}
+		}
+		return p, nil
 	}
 
 	rows, err := t.query(ctx, `SELECT `+prefixed(resourceCols)+` `+where+` ORDER BY `+order, args...)
@@ -344,6 +375,23 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 		}
 	}
 	return p, dbErr("querying resources", rows.Err())
+}
+
+// pageIsAll reports whether a page of n rows is every match of the query, so that its
+// totalResults is n without a count(*): a first page (no offset, no cursor) that came back
+// short. A selective filter (userName eq, externalId eq) is then one statement, not two.
+func pageIsAll(q scimtrail.Query, start, count, n int) bool {
+	return start == 1 && q.After == nil && n < count
+}
+
+// resourceCount is how many resources of typ the tenant holds, from resource_counts.
+func (t *txn) resourceCount(ctx context.Context, tenant string, typ scimtrail.ResourceType) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT n FROM resource_counts WHERE tenant = ? AND type = ?`, tenant, string(typ)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
 }
 
 // keyset is the condition that seeks past q.After, through the (tenant, type, created_us,

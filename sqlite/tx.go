@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"database/sql"
@@ -32,9 +33,14 @@ type txn struct {
 	tx    *sql.Tx
 	cache *stmtCache
 	local map[string]*sql.Stmt // see txn.repeated
-	// tiles, in the writer's batch transaction, holds the tiles written by the batch's
-	// commands until just before COMMIT (nil elsewhere): see tileBuffer.
-	tiles *tileBuffer
+	// buf, in the writer's batch transaction, holds the ledger tiles and heads written by
+	// the batch's commands until just before COMMIT (nil elsewhere): see ledgerBuffer.
+	buf *ledgerBuffer
+	// bctx, in the writer's batch transaction, replaces the callers' contexts for
+	// statements: once the writer has claimed a command it runs to completion (Update waits
+	// for the real outcome anyway), and a cancellable context costs the driver a goroutine
+	// and a progress handler per statement.
+	bctx context.Context
 }
 
 // stmtCache keeps prepared statements by query text. Parsing SQL was about a third of the
@@ -157,7 +163,16 @@ func (t *txn) prepared(ctx context.Context, query string) *sql.Stmt {
 	return nil
 }
 
+// statementCtx is the context a statement runs with: the batch's in the writer.
+func (t *txn) statementCtx(ctx context.Context) context.Context {
+	if t.bctx != nil {
+		return t.bctx
+	}
+	return ctx
+}
+
 func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = t.statementCtx(ctx)
 	if st := t.prepared(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -165,6 +180,7 @@ func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 }
 
 func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = t.statementCtx(ctx)
 	if st := t.prepared(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -172,6 +188,7 @@ func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 }
 
 func (t *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = t.statementCtx(ctx)
 	if st := t.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -526,8 +543,28 @@ func (t *txn) insertEmails(ctx context.Context, r scimtrail.Resource) error {
 
 func (t *txn) UpdateResource(ctx context.Context, r scimtrail.Resource) error {
 	args := resourceArgs(r)
+	// Most updates (active, a name part, the members of a group) leave every indexed
+	// column and the emails alone. SQLite rewrites the entries of every index whose column
+	// is SET, whatever the value, and the emails below are deleted and inserted again: a
+	// dozen pages written to the WAL per update where one does. So first try an UPDATE that
+	// sets only unindexed columns and matches only when the indexed ones and the emails are
+	// unchanged; only if it matches nothing is the full update below needed.
+	res, err := t.exec(ctx, `UPDATE resources SET user_name = ?, display_name = ?, active = ?, schemas = ?,
+		attributes = ?, last_modified_us = ?, version = ?
+		WHERE tenant = ? AND id = ? AND type = ? AND external_id = ? AND user_name_key = ? AND display_key = ?
+			AND created_us = ? AND emails = ?`,
+		args[4], args[6], args[7], args[9], args[10], args[12], args[13],
+		args[0], args[1], args[2], args[3], args[5], args[14], args[11], args[8])
+	if err != nil {
+		return dbErr("updating a resource", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return dbErr("updating a resource", err)
+	} else if n == 1 {
+		return nil
+	}
 	// SET every column but the key (tenant, id, type), which the WHERE clause matches.
-	res, err := t.exec(ctx, `UPDATE resources SET external_id = ?, user_name = ?, user_name_key = ?,
+	res, err = t.exec(ctx, `UPDATE resources SET external_id = ?, user_name = ?, user_name_key = ?,
 		display_name = ?, active = ?, emails = ?, schemas = ?, attributes = ?, created_us = ?, last_modified_us = ?,
 		version = ?, display_key = ? WHERE tenant = ? AND id = ? AND type = ?`,
 		append(args[3:], args[0], args[1], args[2])...)
@@ -632,10 +669,17 @@ func (t *txn) RemoveMembers(ctx context.Context, tenant, groupID string, ids []s
 // Ledger.
 
 func (t *txn) LedgerHead(ctx context.Context, tenant string) (scimtrail.LedgerHead, error) {
+	if h, ok := t.buf.head(tenant); ok {
+		h.Range = bytes.Clone(h.Range)
+		return h, nil
+	}
 	h := scimtrail.LedgerHead{Tenant: tenant}
 	err := t.queryRow(ctx, `SELECT size, compact_range FROM ledger_heads WHERE tenant = ?`, tenant).Scan(&h.Size, &h.Range)
 	if errors.Is(err, sql.ErrNoRows) {
-		return h, nil
+		err = nil
+	}
+	if err == nil && t.buf != nil {
+		t.buf.read[tenant] = scimtrail.LedgerHead{Tenant: tenant, Size: h.Size, Range: bytes.Clone(h.Range)}
 	}
 	return h, dbErr("reading the ledger head", err)
 }
@@ -668,11 +712,20 @@ func (t *txn) AppendEntries(ctx context.Context, entries []scimtrail.StoredEntry
 		}
 		return dbErr("appending ledger entries", err)
 	}
+	if t.buf != nil {
+		t.buf.cmdHeads[head.Tenant] = scimtrail.LedgerHead{Tenant: head.Tenant, Size: head.Size, Range: bytes.Clone(head.Range)}
+		return nil
+	}
+	return t.storeHead(ctx, head)
+}
+
+// storeHead writes a log's head row.
+func (t *txn) storeHead(ctx context.Context, head scimtrail.LedgerHead) error {
 	rng := head.Range
 	if rng == nil {
 		rng = []byte{}
 	}
-	_, err = t.exec(ctx, `INSERT INTO ledger_heads (tenant, size, compact_range) VALUES (?, ?, ?)
+	_, err := t.exec(ctx, `INSERT INTO ledger_heads (tenant, size, compact_range) VALUES (?, ?, ?)
 		ON CONFLICT (tenant) DO UPDATE SET size = excluded.size, compact_range = excluded.compact_range`,
 		head.Tenant, head.Size, rng)
 	return dbErr("advancing the ledger head", err)

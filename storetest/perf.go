@@ -2,11 +2,13 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/scim/filter"
 )
 
 // testBatchReads checks that MembersMany and MemberOfMany answer exactly what Members and
@@ -97,4 +99,70 @@ func testBatchReads(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 		}
 		return nil
 	})
+}
+
+// testResourceCounts checks that an unfiltered page's Total (the trigger-kept count of
+// migration 00013) follows inserts, deletes and rolled-back writes, per tenant and type,
+// and agrees with counting through a filter.
+func testResourceCounts(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
+	s := open(t)
+	// filtered is counted twice: from a full first page of one (a count is needed) and
+	// from a short first page of up to 100 (the page is every match).
+	totals := func(tenant string) (users, groups, filtered int) {
+		t.Helper()
+		var short int
+		view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+			for _, q := range []struct {
+				q   scimtrail.Query
+				out *int
+			}{
+				{scimtrail.Query{Type: scimtrail.UserResource, Count: 1}, &users},
+				{scimtrail.Query{Type: scimtrail.GroupResource, Count: 1}, &groups},
+				{scimtrail.Query{Type: scimtrail.UserResource, Count: 1, Filter: cmpr("userName", "", filter.Pr, nil)}, &filtered},
+				{scimtrail.Query{Type: scimtrail.UserResource, Count: 100, Filter: cmpr("userName", "", filter.Pr, nil)}, &short},
+			} {
+				p, err := tx.QueryResources(ctx, tenant, q.q)
+				if err != nil {
+					return err
+				}
+				*q.out = p.Total
+			}
+			return nil
+		})
+		if short != filtered {
+			t.Fatalf("%s: users by filter: %d from a full page, %d from a short one", tenant, filtered, short)
+		}
+		return
+	}
+	check := func(tenant string, wantUsers, wantGroups int) {
+		t.Helper()
+		u, g, f := totals(tenant)
+		if u != wantUsers || g != wantGroups || f != wantUsers {
+			t.Fatalf("%s: totals users %d, groups %d, users by filter %d; want %d, %d, %d", tenant, u, g, f, wantUsers, wantGroups, wantUsers)
+		}
+	}
+	check("acme", 0, 0)
+	insertResources(t, s, "acme", user("acme", "u1", "alice", base), user("acme", "u2", "bob", base), user("acme", "u3", "carol", base), group("acme", "g1", "Engineers", base))
+	insertResources(t, s, "globex", user("globex", "u1", "mallory", base))
+	check("acme", 3, 1)
+	check("globex", 1, 0)
+	update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
+		return tx.DeleteResource(ctx, "acme", scimtrail.UserResource, "u2")
+	})
+	check("acme", 2, 1)
+	// A write that fails leaves no trace in the count.
+	err := s.Update(t.Context(), "acme", func(tx scimtrail.Tx) error {
+		if err := tx.InsertResource(t.Context(), user("acme", "u9", "dave", base)); err != nil {
+			return err
+		}
+		if err := tx.DeleteResource(t.Context(), "acme", scimtrail.GroupResource, "g1"); err != nil {
+			return err
+		}
+		return errors.New("abort")
+	})
+	if err == nil {
+		t.Fatal("the aborted Update succeeded")
+	}
+	check("acme", 2, 1)
+	check("globex", 1, 0)
 }

@@ -49,6 +49,21 @@ Flags:
   --json             print the report as JSON
   --cpuprofile FILE  write a CPU profile of the whole run (server included when
                      in-process) for go tool pprof
+  --profile-mixed    the CPU profile covers the mixed phase only
+  --server-pid PID   with --url: also report the CPU time that process (the
+                     server, on this machine) used in the mixed phase (Linux)
+  --preseed          in-process only: create the users and groups through the
+                     service's write path (same documents and ledger entries as
+                     POST, no HTTP), --seed-concurrency at a time (default 64);
+                     for 100k–1M users
+  --data DIR         in-process SQLite only: keep the database in DIR (created
+                     if missing, not deleted) and work in tenant "bench", so a
+                     later run can reuse it; reports the store's open time
+  --tenant ID        in-process only: work in tenant ID, created if missing
+                     (default: a fresh bench-… tenant; "bench" with --data), so
+                     that a PostgreSQL database can be seeded once and reused
+  --existing         create nothing: work on the users already in the tenant
+                     (listed with cursor pagination); no member operations
 
 Every flag can also be set as SCIMTRAIL_BENCH_<FLAG>, e.g. SCIMTRAIL_BENCH_CONCURRENCY.
 `
@@ -74,6 +89,10 @@ type options struct {
 	mix        string
 	json       bool
 	cpuprofile string
+	profMixed  bool
+	preseed    bool
+	data       string
+	tenant     string
 }
 
 func parseFlags(args []string, getenv func(string) string) (options, error) {
@@ -93,6 +112,13 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs.Uint64Var(&o.cfg.Seed, "seed", o.cfg.Seed, "")
 	fs.BoolVar(&o.json, "json", false, "")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "")
+	fs.BoolVar(&o.profMixed, "profile-mixed", false, "")
+	fs.IntVar(&o.cfg.ServerPID, "server-pid", 0, "")
+	fs.BoolVar(&o.preseed, "preseed", false, "")
+	fs.IntVar(&o.cfg.SeedConcurrency, "seed-concurrency", o.cfg.SeedConcurrency, "")
+	fs.StringVar(&o.data, "data", "", "")
+	fs.StringVar(&o.tenant, "tenant", "", "")
+	fs.BoolVar(&o.cfg.Existing, "existing", false, "")
 
 	// The environment first, then the command line, so a flag wins over the environment.
 	var envErr error
@@ -133,6 +159,14 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 		return o, errors.New("--duration 0 needs --ops: the mixed phase must end")
 	case o.url != "" && o.db != "":
 		return o, errors.New("--db starts an in-process server; it does not go with --url")
+	case o.url != "" && (o.preseed || o.data != "" || o.tenant != ""):
+		return o, errors.New("--preseed, --data and --tenant work on the in-process server; they do not go with --url")
+	case o.data != "" && o.db != "":
+		return o, errors.New("--data keeps a SQLite database; for PostgreSQL the database itself is kept")
+	case o.preseed && o.cfg.Existing:
+		return o, errors.New("--preseed creates users and --existing creates none: choose one")
+	case o.cfg.SeedConcurrency < 1:
+		return o, errors.New("--seed-concurrency must be at least 1")
 	case o.url != "" && !strings.HasPrefix(o.url, "http://") && !strings.HasPrefix(o.url, "https://"):
 		return o, fmt.Errorf("--url must start with http:// or https://, not %q", o.url)
 	}
@@ -149,6 +183,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "scimtrail-bench: %v\n\n%s", err, usage)
 		return exitUsage
 	}
+	cfg := o.cfg
 	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
 		if err != nil {
@@ -156,24 +191,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return exitUsage
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(stderr, "scimtrail-bench: cpu profile: %v\n", err)
-			return exitUsage
+		start := func() {
+			if err := pprof.StartCPUProfile(f); err != nil {
+				fmt.Fprintf(stderr, "scimtrail-bench: cpu profile: %v\n", err)
+			}
+		}
+		if o.profMixed {
+			cfg.BeforeMixed = start
+		} else {
+			start()
 		}
 		defer pprof.StopCPUProfile()
 	}
 
-	cfg := o.cfg
 	cfg.BaseURL, cfg.Token = o.url, o.token
 	var srv *loadgen.Server
 	if o.url == "" {
-		dir, err := os.MkdirTemp("", "scimtrail-bench-")
+		dir, tenant := o.data, o.tenant
+		if tenant == "" && dir != "" {
+			tenant = "bench"
+		}
+		if dir == "" {
+			dir, err = os.MkdirTemp("", "scimtrail-bench-")
+			if err == nil {
+				defer os.RemoveAll(dir)
+			}
+		} else {
+			err = os.MkdirAll(dir, 0o700)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "scimtrail-bench: %v\n", err)
 			return exitUsage
 		}
-		defer os.RemoveAll(dir)
-		srv, err = loadgen.StartServer(ctx, loadgen.ServerConfig{DSN: o.db, Dir: dir})
+		srv, err = loadgen.StartServer(ctx, loadgen.ServerConfig{DSN: o.db, Dir: dir, Tenant: tenant})
 		if err != nil {
 			fmt.Fprintf(stderr, "scimtrail-bench: start the in-process server: %v\n", err)
 			return exitUsage
@@ -184,6 +234,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 		}()
 		cfg.BaseURL, cfg.Token = srv.URL, srv.Token
+		if o.preseed {
+			cfg.Seeder = srv
+		}
+		if !o.json {
+			fmt.Fprintf(stderr, "scimtrail-bench: the store opened in %v\n", srv.StartTime.Round(time.Millisecond))
+		}
 	}
 	if !o.json {
 		fmt.Fprintf(stderr, "scimtrail-bench: %d users, %d groups, then the mixed phase, against %s\n", cfg.Users, cfg.Groups, cfg.BaseURL)
@@ -200,6 +256,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if srv != nil {
 		rep.Backend = srv.Backend + " (in-process)"
+		rep.StoreOpenMs = float64(srv.StartTime) / float64(time.Millisecond)
+		if o.preseed {
+			rep.Backend += ", seeded through the service"
+		}
 		b1, c1 := srv.BatchStats()
 		br := &loadgen.BatchReport{Batches: b1 - b0, Commands: c1 - c0}
 		if br.Batches > 0 {

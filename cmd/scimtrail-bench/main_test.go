@@ -43,6 +43,11 @@ func TestBadUsageExits2(t *testing.T) {
 		{"--url", "ftp://x"},
 		{"--url", "http://127.0.0.1:1/scim/v2/t", "--db", "postgres://x"},
 		{"extra"},
+		{"--url", "http://127.0.0.1:1/scim/v2/t", "--preseed"},
+		{"--preseed", "--existing"},
+		{"--data", "/tmp/x", "--db", "postgres://x"},
+		{"--seed-concurrency", "0"},
+		{"--url", "http://127.0.0.1:1/scim/v2/t", "--tenant", "x"},
 	} {
 		var out, errb bytes.Buffer
 		if got := run(t.Context(), args, env(nil), &out, &errb); got != exitUsage {
@@ -67,5 +72,27 @@ func TestInProcessJSON(t *testing.T) {
 	}
 	if rep.WriteBatches == nil || rep.WriteBatches.Commands < 30 {
 		t.Errorf("write batches %+v: want at least the 30 creates", rep.WriteBatches)
+	}
+}
+
+// TestPreseedKeepAndReuse seeds a kept database, then runs again on its users only.
+func TestPreseedKeepAndReuse(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	args := []string{"--users", "40", "--groups", "2", "--members", "5", "--ops", "40", "--concurrency", "2", "--preseed", "--data", dir, "--json"}
+	if got := run(t.Context(), args, env(nil), &out, &errb); got != exitOK {
+		t.Fatalf("seeding run: exit %d; stderr:\n%s\nstdout:\n%s", got, errb.String(), out.String())
+	}
+	out.Reset()
+	args = []string{"--existing", "--ops", "40", "--concurrency", "2", "--mix", "get=1,filter=1,list=1", "--data", dir, "--json"}
+	if got := run(t.Context(), args, env(nil), &out, &errb); got != exitOK {
+		t.Fatalf("reusing run: exit %d; stderr:\n%s\nstdout:\n%s", got, errb.String(), out.String())
+	}
+	var rep loadgen.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not a JSON report: %v\n%s", err, out.String())
+	}
+	if rep.Users != 40 || rep.Errors != 0 || rep.StoreOpenMs <= 0 {
+		t.Errorf("reusing run: %d users, %d errors, store opened in %v ms; want 40, 0, > 0", rep.Users, rep.Errors, rep.StoreOpenMs)
 	}
 }

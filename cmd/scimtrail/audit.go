@@ -27,6 +27,8 @@ const auditUsage = `Usage: scimtrail audit verify (--db DSN --tenant ID | --bund
                              [--trusted-checkpoint FILE] [--keys FILE|URL] [--progress]
        scimtrail audit verify --report FILE --keys FILE|URL
        scimtrail audit export --tenant ID --out PATH [--db DSN] [--progress]
+       scimtrail audit export --tenant ID --out PATH|- --format native|ocsf|cef
+                             [--since SEQ|TIME] [--until SEQ|TIME] [--resume]
        scimtrail audit keys [rotate] [--signing-key FILE|TEXT]
        scimtrail audit prune --tenant ID [--db DSN] [--dry-run]
 
@@ -47,6 +49,17 @@ access.granted entry of that user, role and path.
                    never trusted alone: --bundle needs --keys.
 
 export writes a self-contained bundle (entries, checkpoints, public keys, README).
+With --format it writes the entries one a line instead, as the sinks deliver them:
+native (the record with tenant, seq, leaf_hash, checkpoint, entry), ocsf (the OCSF
+event with tenant, seq, leaf_hash, checkpoint beside it) or cef (a CEF:0 line;
+cn1 is the seq). Pruned entries are skipped.
+
+  --out PATH|-     the file, or - for stdout
+  --since SEQ|TIME from this seq, or from entries at or after this RFC 3339 time
+  --until SEQ|TIME up to and including this seq, or entries before this time
+  --resume         continue after the last whole line of --out (a run that was
+                   interrupted, or more entries since): a half-written last line
+                   is cut off, nothing is written twice
 
 prune drops the bodies of the tenant's entries older than its retention period
 (never under legal hold, never past the latest signed checkpoint, whole entry
@@ -54,7 +67,8 @@ bundles only), keeping leaf hashes, tiles and checkpoints, and logs ledger.prune
 serve does the same every --prune-interval.
 
 keys prints the checkpoint verifier keys; "keys rotate" replaces the signing key,
-keeping the old public key so old checkpoints still verify (restart serve after).
+keeping the old public key so old checkpoints still verify; a running serve signs
+with the new key after SIGHUP (kill -HUP <pid>) or a restart.
 
   --signing-key FILE|TEXT  the key ring file (default <data dir>/signing-key), or
                    the ring itself (PRIVATE+KEY+… text, optionally PEM-armoured),
@@ -163,7 +177,9 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 		if err != nil {
 			return ioFail("%w", err)
 		}
-		src, checkpoints, origin, total = log.entries, log.checkpoints, log.origin, log.size
+		entries := service.NewLogSource(ctx, store, tenant, 0, 0)
+		defer entries.Close()
+		src, checkpoints, origin, total = entries, log.checkpoints, log.origin, log.size
 		if keysSpec == "" {
 			ring, _, err := m.loadKeyRing(signingKey, dsn, "")
 			if err != nil {
@@ -276,13 +292,17 @@ func (c countingSource) Next() (ledger.Record, error) {
 
 func (m *Main) auditExport(ctx context.Context, args []string) error {
 	c := m.newCommand("audit export", auditUsage)
-	var dsn, tenant, out, signingKey, keysSpec string
-	var progress bool
+	var dsn, tenant, out, signingKey, keysSpec, format, since, until string
+	var progress, resume bool
 	c.fs.StringVar(&dsn, "db", defaultDB, "")
 	c.fs.StringVar(&tenant, "tenant", "", "")
 	c.fs.StringVar(&out, "out", "", "")
 	c.fs.StringVar(&signingKey, "signing-key", "", "")
 	c.fs.StringVar(&keysSpec, "keys", "", "")
+	c.fs.StringVar(&format, "format", "", "")
+	c.fs.StringVar(&since, "since", "", "")
+	c.fs.StringVar(&until, "until", "", "")
+	c.fs.BoolVar(&resume, "resume", false, "")
 	c.fs.BoolVar(&progress, "progress", false, "")
 	pos, err := c.parse(args)
 	if err != nil {
@@ -293,6 +313,12 @@ func (m *Main) auditExport(ctx context.Context, args []string) error {
 	}
 	if tenant == "" || out == "" {
 		return m.usage(auditUsage, errors.New("audit export: --tenant and --out are required"))
+	}
+	if format != "" {
+		return m.auditExportLines(ctx, dsn, tenant, out, format, signingKey, since, until, resume, progress)
+	}
+	if since != "" || until != "" || resume || out == "-" {
+		return m.usage(auditUsage, errors.New("audit export: --since, --until, --resume and --out - need --format; a bundle always holds the whole log"))
 	}
 	var keys []string
 	if keysSpec != "" {
@@ -306,16 +332,13 @@ func (m *Main) auditExport(ctx context.Context, args []string) error {
 		}
 		keys = ring.VerifierKeys()
 	}
-	store, err := openStore(ctx, dsn, nil)
-	if err != nil {
-		return fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
-	}
-	defer store.Close()
-	log, err := readDBLog(ctx, store, tenant)
+	store, log, err := openLog(ctx, dsn, tenant)
 	if err != nil {
 		return err
 	}
-	log.entries.raw = true
+	defer store.Close()
+	entries := service.NewLogSource(ctx, store, tenant, 0, log.size)
+	defer entries.Close()
 	tmp := out + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -326,7 +349,7 @@ func (m *Main) auditExport(ctx context.Context, args []string) error {
 	w := bufio.NewWriterSize(f, 1<<20)
 	err = ledger.WriteBundle(w, ledger.Bundle{
 		Origin: log.origin, Tenant: tenant, Created: time.Now().UTC(), Size: log.size,
-		VerifierKeys: keys, Checkpoints: log.checkpoints, Entries: countingSource{log.entries, bar},
+		VerifierKeys: keys, Checkpoints: log.checkpoints, Entries: countingSource{entries, bar},
 	})
 	if bar != nil {
 		bar.Finish()
@@ -356,12 +379,26 @@ type dbLog struct {
 	origin      string
 	size        int64
 	checkpoints [][]byte
-	entries     *dbEntries
 }
 
-// readDBLog reads the origin, head size and checkpoints; entries stream afterwards. The
-// checkpoints are read first, so entries appended meanwhile only make the log longer than
-// they claim, which verifies.
+// openLog opens the database at dsn and reads the tenant's log with readDBLog; the caller
+// closes the store.
+func openLog(ctx context.Context, dsn, tenant string) (scimtrail.Store, dbLog, error) {
+	store, err := openStore(ctx, dsn, nil)
+	if err != nil {
+		return nil, dbLog{}, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
+	}
+	log, err := readDBLog(ctx, store, tenant)
+	if err != nil {
+		store.Close()
+		return nil, dbLog{}, err
+	}
+	return store, log, nil
+}
+
+// readDBLog reads the origin, head size and checkpoints; entries stream afterwards from a
+// service.LogSource. The checkpoints are read first, so entries appended meanwhile only make
+// the log longer than they claim, which verifies.
 func readDBLog(ctx context.Context, store scimtrail.Store, tenant string) (dbLog, error) {
 	var l dbLog
 	err := store.View(ctx, func(tx scimtrail.ReadTx) error {
@@ -381,82 +418,7 @@ func readDBLog(ctx context.Context, store scimtrail.Store, tenant string) (dbLog
 		}
 		return err
 	})
-	l.entries = &dbEntries{ctx: ctx, store: store, tenant: tenant}
 	return l, err
-}
-
-// dbEntries streams a tenant's entries in seq order, a page per read transaction.
-//
-// Unless raw, it also compares each stored leaf hash with the level-0 tile that the write
-// path stored beside it: an entry rewritten together with its leaf hash would otherwise
-// show only as a wrong root over a range of entries. When the entry claims its own position
-// but its stored leaf hash differs from the tile's, the tile's hash is handed to the
-// verifier instead, which then names that very entry as modified.
-type dbEntries struct {
-	ctx    context.Context
-	store  scimtrail.Store
-	tenant string
-	raw    bool
-
-	page  []scimtrail.StoredEntry
-	tiles map[int64][]byte
-	after int64
-	done  bool
-}
-
-const verifyPage = 16384
-
-func (d *dbEntries) Next() (ledger.Record, error) {
-	if len(d.page) == 0 {
-		if d.done {
-			return ledger.Record{}, io.EOF
-		}
-		err := d.store.View(d.ctx, func(tx scimtrail.ReadTx) error {
-			var err error
-			d.page, err = tx.Entries(d.ctx, d.tenant, d.after, verifyPage, scimtrail.EntryFilter{})
-			if err != nil || d.raw || len(d.page) == 0 {
-				return err
-			}
-			d.tiles = map[int64][]byte{}
-			for i := d.page[0].Seq - 1; i <= d.page[len(d.page)-1].Seq-1; i += ledger.TileWidth - i%ledger.TileWidth {
-				n := i / ledger.TileWidth
-				if d.tiles[n], err = tx.ReadTile(d.ctx, d.tenant, 0, n); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return ledger.Record{}, err
-		}
-		if len(d.page) < verifyPage {
-			d.done = true
-		}
-		if len(d.page) == 0 {
-			return ledger.Record{}, io.EOF
-		}
-	}
-	e := d.page[0]
-	d.page = d.page[1:]
-	d.after = e.Seq
-	rec := ledger.Record{Seq: e.Seq, Body: e.Body, LeafHash: e.LeafHash, Pruned: e.Body == nil}
-	if !d.raw && !rec.Pruned && e.Seq > 0 {
-		tile := d.tiles[(e.Seq-1)/ledger.TileWidth]
-		off := (e.Seq - 1) % ledger.TileWidth * ledger.HashSize
-		if int64(len(tile)) >= off+ledger.HashSize {
-			want := tile[off : off+ledger.HashSize]
-			if !bytes.Equal(want, e.LeafHash) && claimsSeq(e.Body, e.Seq) && bytes.Equal(ledger.LeafHash(e.Body), e.LeafHash) {
-				rec.LeafHash = want
-			}
-		}
-	}
-	return rec, nil
-}
-
-// claimsSeq reports whether body is an entry whose seq is seq.
-func claimsSeq(body []byte, seq int64) bool {
-	var h struct{ Seq int64 }
-	return json.Unmarshal(body, &h) == nil && h.Seq == seq
 }
 
 func (m *Main) auditKeys(ctx context.Context, args []string) error {
@@ -487,7 +449,7 @@ func (m *Main) auditKeys(ctx context.Context, args []string) error {
 		if err := writeFileAtomic(path, text); err != nil {
 			return fmt.Errorf("store the rotated key ring: %w", err)
 		}
-		fmt.Fprintln(m.Stderr, "rotated the signing key; restart serve to sign with it")
+		fmt.Fprintln(m.Stderr, "rotated the signing key; send serve SIGHUP (or restart it) to sign with it")
 	}
 	for _, k := range ring.VerifierKeys() {
 		fmt.Fprintln(m.Stdout, k)
@@ -591,22 +553,42 @@ func writeFileAtomic(path string, data []byte) error {
 // ledgerService returns the server's Service with its checkpoint-signing keys, after making
 // sure the install has an id (generated on the first start) and every log has its tiles.
 // opts carries the rest of the server's service options; Keys is set here.
-func (m *Main) ledgerService(ctx context.Context, store scimtrail.Store, cfg serveConfig, logger *slog.Logger, opts service.Options) (*service.Service, error) {
+func (m *Main) ledgerService(ctx context.Context, store scimtrail.Store, cfg serveConfig, logger *slog.Logger, opts service.Options) (*service.Service, *ledger.KeyRing, error) {
 	id, err := service.New(store, service.Options{}).InstallID(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("install id: %w", err)
+		return nil, nil, fmt.Errorf("install id: %w", err)
 	}
 	ring, path, err := m.loadKeyRing(cfg.signingKey, cfg.dsn, "scimtrail-"+id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	logger.Info("checkpoint signing key", "file", path, "key", ring.VerifierKeys()[0])
 	opts.Keys = ring
 	svc := service.New(store, opts)
 	if err := svc.BackfillTiles(ctx, logger); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return svc, nil
+	return svc, ring, nil
+}
+
+// reloadKeyRing reads the signing key ring from its file again into ring, which the running
+// Service signs with, so that a key rotated with "audit keys rotate" signs from the next
+// checkpoint on without a restart (serve does this on SIGHUP). A ring that lacks the
+// current public key is refused (see ledger.KeyRing.Replace) and the old one kept.
+func (m *Main) reloadKeyRing(ring *ledger.KeyRing, cfg serveConfig, logger *slog.Logger) error {
+	if isKeyText(cfg.signingKey) {
+		return errors.New("the key ring was given as text (--signing-key/SCIMTRAIL_SIGNING_KEY), not a file: nothing to reload; restart serve with the new ring")
+	}
+	next, path, err := m.loadKeyRing(cfg.signingKey, cfg.dsn, "")
+	if err != nil {
+		return err
+	}
+	changed, err := ring.Replace(next)
+	if err != nil {
+		return fmt.Errorf("the signing key ring %s: %w; still signing with %s", path, err, ring.VerifierKeys()[0])
+	}
+	logger.Info("reloaded the checkpoint signing key ring", "file", path, "key", ring.VerifierKeys()[0], "changed", changed)
+	return nil
 }
 
 func (m *Main) auditPrune(ctx context.Context, args []string) error {

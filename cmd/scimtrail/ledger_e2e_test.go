@@ -149,6 +149,16 @@ func TestLedgerEndToEnd(t *testing.T) {
 		if len(recorded.Events) != 2 || recorded.Events[1].Seq != recorded.Events[0].Seq+1 {
 			t.Fatalf("app events recorded as %+v, want two consecutive seqs", recorded.Events)
 		}
+		// Their tiles are written with them: a proof in the tree that ends with them, before
+		// any other write, works (it once failed until another write rebuilt the tiles).
+		{
+			last := recorded.Events[1].Seq
+			var ip proofResp
+			aud.must(http.StatusOK, "GET", fmt.Sprintf("/api/v1/tenants/acme/audit/proof/inclusion?seq=%d&size=%d", last, last), nil, &ip)
+			if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(last-1), uint64(last), b64d(t, ip.LeafHash), b64s(t, ip.Hashes), b64d(t, ip.Root)); err != nil {
+				t.Fatalf("inclusion proof of app event %d: %v", last, err)
+			}
+		}
 
 		// A receipt: the new entry's inclusion proof against a checkpoint covering it.
 		req, _ := http.NewRequest("POST", s.URL+"/scim/v2/acme/Users?receipt=1", strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"receipt@example.com"}`))

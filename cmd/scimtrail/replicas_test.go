@@ -72,19 +72,25 @@ func startHookReceiver(t *testing.T, rcv http.Handler) string {
 // scimPost sends one SCIM create without failing the test: load workers must survive a
 // server that dies under them. err is set when no complete response arrived.
 func scimPost(hc *http.Client, base, token, path string, body []byte) (int, []byte, error) {
+	status, _, b, err := scimPostHeader(hc, base, token, path, body)
+	return status, b, err
+}
+
+// scimPostHeader is scimPost that also returns the response's header.
+func scimPostHeader(hc *http.Client, base, token, path string, body []byte) (int, http.Header, []byte, error) {
 	req, err := http.NewRequest("POST", base+path, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/scim+json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return resp.StatusCode, resp.Header, b, err
 }
 
 // ackedUser is a create that got 201.
@@ -165,14 +171,14 @@ func waitSinkDrained(t *testing.T, op client, tenant, sink string) int64 {
 // webhook sink of each tenant (dispatched by both replicas, cursor in the shared database)
 // received every entry at least once, first arrivals in order. Each cycle a token issued and
 // then revoked through one replica is refused by the other on the very next request.
-// Three cycles in CI; SCIMTRAIL_CRASH_CYCLES asks for more (soak).
+// Three cycles in CI; SCIMTRAIL_REPLICA_CYCLES asks for more (soak).
 func TestTwoReplicas(t *testing.T) {
 	if pgtest.DSN() == "" {
 		t.Log("SCIMTRAIL_TEST_POSTGRES is not set: replicas need PostgreSQL (make test sets it)")
 		return
 	}
 	cycles := 3
-	if n, err := fmt.Sscan(os.Getenv("SCIMTRAIL_CRASH_CYCLES"), &cycles); n != 1 || err != nil {
+	if n, err := fmt.Sscan(os.Getenv("SCIMTRAIL_REPLICA_CYCLES"), &cycles); n != 1 || err != nil {
 		cycles = 3
 	}
 	seed := rand.Uint64()

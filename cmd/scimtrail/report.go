@@ -85,7 +85,7 @@ func (m *Main) withSigningService(ctx context.Context, cfg serveConfig, fn func(
 		return fmt.Errorf("open database %s: %w", redactDSN(cfg.dsn), err)
 	}
 	defer store.Close()
-	svc, err := m.ledgerService(ctx, store, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), service.Options{})
+	svc, _, err := m.ledgerService(ctx, store, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), service.Options{})
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,7 +37,8 @@ the console at /console/, and /healthz, /readyz, /metrics.
 
 On the first start on an empty database it creates an operator token and prints
 it once on stdout. Set SCIMTRAIL_BOOTSTRAP_TOKEN to choose that token yourself.
-SIGINT or SIGTERM drains in-flight requests (up to 30s) and exits.
+SIGINT or SIGTERM drains in-flight requests (up to 30s) and exits. SIGHUP reloads
+the checkpoint-signing key ring from its file (after "scimtrail audit keys rotate").
 
 Flags:
   --addr ADDR          listen address (default 127.0.0.1:8080)
@@ -213,13 +216,31 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	svc, err := m.ledgerService(ctx, store, cfg, logger, service.Options{
+	svc, ring, err := m.ledgerService(ctx, store, cfg, logger, service.Options{
 		Sinks:     service.SinkOptions{Key: sinkKey, AllowPrivate: cfg.allowPrivateSinks, FileDir: cfg.sinkFileDir},
 		CursorKey: serverkey.Derive(serverKey, serverkey.CursorLabel),
 	})
 	if err != nil {
 		return err
 	}
+	// SIGHUP reloads the signing key ring (after "audit keys rotate"). Registered before
+	// the server is ready, so a SIGHUP from then on never kills the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	hupDone := make(chan struct{})
+	defer func() { signal.Stop(hup); close(hupDone) }()
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := m.reloadKeyRing(ring, cfg, logger); err != nil {
+					logger.Error("reload the checkpoint signing key ring", "err", err)
+				}
+			case <-hupDone:
+				return
+			}
+		}
+	}()
 	if cfg.sinkFileDir != "" {
 		if err := os.MkdirAll(cfg.sinkFileDir, 0o750); err != nil {
 			return fmt.Errorf("--sink-file-dir: %w", err)

@@ -97,8 +97,18 @@ func TestAuditVerifyCatchesTamperingAtScale(t *testing.T) {
 		{"RewriteBodyAndLeafHash", func(r *rawDB) {
 			b := bytes.Replace(r.body(mid), target(mid), []byte(`"mallory"`), 1)
 			r.setEntry(mid, b, ledger.LeafHash(b))
-			// A body rewritten with its leaf hash is only caught by a signed root: the
-			// verifier names the first entry after the last checkpoint that still matches.
+			// The tree's level-0 tile still holds the old leaf hash: the verifier names the
+			// entry itself.
+		}, mid, mid, mid, ledger.FailModified},
+		{"RewriteBodyLeafHashAndTile", func(r *rawDB) {
+			b := bytes.Replace(r.body(mid), target(mid), []byte(`"mallory"`), 1)
+			r.setEntry(mid, b, ledger.LeafHash(b))
+			idx, off := (mid-1)/ledger.TileWidth, (mid-1)%ledger.TileWidth*ledger.HashSize
+			tile := r.bytes(`SELECT data FROM ledger_tiles WHERE tenant = 'acme' AND level = 0 AND idx = ?`, idx)
+			copy(tile[off:], ledger.LeafHash(b))
+			r.exec(`UPDATE ledger_tiles SET data = ? WHERE tenant = 'acme' AND level = 0 AND idx = ?`, tile, idx)
+			// With the tile rewritten too, only a signed root shows it: the verifier names
+			// the first entry after the last checkpoint that still matches.
 		}, mid, mid, int64(n/2 + 1), ledger.FailModified},
 		{"DeleteRow", func(r *rawDB) {
 			r.exec(`DELETE FROM ledger_entries WHERE tenant = 'acme' AND seq = ?`, mid)
@@ -134,6 +144,7 @@ func TestAuditVerifyCatchesTamperingAtScale(t *testing.T) {
 		r := openRaw(t, dsn)
 		r.exec(`CREATE TABLE entries_golden AS SELECT * FROM ledger_entries WHERE tenant = 'acme'`)
 		r.exec(`CREATE TABLE checkpoints_golden AS SELECT * FROM checkpoints WHERE tenant = 'acme'`)
+		r.exec(`CREATE TABLE tiles_golden AS SELECT * FROM ledger_tiles WHERE tenant = 'acme' AND level = 0`)
 		verify := func() cliResult {
 			return runCLI(t, env{}, "audit", "verify", "--db", dsn, "--tenant", "acme", "--signing-key", keyFile)
 		}
@@ -157,6 +168,8 @@ func TestAuditVerifyCatchesTamperingAtScale(t *testing.T) {
 				if tc.lo > 0 {
 					r.exec(`DELETE FROM ledger_entries WHERE tenant = 'acme' AND seq BETWEEN ? AND ?`, tc.lo, tc.hi)
 					r.exec(`INSERT INTO ledger_entries SELECT * FROM entries_golden WHERE seq BETWEEN ? AND ?`, tc.lo, tc.hi)
+					r.exec(`DELETE FROM ledger_tiles WHERE tenant = 'acme' AND level = 0`)
+					r.exec(`INSERT INTO ledger_tiles SELECT * FROM tiles_golden`)
 				} else {
 					r.exec(`DELETE FROM checkpoints WHERE tenant = 'acme'`)
 					r.exec(`INSERT INTO checkpoints SELECT * FROM checkpoints_golden`)

@@ -176,6 +176,13 @@ func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, v *view, err
 		v.Status = http.StatusBadRequest
 		d.Heading = "That did not work"
 		d.Message = scimtrail.ErrorMessage(err)
+	case scimtrail.EUNAVAILABLE:
+		c.logger.LogAttrs(r.Context(), slog.LevelWarn, "console: store unavailable",
+			slog.String("request_id", d.RequestID), slog.String("error", err.Error()))
+		v.Status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+		d.Heading = "The database is unavailable"
+		d.Message = "scimtrail cannot reach its database right now. Nothing was changed; please try again in a moment."
 	default:
 		c.logger.LogAttrs(r.Context(), slog.LevelError, "console request failed",
 			slog.String("request_id", d.RequestID), slog.String("error", err.Error()))
