@@ -168,6 +168,13 @@ type Entry struct {
 	Changes []Change  `json:"changes,omitempty"`
 	Cause   int64     `json:"cause,omitempty"`
 	Reason  string    `json:"reason,omitempty"`
+	// Opens, on an access.granted entry about to be appended, is the access interval it
+	// opens: the write path stores it once the entry has its seq, so the interval can cite
+	// its entry. Never part of the entry's body.
+	Opens *AccessInterval `json:"-"`
+	// Refuses, on an access.refused entry about to be appended, is the refusal it records,
+	// stored the same way.
+	Refuses *AccessRefusal `json:"-"`
 }
 
 // TimeFormat is how times are written in ledger entries: UTC with exactly six fractional

@@ -39,6 +39,8 @@ type ReadTx interface {
 	SettingsReadTx
 	Access2ReadTx    // store_access2.go
 	DriftReadTx      // store_drift.go
+	ReviewReadTx     // store_review.go
+	ExternalReadTx   // store_external.go
 	BreakGlassReadTx // store_breakglass.go
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	Tenants(ctx context.Context) ([]Tenant, error)
@@ -83,6 +85,8 @@ type Tx interface {
 	SettingsTx
 	Access2Tx    // store_access2.go
 	DriftTx      // store_drift.go
+	ReviewTx     // store_review.go
+	ExternalTx   // store_external.go
 	BreakGlassTx // store_breakglass.go
 
 	InsertTenant(ctx context.Context, t Tenant) error

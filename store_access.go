@@ -53,7 +53,6 @@ const (
 	PathGroup      = "group"
 	PathDirect     = "direct"
 	PathSCIM       = "scim"
-	PathAdminGrant = "admin_grant"
 	PathBreakGlass = "break_glass"
 	PathAppGrant   = "app_grant" // the vendor's app granted it itself (app.role_granted)
 )
@@ -65,8 +64,9 @@ type AccessPath struct {
 	Kind  string   `json:"kind"`
 	Via   []string `json:"via"`
 	Grant string   `json:"grant,omitempty"`
-	// By, on an app_grant path, is who in the app granted the role (the event's actor.id).
-	// It describes the path and is not part of its Key.
+	// By, on an app_grant path, is who in the app granted the role (the event's actor.id);
+	// on a direct path, the administrator who made the grant. It describes the path and is
+	// not part of its Key, so paths recorded before it was set keep their identity.
 	By string `json:"by,omitempty"`
 }
 
@@ -90,6 +90,10 @@ type AccessInterval struct {
 	From    time.Time
 	To      time.Time
 	Expires time.Time
+	// Seq is the seq of the access.granted entry that opened the interval, kept so a report
+	// can cite it after retention pruned the entry's body; 0 for intervals recorded before
+	// the store kept it.
+	Seq int64
 }
 
 // HeldAt reports whether the interval grants access at t.

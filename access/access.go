@@ -126,7 +126,7 @@ func (g *Graph) Descendants(groups []string) []string {
 type Held struct {
 	Role    string
 	Path    scimtrail.AccessPath
-	Expires time.Time // break-glass only
+	Expires time.Time // break-glass, and direct grants that expire
 }
 
 func (h Held) key() string { return h.Role + "|" + h.Path.Key() }
@@ -176,7 +176,9 @@ func Effective(g *Graph, s Subject, live func(role string) bool, at time.Time) [
 		}
 		switch gr.Kind {
 		case scimtrail.GrantDirect:
-			out = append(out, Held{Role: gr.Role, Path: scimtrail.AccessPath{Kind: scimtrail.PathDirect, Via: []string{}, Grant: gr.ID}})
+			if gr.Expires.IsZero() || gr.Expires.After(at) {
+				out = append(out, Held{Role: gr.Role, Path: scimtrail.AccessPath{Kind: scimtrail.PathDirect, Via: []string{}, Grant: gr.ID, By: gr.By}, Expires: gr.Expires})
+			}
 		case scimtrail.GrantBreakGlass:
 			if gr.Expires.After(at) {
 				out = append(out, Held{Role: gr.Role, Path: scimtrail.AccessPath{Kind: scimtrail.PathBreakGlass, Via: []string{}, Grant: gr.ID}, Expires: gr.Expires})

@@ -84,6 +84,8 @@ func (h *handler) routes(mux *http.ServeMux) {
 	h.eventsRoutes(mux)
 	h.accessRoutes(mux)
 	h.access2Routes(mux)
+	h.reviewRoutes(mux)   // reviews.go
+	h.externalRoutes(mux) // external.go
 	h.consoleRoutes(mux)
 	h.settingsRoutes(mux)
 }

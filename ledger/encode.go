@@ -169,6 +169,10 @@ func appendValue(b []byte, v any, ok bool) ([]byte, bool) {
 		// The path of every access.* entry: without this case a large group's mapping fell
 		// back to the general path for each of its members' entries.
 		b = append(b, '{')
+		if v.By != "" {
+			b = appendKey(b, "by")
+			b = appendJCSString(b, v.By)
+		}
 		if v.Grant != "" {
 			b = appendKey(b, "grant")
 			b = appendJCSString(b, v.Grant)

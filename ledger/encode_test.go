@@ -30,7 +30,7 @@ func TestEncodeFastMatchesGeneral(t *testing.T) {
 		rapid.Map(rapid.SliceOfN(text, 0, 3), func(v []string) any { return v }),
 		rapid.Just[any]([]string(nil)),
 		rapid.Custom(func(t *rapid.T) any { // what access.* entries hold
-			p := scimtrail.AccessPath{Kind: text.Draw(t, "kind"), Grant: text.Draw(t, "grant")}
+			p := scimtrail.AccessPath{Kind: text.Draw(t, "kind"), Grant: text.Draw(t, "grant"), By: text.Draw(t, "by")}
 			if rapid.Bool().Draw(t, "hasVia") {
 				p.Via = rapid.SliceOfN(text, 0, 3).Draw(t, "via")
 			}

@@ -109,9 +109,29 @@ func VerifyReport(report []byte, verifiers note.Verifiers) (VerifiedReport, erro
 	return out, nil
 }
 
-// checkAccessCitations checks, for a point-in-time access report, that every path it lists
-// cites an entry in its evidence, and that the entry is the access.granted of that user,
-// role and path, made at or before the report's instant.
+// citedPath is a path of a report's holding, with the seq of its access.granted entry.
+type citedPath struct {
+	Kind  string   `json:"kind"`
+	Via   []string `json:"via"`
+	Grant string   `json:"grant"`
+	Seq   int64    `json:"seq"`
+}
+
+// holding is one (user, role) a report lists, and, in an access review, its decision.
+type holding struct {
+	UserID   string
+	Role     string
+	Paths    []citedPath
+	Decision *struct {
+		Decision string `json:"decision"`
+		Seq      int64  `json:"seq"`
+	}
+}
+
+// checkAccessCitations checks, for a point-in-time access report and an access review,
+// that every path it lists cites an entry in its evidence, and that the entry is the
+// access.granted of that user, role and path, made at or before the report's instant; and,
+// for a review, that every decision cites the access.review_decided entry that recorded it.
 func checkAccessCitations(report []byte, v VerifiedReport) error {
 	var r struct {
 		Report string `json:"report"`
@@ -119,67 +139,111 @@ func checkAccessCitations(report []byte, v VerifiedReport) error {
 		Users  []struct {
 			UserID string `json:"user_id"`
 			Access []struct {
-				Role  string `json:"role"`
-				Paths []struct {
-					Kind  string   `json:"kind"`
-					Via   []string `json:"via"`
-					Grant string   `json:"grant"`
-					Seq   int64    `json:"seq"`
-				} `json:"paths"`
+				Role  string      `json:"role"`
+				Paths []citedPath `json:"paths"`
 			} `json:"access"`
 		} `json:"users"`
+		Review struct {
+			ID string `json:"id"`
+		} `json:"review"`
+		Items []struct {
+			UserID   string      `json:"user_id"`
+			Role     string      `json:"role"`
+			Paths    []citedPath `json:"paths"`
+			Decision *struct {
+				Decision string `json:"decision"`
+				Seq      int64  `json:"seq"`
+			} `json:"decision"`
+		} `json:"items"`
 	}
-	if err := json.Unmarshal(report, &r); err != nil || r.Report != "access" {
+	if err := json.Unmarshal(report, &r); err != nil || (r.Report != "access" && r.Report != "access_review") {
 		return nil
 	}
 	at, err := time.Parse(time.RFC3339Nano, r.At)
 	if err != nil {
 		return fmt.Errorf("the report's \"at\" %q is not a time", r.At)
 	}
+	var hs []holding
 	for _, u := range r.Users {
 		for _, a := range u.Access {
-			for _, p := range a.Paths {
-				body, ok := v.Bodies[p.Seq]
-				if !ok {
-					return fmt.Errorf("user %s role %s: path %s cites seq %d, which is not in the evidence", u.UserID, a.Role, p.Kind, p.Seq)
-				}
-				if body == nil {
-					continue // pruned: inclusion proved, content not checkable
-				}
-				var e struct {
-					Time    time.Time           `json:"time"`
-					Action  string              `json:"action"`
-					Target  struct{ ID string } `json:"target"`
-					Changes []struct {
-						Path string          `json:"path"`
-						New  json.RawMessage `json:"new"`
-					} `json:"changes"`
-				}
-				if err := json.Unmarshal(body, &e); err != nil {
-					return fmt.Errorf("entry %d: %v", p.Seq, err)
-				}
-				var role string
-				var path struct {
-					Kind  string   `json:"kind"`
-					Via   []string `json:"via"`
-					Grant string   `json:"grant"`
-				}
-				for _, c := range e.Changes {
-					switch c.Path {
-					case "role":
-						json.Unmarshal(c.New, &role)
-					case "path":
-						json.Unmarshal(c.New, &path)
-					}
-				}
-				if e.Action != "access.granted" || e.Target.ID != u.UserID || role != a.Role || path.Kind != p.Kind ||
-					path.Grant != p.Grant || !slices.Equal(path.Via, p.Via) || e.Time.After(at) {
-					return fmt.Errorf("user %s role %s: entry %d is not the access.granted of this path before %s", u.UserID, a.Role, p.Seq, r.At)
-				}
+			hs = append(hs, holding{UserID: u.UserID, Role: a.Role, Paths: a.Paths})
+		}
+	}
+	for _, it := range r.Items {
+		hs = append(hs, holding{UserID: it.UserID, Role: it.Role, Paths: it.Paths, Decision: it.Decision})
+	}
+	for _, h := range hs {
+		for _, p := range h.Paths {
+			e, ok, err := citedEntry(v, p.Seq)
+			if err != nil {
+				return fmt.Errorf("user %s role %s: path %s: %w", h.UserID, h.Role, p.Kind, err)
 			}
+			if !ok {
+				continue // pruned: inclusion proved, content not checkable
+			}
+			var role string
+			var path citedPath
+			e.change("role", &role)
+			e.change("path", &path)
+			if e.Action != "access.granted" || e.Target.ID != h.UserID || role != h.Role || path.Kind != p.Kind ||
+				path.Grant != p.Grant || !slices.Equal(path.Via, p.Via) || e.Time.After(at) {
+				return fmt.Errorf("user %s role %s: entry %d is not the access.granted of this path before %s", h.UserID, h.Role, p.Seq, r.At)
+			}
+		}
+		if h.Decision == nil {
+			continue
+		}
+		e, ok, err := citedEntry(v, h.Decision.Seq)
+		if err != nil {
+			return fmt.Errorf("user %s role %s: decision: %w", h.UserID, h.Role, err)
+		}
+		if !ok {
+			continue
+		}
+		var review, role, decision string
+		e.change("review_id", &review)
+		e.change("role", &role)
+		e.change("decision", &decision)
+		if e.Action != "access.review_decided" || e.Target.ID != h.UserID || review != r.Review.ID || role != h.Role || decision != h.Decision.Decision {
+			return fmt.Errorf("user %s role %s: entry %d is not the access.review_decided of this %s decision in review %s",
+				h.UserID, h.Role, h.Decision.Seq, h.Decision.Decision, r.Review.ID)
 		}
 	}
 	return nil
+}
+
+// citedBody is the part of a cited entry the citation checks read.
+type citedBody struct {
+	Time    time.Time           `json:"time"`
+	Action  string              `json:"action"`
+	Target  struct{ ID string } `json:"target"`
+	Changes []struct {
+		Path string          `json:"path"`
+		New  json.RawMessage `json:"new"`
+	} `json:"changes"`
+}
+
+func (e citedBody) change(path string, v any) {
+	for _, c := range e.Changes {
+		if c.Path == path {
+			json.Unmarshal(c.New, v)
+		}
+	}
+}
+
+// citedEntry decodes the evidence body of seq; ok is false when the body was pruned.
+func citedEntry(v VerifiedReport, seq int64) (e citedBody, ok bool, err error) {
+	body, in := v.Bodies[seq]
+	if !in {
+		return e, false, fmt.Errorf("cites seq %d, which is not in the evidence", seq)
+	}
+	if body == nil {
+		return e, false, nil
+	}
+	if err := json.Unmarshal(body, &e); err != nil {
+		return e, false, fmt.Errorf("entry %d: %v", seq, err)
+	}
+	return e, true, nil
 }
 
 // noteText is the text of a signed note: everything before the blank line that starts the

@@ -262,7 +262,7 @@ func (t *tx) AccessUsers(ctx context.Context, tenant string, ids []string) ([]sc
 	return out, rows.Err()
 }
 
-const intervalCols = `tenant, user_id, role, path, from_at, to_at, expires`
+const intervalCols = `tenant, user_id, role, path, from_at, to_at, expires, grant_seq`
 
 func (t *tx) intervals(ctx context.Context, query string, args ...any) ([]scimtrail.AccessInterval, error) {
 	rows, err := t.tx.Query(ctx, query, args...)
@@ -275,8 +275,12 @@ func (t *tx) intervals(ctx context.Context, query string, args ...any) ([]scimtr
 		var iv scimtrail.AccessInterval
 		var path string
 		var to, expires *time.Time
-		if err := rows.Scan(&iv.Tenant, &iv.UserID, &iv.Role, &path, &iv.From, &to, &expires); err != nil {
+		var seq *int64
+		if err := rows.Scan(&iv.Tenant, &iv.UserID, &iv.Role, &path, &iv.From, &to, &expires, &seq); err != nil {
 			return nil, fmt.Errorf("postgres: read access: %w", err)
+		}
+		if seq != nil {
+			iv.Seq = *seq
 		}
 		iv.From, iv.To, iv.Expires = iv.From.UTC(), fromNullTime(to), fromNullTime(expires)
 		if err := json.Unmarshal([]byte(path), &iv.Path); err != nil {
@@ -320,8 +324,12 @@ func (t *tx) InsertAccess(ctx context.Context, ivs []scimtrail.AccessInterval) e
 	}
 	n := len(ivs)
 	tenants, users, roles, keys, paths := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	froms, expires := make([]time.Time, n), make([]*time.Time, n)
+	froms, expires, seqs := make([]time.Time, n), make([]*time.Time, n), make([]*int64, n)
 	for i, iv := range ivs {
+		if iv.Seq != 0 {
+			seq := iv.Seq
+			seqs[i] = &seq
+		}
 		p, err := json.Marshal(iv.Path)
 		if err != nil {
 			return err
@@ -332,9 +340,9 @@ func (t *tx) InsertAccess(ctx context.Context, ivs []scimtrail.AccessInterval) e
 			expires[i] = &e
 		}
 	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO access_intervals (tenant, user_id, role, path_key, path, from_at, expires)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])`,
-		tenants, users, roles, keys, paths, froms, expires)
+	_, err := t.tx.Exec(ctx, `INSERT INTO access_intervals (tenant, user_id, role, path_key, path, from_at, expires, grant_seq)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::bigint[])`,
+		tenants, users, roles, keys, paths, froms, expires, seqs)
 	if scimtrail.ErrorCode(translate(err)) == scimtrail.ECONFLICT {
 		return scimtrail.Errorf(scimtrail.ECONFLICT, "a user already holds a role through that path")
 	}

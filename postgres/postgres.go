@@ -105,6 +105,9 @@ func (db *DB) migrate(ctx context.Context) error {
 		goose.WithSessionLocker(locker),
 		goose.WithTableName(versionTable),
 		goose.WithDisableGlobalRegistry(true),
+		// Migration numbers are handed out to branches developed side by side, so a
+		// database may already be at a higher version than a migration merged after it.
+		goose.WithAllowOutofOrder(true),
 	)
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)

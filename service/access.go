@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"log/slog"
 	"regexp"
 	"slices"
 	"time"
@@ -364,33 +365,36 @@ func (s *Service) insertGrant(ctx context.Context, o Origin, g *scimtrail.Grant,
 }
 
 // checkGrantable returns EINVALID unless the user exists and is active and the role is live,
-// and ENOTFOUND for the tenant.
-func checkGrantable(ctx context.Context, tx scimtrail.ReadTx, tenant, userID, role string) error {
+// and ENOTFOUND for the tenant. It returns the role.
+func checkGrantable(ctx context.Context, tx scimtrail.ReadTx, tenant, userID, role string) (scimtrail.Role, error) {
 	if err := tenantExists(ctx, tx, tenant); err != nil {
-		return err
+		return scimtrail.Role{}, err
 	}
 	u, err := tx.Resource(ctx, tenant, scimtrail.UserResource, userID)
 	if isNotFound(err) {
-		return scimtrail.Errorf(scimtrail.EINVALID, "user %q does not exist in tenant %s", userID, tenant)
+		return scimtrail.Role{}, scimtrail.Errorf(scimtrail.EINVALID, "user %q does not exist in tenant %s", userID, tenant)
 	} else if err != nil {
-		return err
+		return scimtrail.Role{}, err
 	}
 	if !u.Active {
-		return scimtrail.Errorf(scimtrail.EINVALID, "user %q is deactivated and can hold no access", userID)
+		return scimtrail.Role{}, scimtrail.Errorf(scimtrail.EINVALID, "user %q is deactivated and can hold no access", userID)
 	}
-	_, err = liveRole(ctx, tx, tenant, role)
-	return err
+	return liveRole(ctx, tx, tenant, role)
 }
 
 // grantEntries stores g, made at at and expiring ttl later when ttl is not 0, recomputes the
 // user's access and returns the entries that record both, for the caller to append.
 func (s *Service) grantEntries(ctx context.Context, tx scimtrail.Tx, g *scimtrail.Grant, act string, ttl time.Duration, at time.Time) ([]scimtrail.Entry, error) {
-	if err := checkGrantable(ctx, tx, g.Tenant, g.UserID, g.Role); err != nil {
+	role, err := checkGrantable(ctx, tx, g.Tenant, g.UserID, g.Role)
+	if err != nil {
 		return nil, err
 	}
 	g.Created = at
 	if ttl != 0 {
 		g.Expires = at.Add(ttl)
+	}
+	if err := checkExternalGrant(ctx, tx, g, role, at); err != nil { // external.go
+		return nil, err
 	}
 	if err := tx.InsertGrant(ctx, *g); err != nil {
 		return nil, err
@@ -444,8 +448,8 @@ func (s *Service) RevokeGrant(ctx context.Context, o Origin, tenant, id string) 
 	return rc, err
 }
 
-// ExpireAccess ends, at their expiry instants, the tenant's break-glass access whose
-// expiry has passed, with an access.expired entry each (actor system). Reads already stop
+// ExpireAccess ends, at their expiry instants, the tenant's break-glass access and
+// expiring direct grants whose expiry has passed, with an access.expired entry each (actor system). Reads already stop
 // counting such access at the instant; this makes the intervals and the log say so too.
 func (s *Service) ExpireAccess(ctx context.Context, tenant string) (int, scimtrail.Receipt, error) {
 	var n int
@@ -473,8 +477,9 @@ func (s *Service) ExpireAccess(ctx context.Context, tenant string) (int, scimtra
 	return n, rc, err
 }
 
-// RunExpirer calls ExpireAccess for every tenant every interval until ctx ends.
-func (s *Service) RunExpirer(ctx context.Context, every time.Duration) {
+// RunExpirer calls ExpireAccess for every tenant every interval until ctx ends, logging
+// failures and going on with the next tenant.
+func (s *Service) RunExpirer(ctx context.Context, every time.Duration, logger *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -485,10 +490,15 @@ func (s *Service) RunExpirer(ctx context.Context, every time.Duration) {
 		}
 		tenants, err := s.Tenants(ctx)
 		if err != nil {
+			if ctx.Err() == nil {
+				logger.Error("expire access: list tenants", "err", err)
+			}
 			continue
 		}
 		for _, tn := range tenants {
-			s.ExpireAccess(ctx, tn.ID)
+			if _, _, err := s.ExpireAccess(ctx, tn.ID); err != nil && ctx.Err() == nil {
+				logger.Error("expire access", "tenant", tn.ID, "err", err)
+			}
 		}
 	}
 }

@@ -17,8 +17,12 @@ import (
 
 // accessState is what recomputing needs of a tenant beyond the users themselves.
 type accessState struct {
-	graph *access.Graph
-	live  map[string]bool
+	graph      *access.Graph
+	live       map[string]bool
+	privileged map[string]bool
+	// bar is the tenant's policy barring externals from privileged roles; refusals says
+	// whether to reconcile refused access at all (bar is on, or a policy change asks).
+	bar, refusals bool
 }
 
 func (st accessState) isLive(role string) bool { return st.live[role] }
@@ -34,7 +38,7 @@ func loadAccessState(ctx context.Context, tx scimtrail.ReadTx, tenant string) (a
 // loadLiveRoles is the first half of loadAccessState: enough to know that nobody can hold
 // access (no live role), without reading the group graph and mappings.
 func loadLiveRoles(ctx context.Context, tx scimtrail.ReadTx, tenant string) (accessState, error) {
-	st := accessState{live: map[string]bool{}}
+	st := accessState{live: map[string]bool{}, privileged: map[string]bool{}}
 	for _, scope := range []string{"", tenant} {
 		roles, err := tx.Roles(ctx, scope)
 		if err != nil {
@@ -43,6 +47,7 @@ func loadLiveRoles(ctx context.Context, tx scimtrail.ReadTx, tenant string) (acc
 		for _, r := range roles {
 			if r.Retired.IsZero() {
 				st.live[r.ID] = true
+				st.privileged[r.ID] = r.Privileged
 			}
 		}
 	}
@@ -59,6 +64,11 @@ func (st accessState) withGraph(ctx context.Context, tx scimtrail.ReadTx, tenant
 		return st, err
 	}
 	st.graph = access.NewGraph(edges, mappings, st.isLive)
+	pol, err := tx.ExternalPolicy(ctx, tenant)
+	if err != nil {
+		return st, err
+	}
+	st.bar, st.refusals = pol.BarPrivileged, pol.BarPrivileged
 	return st, nil
 }
 
@@ -81,20 +91,22 @@ func (s *Service) recomputeAccess(ctx context.Context, tx scimtrail.Tx, tenant s
 	return plan.entries, plan.apply(ctx, tx)
 }
 
-// accessPlan is what a recompute decided: the intervals to end and to open, and the
-// entries recording them. Deciding only reads, so it can run outside the writer
-// (access_prepared.go); applying it writes.
+// accessPlan is what a recompute decided: the intervals and refusals to end, and the
+// entries recording the change, which carry the intervals and refusals they open
+// (Entry.Opens, Entry.Refuses; stored with the entries, write.go). Deciding only reads, so
+// it can run outside the writer (access_prepared.go); applying it writes.
 type accessPlan struct {
-	end, add []scimtrail.AccessInterval
-	entries  []scimtrail.Entry
+	end           []scimtrail.AccessInterval
+	endedRefusals []scimtrail.AccessRefusal
+	entries       []scimtrail.Entry
 }
 
-// apply writes the plan's intervals; its entries are the caller's to append.
+// apply ends the plan's intervals and refusals; its entries are the caller's to append.
 func (p accessPlan) apply(ctx context.Context, tx scimtrail.Tx) error {
 	if err := tx.CloseAccess(ctx, p.end); err != nil {
 		return err
 	}
-	return tx.InsertAccess(ctx, p.add)
+	return tx.CloseRefusals(ctx, p.endedRefusals)
 }
 
 // planAccess is recomputeAccess without the writes.
@@ -134,6 +146,11 @@ func planAccess(ctx context.Context, tx scimtrail.ReadTx, tenant string, at time
 	for _, iv := range open {
 		openOf[iv.UserID] = append(openOf[iv.UserID], iv)
 	}
+	ref, err := loadRefusals(ctx, tx, tenant, at, st, users) // external.go
+	if err != nil {
+		return p, err
+	}
+	p.endedRefusals = ref.ended
 	for _, id := range users {
 		u, exists := byID[id]
 		subject := access.Subject{Active: exists && u.Active, Groups: u.Groups, Grants: grantsOf[id], AppGrants: appGrantsOf[id]}
@@ -141,8 +158,10 @@ func planAccess(ctx context.Context, tx scimtrail.ReadTx, tenant string, at time
 			subject.SCIMRoles = access.SCIMRoles(u.Attributes)
 		}
 		want := access.Effective(st.graph, subject, st.isLive, at)
-		grant, revoke := access.Diff(openOf[id], want)
 		tgt := &scimtrail.Target{Type: string(scimtrail.UserResource), ID: id, Display: u.Display}
+		want, refusedEntries := ref.apply(st, id, tgt, want)
+		p.entries = append(p.entries, refusedEntries...)
+		grant, revoke := access.Diff(openOf[id], want)
 		for _, iv := range revoke {
 			act := access.ActionRevoked
 			iv.To = at
@@ -153,8 +172,9 @@ func planAccess(ctx context.Context, tx scimtrail.ReadTx, tenant string, at time
 			p.entries = append(p.entries, scimtrail.Entry{Action: act, Target: tgt, Changes: access.EndedChanges(iv), Cause: causeFirst})
 		}
 		for _, h := range grant {
-			p.add = append(p.add, scimtrail.AccessInterval{Tenant: tenant, UserID: id, Role: h.Role, Path: h.Path, From: at, Expires: h.Expires})
-			p.entries = append(p.entries, scimtrail.Entry{Action: access.ActionGranted, Target: tgt, Changes: access.GrantedChanges(h), Cause: causeFirst})
+			// The interval is stored with the entry, which gives it its seq (write.go).
+			iv := &scimtrail.AccessInterval{Tenant: tenant, UserID: id, Role: h.Role, Path: h.Path, From: at, Expires: h.Expires}
+			p.entries = append(p.entries, scimtrail.Entry{Action: access.ActionGranted, Target: tgt, Changes: access.GrantedChanges(h), Cause: causeFirst, Opens: iv})
 		}
 	}
 	return p, nil

@@ -56,7 +56,11 @@ func (s *Service) BreakGlass(ctx context.Context, o Origin, tenant, userID, role
 			return err
 		}
 		// Refuse now what no approval could grant, so nobody approves a dead request.
-		if err := checkGrantable(ctx, tx, tenant, userID, role); err != nil {
+		r, err := checkGrantable(ctx, tx, tenant, userID, role)
+		if err != nil {
+			return err
+		}
+		if err := checkExternalGrant(ctx, tx, &scimtrail.Grant{Tenant: tenant, UserID: userID, Role: role, Kind: scimtrail.GrantBreakGlass}, r, at); err != nil { // external.go
 			return err
 		}
 		req := scimtrail.BreakGlassRequest{Tenant: tenant, ID: newID(), UserID: userID, Role: role, Justification: justification,

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -89,9 +90,10 @@ func (s *Service) PutAppState(ctx context.Context, o Origin, tenant string, p Ap
 // that shows scimtrail's side: the revocation (missing_revocation) or the grant
 // (missing_grant); 0 for an unexpected grant, which scimtrail never made.
 type DriftItem struct {
-	UserID string `json:"user_id"`
-	Role   string `json:"role"`
-	Seq    int64  `json:"seq"`
+	UserID   string `json:"user_id"`
+	External bool   `json:"external"` // the user is an external collaborator now
+	Role     string `json:"role"`
+	Seq      int64  `json:"seq"`
 }
 
 // DriftReport compares the app's current snapshot with effective access now.
@@ -144,7 +146,8 @@ func (s *Service) Drift(ctx context.Context, o Origin, tenant string) (DriftRepo
 		for _, iv := range ivs {
 			k := iv.UserID + "|" + iv.Role
 			if _, ok := held[k]; !ok {
-				held[k] = log.granted[k+"|"+iv.Path.Key()]
+				// The interval's own seq survives retention; the log's is 0 once pruned.
+				held[k] = cmp.Or(iv.Seq, log.granted[k+"|"+iv.Path.Key()])
 			}
 		}
 		app := map[string]bool{}
@@ -168,6 +171,15 @@ func (s *Service) Drift(ctx context.Context, o Origin, tenant string) (DriftRepo
 				u, r, _ := strings.Cut(k, "|")
 				rep.MissingGrants = append(rep.MissingGrants, DriftItem{UserID: u, Role: r, Seq: seq})
 				seqs = append(seqs, seq)
+			}
+		}
+		ext, err := tx.ExternalAt(ctx, tenant, nil, now)
+		if err != nil {
+			return err
+		}
+		for _, list := range [][]DriftItem{rep.MissingRevocations, rep.UnexpectedGrants, rep.MissingGrants} {
+			for i := range list {
+				list[i].External = ext[list[i].UserID].External
 			}
 		}
 		slices.SortFunc(rep.MissingGrants, func(a, b DriftItem) int {

@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/scimtrail/scimtrail"
@@ -184,17 +184,6 @@ func readAccessLog(ctx context.Context, tx scimtrail.ReadTx, tenant string, size
 	return l, err
 }
 
-// isExternal reports whether a user is an external collaborator as far as the model knows:
-// the IdP sent SCIM userType "guest" or "external".
-func isExternal(doc []byte) bool {
-	var d struct {
-		UserType string `json:"userType"`
-	}
-	json.Unmarshal(doc, &d)
-	t := strings.ToLower(d.UserType)
-	return t == "guest" || t == "external"
-}
-
 // ReportPath is one path granting a role, with the seq of the access.granted entry that
 // opened it (0 when that entry's body was pruned).
 type ReportPath struct {
@@ -211,10 +200,23 @@ type ReportRole struct {
 
 // ReportUser is one user's row of the point-in-time access report.
 type ReportUser struct {
-	UserID   string       `json:"user_id"`
-	UserName string       `json:"user_name,omitempty"` // current userName; "" for a deleted user
-	External bool         `json:"external"`
-	Access   []ReportRole `json:"access"`
+	UserID   string `json:"user_id"`
+	UserName string `json:"user_name,omitempty"` // current userName; "" for a deleted user
+	External bool   `json:"external"`            // as of the report's instant
+	// ExternalReason says why the user was external then.
+	ExternalReason string          `json:"external_reason,omitempty"`
+	Access         []ReportRole    `json:"access"`
+	Refused        []ReportRefusal `json:"refused,omitempty"`
+}
+
+// ReportRefusal is a path a tenant policy kept from being effective at the report's
+// instant, why, and its access.refused entry.
+type ReportRefusal struct {
+	Role   string               `json:"role"`
+	Path   scimtrail.AccessPath `json:"path"`
+	Reason string               `json:"reason"`
+	Since  time.Time            `json:"since"`
+	Seq    int64                `json:"seq"`
 }
 
 // AccessReport is the point-in-time access report: every user's effective access at At,
@@ -248,32 +250,48 @@ func (s *Service) AccessReport(ctx context.Context, tenant string, at time.Time)
 		if err != nil {
 			return err
 		}
-		log, err := readAccessLog(ctx, tx, tenant, cp.Size, at)
+		paths, err := reportPaths(ctx, tx, tenant, cp.Size, at, ivs)
 		if err != nil {
 			return err
 		}
+		info, err := reportUsers(ctx, tx, tenant, at)
+		if err != nil {
+			return err
+		}
+		refusals, err := tx.RefusalsAt(ctx, tenant, at)
+		if err != nil {
+			return err
+		}
+		refusedOf := map[string][]ReportRefusal{}
+		for _, r := range refusals {
+			refusedOf[r.UserID] = append(refusedOf[r.UserID], ReportRefusal{Role: r.Role, Path: r.Path, Reason: r.Reason, Since: r.From, Seq: r.Seq})
+			seqs = append(seqs, r.Seq)
+		}
+		byUser := map[string]*ReportUser{}
 		for _, u := range access.Summarize(ivs) {
-			ru := ReportUser{UserID: u.UserID, Access: []ReportRole{}}
+			ru := &ReportUser{UserID: u.UserID, Access: []ReportRole{}}
 			for _, ra := range u.Access {
-				rr := ReportRole{Role: ra.Role, Since: ra.Since, Paths: []ReportPath{}}
-				for _, p := range ra.Paths {
-					seq := log.granted[u.UserID+"|"+ra.Role+"|"+p.Key()]
-					seqs = append(seqs, seq)
-					rr.Paths = append(rr.Paths, ReportPath{AccessPath: p, Seq: seq})
+				rr := ReportRole{Role: ra.Role, Since: ra.Since, Paths: paths(u.UserID, ra)}
+				for _, p := range rr.Paths {
+					seqs = append(seqs, p.Seq)
 				}
 				ru.Access = append(ru.Access, rr)
 			}
-			rep.Users = append(rep.Users, ru)
+			byUser[u.UserID] = ru
 		}
-		for i := range rep.Users {
-			u, err := tx.Resource(ctx, tenant, scimtrail.UserResource, rep.Users[i].UserID)
-			if isNotFound(err) {
-				continue
-			} else if err != nil {
+		// A user whose only paths were refused is listed too, with why.
+		for id := range refusedOf {
+			if byUser[id] == nil {
+				byUser[id] = &ReportUser{UserID: id, Access: []ReportRole{}}
+			}
+		}
+		for _, id := range slices.Sorted(maps.Keys(byUser)) {
+			ru := byUser[id]
+			ru.Refused = refusedOf[id]
+			if ru.UserName, ru.External, ru.ExternalReason, err = info(id); err != nil {
 				return err
 			}
-			rep.Users[i].UserName = u.UserName
-			rep.Users[i].External = isExternal(u.Attributes)
+			rep.Users = append(rep.Users, *ru)
 		}
 		return nil
 	})
@@ -282,4 +300,58 @@ func (s *Service) AccessReport(ctx context.Context, tenant string, at time.Time)
 	}
 	rep.Evidence, err = s.evidence(ctx, tenant, cp, seqs)
 	return rep, err
+}
+
+// reportPaths returns what gives a role's paths with the seq of the access.granted entry
+// that opened each: the interval's own, kept since migration 15 and so surviving
+// retention; else the one the log shows (0 when retention pruned its body).
+func reportPaths(ctx context.Context, tx scimtrail.ReadTx, tenant string, size int64, at time.Time, ivs []scimtrail.AccessInterval) (func(userID string, ra access.RoleAccess) []ReportPath, error) {
+	seqOf := map[string]int64{}
+	fromLog := false
+	for _, iv := range ivs {
+		if iv.Seq != 0 {
+			seqOf[iv.UserID+"|"+iv.Role+"|"+iv.Path.Key()] = iv.Seq
+		} else {
+			fromLog = true
+		}
+	}
+	if fromLog {
+		log, err := readAccessLog(ctx, tx, tenant, size, at)
+		if err != nil {
+			return nil, err
+		}
+		for k, seq := range log.granted {
+			if _, ok := seqOf[k]; !ok {
+				seqOf[k] = seq
+			}
+		}
+	}
+	return func(userID string, ra access.RoleAccess) []ReportPath {
+		out := []ReportPath{}
+		for _, p := range ra.Paths {
+			out = append(out, ReportPath{AccessPath: p, Seq: seqOf[userID+"|"+ra.Role+"|"+p.Key()]})
+		}
+		return out
+	}, nil
+}
+
+// reportUsers returns what gives a user's current userName ("" once deleted) and whether
+// the user was external at at, and why, from the recorded status changes.
+func reportUsers(ctx context.Context, tx scimtrail.ReadTx, tenant string, at time.Time) (func(userID string) (string, bool, string, error), error) {
+	ext, err := tx.ExternalAt(ctx, tenant, nil, at)
+	if err != nil {
+		return nil, err
+	}
+	return func(userID string) (string, bool, string, error) {
+		c := ext[userID]
+		why := ""
+		if c.External {
+			why = c.Reason
+		}
+		u, err := tx.Resource(ctx, tenant, scimtrail.UserResource, userID)
+		if isNotFound(err) {
+			return "", c.External, why, nil
+		}
+		return u.UserName, c.External, why, err
+	}, nil
 }

@@ -12,14 +12,16 @@ import (
 // or expiry, a direct or break-glass grant, a mapping created or deleted, or a role's
 // privileged flag changing.
 type PrivilegedChange struct {
-	Seq     int64           `json:"seq"`
-	Time    time.Time       `json:"time"`
-	Action  string          `json:"action"`
-	Role    string          `json:"role"`
-	UserID  string          `json:"user_id,omitempty"`
-	GroupID string          `json:"group_id,omitempty"`
-	Actor   scimtrail.Actor `json:"actor"`
-	Cause   int64           `json:"cause,omitempty"`
+	Seq    int64     `json:"seq"`
+	Time   time.Time `json:"time"`
+	Action string    `json:"action"`
+	Role   string    `json:"role"`
+	UserID string    `json:"user_id,omitempty"`
+	// External says whether the user was an external collaborator at the change's time.
+	External bool            `json:"external,omitempty"`
+	GroupID  string          `json:"group_id,omitempty"`
+	Actor    scimtrail.Actor `json:"actor"`
+	Cause    int64           `json:"cause,omitempty"`
 }
 
 // BreakGlassUse is one break-glass grant and the entries its user made while it lasted.
@@ -64,20 +66,12 @@ func (s *Service) PrivilegedChanges(ctx context.Context, tenant string, from, to
 	}
 	var seqs []int64
 	err = s.store.View(ctx, func(tx scimtrail.ReadTx) error {
-		priv := map[string]bool{}
-		for _, scope := range []string{"", tenant} {
-			roles, err := tx.Roles(ctx, scope)
-			if err != nil {
-				return err
-			}
-			for _, r := range roles {
-				if r.Privileged {
-					priv[r.ID] = true
-				}
-			}
+		priv, err := privilegedRoles(ctx, tx, tenant)
+		if err != nil {
+			return err
 		}
 		all := scimtrail.EntryFilter{}
-		err := scanEntries(ctx, tx, tenant, cp.Size, scimtrail.EntryFilter{Action: "role."}, func(e loggedEntry) error {
+		err = scanEntries(ctx, tx, tenant, cp.Size, scimtrail.EntryFilter{Action: "role."}, func(e loggedEntry) error {
 			var p bool
 			if e.change("privileged", false, &p) && p {
 				priv[e.targetID()] = true
@@ -98,6 +92,9 @@ func (s *Service) PrivilegedChanges(ctx context.Context, tenant string, from, to
 			switch e.Action {
 			case access.ActionGranted, access.ActionRevoked, access.ActionExpired:
 				c.UserID, c.Role, _ = e.accessKey()
+			case ActionRefused, ActionReviewDecided:
+				c.UserID = e.targetID()
+				e.change("role", false, &c.Role)
 			case "grant.created", "break_glass.granted":
 				e.change("role", false, &c.Role)
 				e.change("user_id", false, &c.UserID)
@@ -142,6 +139,13 @@ func (s *Service) PrivilegedChanges(ctx context.Context, tenant string, from, to
 				return nil
 			}
 			if priv[c.Role] {
+				if c.UserID != "" {
+					x, err := externalNow(ctx, tx, tenant, c.UserID, c.Time) // external.go
+					if err != nil {
+						return err
+					}
+					c.External = x.External
+				}
 				rep.Changes = append(rep.Changes, c)
 				seqs = append(seqs, c.Seq)
 			}
@@ -171,4 +175,21 @@ func (s *Service) PrivilegedChanges(ctx context.Context, tenant string, from, to
 	}
 	rep.Evidence, err = s.evidence(ctx, tenant, cp, seqs)
 	return rep, err
+}
+
+// privilegedRoles is the set of roles, global and the tenant's own, marked privileged now.
+func privilegedRoles(ctx context.Context, tx scimtrail.ReadTx, tenant string) (map[string]bool, error) {
+	priv := map[string]bool{}
+	for _, scope := range []string{"", tenant} {
+		roles, err := tx.Roles(ctx, scope)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range roles {
+			if r.Privileged {
+				priv[r.ID] = true
+			}
+		}
+	}
+	return priv, nil
 }

@@ -11,7 +11,8 @@ import (
 // app granted itself (app.role_granted, never revoked by the app).
 type StaleUser struct {
 	UserID        string   `json:"user_id"`
-	State         string   `json:"state"` // "deactivated" or "deleted"
+	External      bool     `json:"external"` // an external collaborator as of the report's instant
+	State         string   `json:"state"`    // "deactivated" or "deleted"
 	GoneSeq       int64    `json:"gone_seq"`
 	AppRoles      []string `json:"app_roles"`
 	AppGrantSeqs  []int64  `json:"app_grant_seqs"`
@@ -126,7 +127,11 @@ func (s *Service) Stale(ctx context.Context, tenant string, inactiveDays int) (S
 				return err
 			}
 			if n := len(rep.Users); n == 0 || rep.Users[n-1].UserID != g.UserID {
-				rep.Users = append(rep.Users, StaleUser{UserID: g.UserID, State: state[g.UserID], GoneSeq: seq, DeactivatedAt: goneAt[g.UserID]})
+				c, err := externalNow(ctx, tx, tenant, g.UserID, now) // external.go
+				if err != nil {
+					return err
+				}
+				rep.Users = append(rep.Users, StaleUser{UserID: g.UserID, External: c.External, State: state[g.UserID], GoneSeq: seq, DeactivatedAt: goneAt[g.UserID]})
 				seqs = append(seqs, seq)
 			}
 			u := &rep.Users[len(rep.Users)-1]

@@ -97,3 +97,23 @@ func (r DriftReport) Table() Table {
 	}
 	return t
 }
+
+// Table is the review with one row per (user, role): its path kinds and their seqs, and the
+// decision ("pending" until there is one).
+func (r ReviewReport) Table() Table {
+	t := Table{Header: []string{"user_id", "user_name", "external", "role", "path_kinds", "seqs", "decision", "comment",
+		"decided_by", "decided_at", "decision_seq"}}
+	for _, it := range r.Items {
+		kinds, seqs := make([]string, len(it.Paths)), make([]string, len(it.Paths))
+		for i, p := range it.Paths {
+			kinds[i], seqs[i] = p.Kind, csvInt(p.Seq)
+		}
+		row := []string{it.UserID, it.UserName, strconv.FormatBool(it.External), it.Role, strings.Join(kinds, " "), strings.Join(seqs, " "),
+			"pending", "", "", "", ""}
+		if d := it.Decision; d != nil {
+			row[6], row[7], row[8], row[9], row[10] = d.Decision, d.Comment, d.By, csvTime(d.At), csvInt(d.Seq)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}

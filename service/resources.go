@@ -493,6 +493,9 @@ func (s *Service) CreateResource(ctx context.Context, o Origin, tenant string, t
 		if err != nil {
 			return err
 		}
+		if _, err := s.trackExternal(ctx, tx, at, nil, r); err != nil { // external.go
+			return err
+		}
 		derived, err := s.accessAfterChange(ctx, tx, at, r, rows, nil)
 		if err != nil {
 			return err
@@ -611,8 +614,13 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 	if err := storeUniqueValues(ctx, tx, rt, next, doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
+	// A change of the user's external status moves access when externals are barred.
+	externalChanged, err := s.trackExternal(ctx, tx, at, &cur, next) // external.go
+	if err != nil {
+		return View{}, scimtrail.Receipt{}, err
+	}
 	var derived []scimtrail.Entry
-	if accessRelevant(cur, next, addMembers, removeMembers) {
+	if externalChanged || accessRelevant(cur, next, addMembers, removeMembers) {
 		if derived, err = s.accessAfterChange(ctx, tx, at, next, addMembers, removeMembers); err != nil {
 			return View{}, scimtrail.Receipt{}, err
 		}

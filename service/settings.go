@@ -36,6 +36,7 @@ type tenantConfig struct {
 	users    *schema.ResourceType
 	groups   *schema.ResourceType
 	custom   map[string]bool // lower-case URNs of the tenant's custom extensions
+	external scimtrail.ExternalPolicy
 	loaded   time.Time
 	// schemaKey is every custom schema definition the resource types were built from.
 	// A reload that finds the same keeps the same *schema.ResourceType values, so that
@@ -115,7 +116,11 @@ func loadConfig(ctx context.Context, tx scimtrail.ReadTx, tenant string) (*tenan
 	if err != nil {
 		return nil, err
 	}
-	tc := &tenantConfig{settings: withDefaults(settings), users: schema.User(), groups: schema.Group(), custom: map[string]bool{}}
+	external, err := tx.ExternalPolicy(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	tc := &tenantConfig{settings: withDefaults(settings), users: schema.User(), groups: schema.Group(), custom: map[string]bool{}, external: external}
 	var key strings.Builder
 	for _, c := range custom {
 		fmt.Fprintf(&key, "%s\x00%s\x00%d:%s\x00", c.ResourceType, c.URN, len(c.Definition), c.Definition)

@@ -42,6 +42,10 @@ type encodedEntries struct {
 	head   scimtrail.LedgerHead // the head they follow
 	stored []scimtrail.StoredEntry
 	next   scimtrail.LedgerHead
+	// opened and refused are what the entries open (Entry.Opens, Entry.Refuses), with
+	// their seqs: stored beside the entries.
+	opened  []scimtrail.AccessInterval
+	refused []scimtrail.AccessRefusal
 }
 
 func encodeEntries(head scimtrail.LedgerHead, o Origin, at time.Time, entries []scimtrail.Entry) (encodedEntries, error) {
@@ -53,7 +57,25 @@ func encodeEntries(head scimtrail.LedgerHead, o Origin, at time.Time, entries []
 		}
 	}
 	stored, next, err := ledger.Append(head, entries, at)
-	return encodedEntries{head: head, stored: stored, next: next}, err
+	if err != nil {
+		return encodedEntries{}, err
+	}
+	enc := encodedEntries{head: head, stored: stored, next: next}
+	// Intervals and refusals an entry opens are stored with its seq, so that evidence cites
+	// the granting (or refusing) entry even after retention prunes its body.
+	for i, e := range entries {
+		if e.Opens != nil {
+			iv := *e.Opens
+			iv.Seq = stored[i].Seq
+			enc.opened = append(enc.opened, iv)
+		}
+		if e.Refuses != nil {
+			r := *e.Refuses
+			r.Seq = stored[i].Seq
+			enc.refused = append(enc.refused, r)
+		}
+	}
+	return enc, nil
 }
 
 // store writes the entries, their tiles and the advanced head; the store refuses them
@@ -63,6 +85,12 @@ func (e encodedEntries) store(ctx context.Context, tx scimtrail.Tx) (scimtrail.R
 		return scimtrail.Receipt{}, err
 	}
 	if err := tx.AppendEntries(ctx, e.stored, e.next); err != nil {
+		return scimtrail.Receipt{}, err
+	}
+	if err := tx.InsertAccess(ctx, e.opened); err != nil {
+		return scimtrail.Receipt{}, err
+	}
+	if err := tx.InsertRefusals(ctx, e.refused); err != nil {
 		return scimtrail.Receipt{}, err
 	}
 	return scimtrail.Receipt{Seq: e.next.Size, Log: e.head.Tenant}, nil

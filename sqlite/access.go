@@ -302,17 +302,17 @@ func (t *txn) AccessUsers(ctx context.Context, tenant string, ids []string) ([]s
 	return out, dbErr("reading users' access inputs", err)
 }
 
-const intervalCols = `tenant, user_id, role, path, from_us, to_us, expires_us`
+const intervalCols = `tenant, user_id, role, path, from_us, to_us, expires_us, grant_seq`
 
 func scanInterval(sc interface{ Scan(...any) error }) (scimtrail.AccessInterval, error) {
 	var iv scimtrail.AccessInterval
 	var path string
 	var from int64
-	var to, expires sql.NullInt64
-	if err := sc.Scan(&iv.Tenant, &iv.UserID, &iv.Role, &path, &from, &to, &expires); err != nil {
+	var to, expires, seq sql.NullInt64
+	if err := sc.Scan(&iv.Tenant, &iv.UserID, &iv.Role, &path, &from, &to, &expires, &seq); err != nil {
 		return iv, err
 	}
-	iv.From, iv.To, iv.Expires = fromMicros(from), fromOptMicros(to), fromOptMicros(expires)
+	iv.From, iv.To, iv.Expires, iv.Seq = fromMicros(from), fromOptMicros(to), fromOptMicros(expires), seq.Int64
 	err := json.Unmarshal([]byte(path), &iv.Path)
 	return iv, err
 }
@@ -379,10 +379,10 @@ func (t *txn) InsertAccess(ctx context.Context, ivs []scimtrail.AccessInterval) 
 		}
 		paths[i] = string(path)
 	}
-	_, err := t.execRows(ctx, `INSERT INTO access_intervals (tenant, user_id, role, path_key, path, from_us, to_us, expires_us) VALUES `,
-		`(?, ?, ?, ?, ?, ?, NULL, ?)`, ``, len(ivs), func(i int, args []any) []any {
+	_, err := t.execRows(ctx, `INSERT INTO access_intervals (tenant, user_id, role, path_key, path, from_us, to_us, expires_us, grant_seq) VALUES `,
+		`(?, ?, ?, ?, ?, ?, NULL, ?, ?)`, ``, len(ivs), func(i int, args []any) []any {
 			iv := ivs[i]
-			return append(args, iv.Tenant, iv.UserID, iv.Role, iv.Path.Key(), paths[i], micros(iv.From), optMicros(iv.Expires))
+			return append(args, iv.Tenant, iv.UserID, iv.Role, iv.Path.Key(), paths[i], micros(iv.From), optMicros(iv.Expires), optSeq(iv.Seq))
 		})
 	if uniqueViolation(err) {
 		if len(ivs) == 1 {
@@ -414,4 +414,12 @@ func (t *txn) CloseAccess(ctx context.Context, ivs []scimtrail.AccessInterval) e
 		return notFound("%d of %d access intervals to end are not held", int64(len(ivs))-n, len(ivs))
 	}
 	return nil
+}
+
+// optSeq stores an unknown seq (0) as NULL.
+func optSeq(seq int64) any {
+	if seq == 0 {
+		return nil
+	}
+	return seq
 }

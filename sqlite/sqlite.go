@@ -158,7 +158,10 @@ func provider(db *sql.DB) (*goose.Provider, error) {
 	if err != nil {
 		return nil, internal("embedded migrations are missing", err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
+	// Migration numbers are handed out to branches developed side by side, so a database
+	// may already be at a higher version than a migration merged after it: apply that one
+	// too instead of refusing to open.
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return nil, internal("cannot read the embedded migrations", err)
 	}

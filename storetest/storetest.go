@@ -47,6 +47,10 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("BatchReads", func(t *testing.T) { testBatchReads(t, open) })
 	t.Run("ResourceCounts", func(t *testing.T) { testResourceCounts(t, open) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
+	t.Run("Access2", func(t *testing.T) { testAccess2(t, open) })
+	t.Run("Drift", func(t *testing.T) { testDrift(t, open) })
+	t.Run("Reviews", func(t *testing.T) { testReviews(t, open) })
+	t.Run("External", func(t *testing.T) { testExternal(t, open) })
 	t.Run("BreakGlassRequests", func(t *testing.T) { testBreakGlassRequests(t, open) })
 	t.Run("UniqueValues", func(t *testing.T) { testUniqueValues(t, open) })
 }

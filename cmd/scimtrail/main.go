@@ -105,7 +105,7 @@ Commands:
   token     issue, list or revoke bearer tokens
   audit     verify or export a tenant's audit log; print or rotate signing keys
   migrate   apply database migrations
-  report    write a verifiable evidence report (access at an instant)
+  report    write a verifiable evidence report (access at an instant, access reviews)
 
 Run "scimtrail COMMAND -h" for a command's flags. Every flag can also be set
 from the environment as SCIMTRAIL_<FLAG> (e.g. SCIMTRAIL_DB for --db); a flag on

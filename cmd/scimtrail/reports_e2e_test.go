@@ -26,10 +26,7 @@ func TestEvidenceReportsEndToEnd(t *testing.T) {
 		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/tokens", map[string]string{"kind": "auditor"}, &auditor)
 		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/tokens", map[string]string{"kind": "app"}, &app)
 		scim, aud := op.with(scimTok.Token), op.with(auditor.Token)
-		keysFile := filepath.Join(t.TempDir(), "keys.txt")
-		var keys struct{ Keys []string }
-		op.must(http.StatusOK, "GET", "/api/v1/audit/keys", nil, &keys)
-		os.WriteFile(keysFile, []byte(strings.Join(keys.Keys, "\n")+"\n"), 0o600)
+		keysFile := verifierKeysFile(t, op)
 
 		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/roles", map[string]any{"id": "viewer", "name": "Viewer"}, nil)
 		op.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/roles", map[string]any{"id": "root", "name": "Root", "privileged": true}, nil)
@@ -107,18 +104,7 @@ func TestEvidenceReportsEndToEnd(t *testing.T) {
 		mustCLI(t, env{}, "audit", "verify", "--report", file, "--keys", s.URL+"/api/v1/audit/keys")
 
 		// Tampering: a path citing another entry, a changed body, a forged checkpoint.
-		tamper := func(name, old, new string) {
-			t.Helper()
-			if !strings.Contains(string(raw), old) {
-				t.Fatalf("%s: %q not in the report", name, old)
-			}
-			f := filepath.Join(t.TempDir(), name+".json")
-			os.WriteFile(f, []byte(strings.Replace(string(raw), old, new, 1)), 0o600)
-			r := runCLI(t, env{}, "audit", "verify", "--report", f, "--keys", keysFile)
-			if r.code != 1 || !strings.Contains(r.stdout, "FAIL") {
-				t.Errorf("%s: exit %d, stdout %q, err %v; want 1 and FAIL", name, r.code, r.stdout, r.err)
-			}
-		}
+		tamper := func(name, old, new string) { t.Helper(); tamperReport(t, raw, keysFile, name, old, new) }
 		var ev struct {
 			Evidence struct {
 				Checkpoint string

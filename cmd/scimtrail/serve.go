@@ -66,6 +66,9 @@ Flags:
                        (default 1s)
   --prune-interval D   drop entry bodies past each tenant's retention this often
                        (default 1h; see PUT /api/v1/tenants/{t}/retention)
+  --expire-interval D  record access.expired for break-glass and expiring grants
+                       past their expiry this often (default 30s; reads stop
+                       counting such access at the expiry instant regardless)
   --allow-private-sinks  let export sinks reach loopback and private networks
                        and plain http (tests, development; SSRF otherwise)
   --sink-key-file FILE key sealing sink secrets in the database (base64 of
@@ -106,6 +109,7 @@ type serveConfig struct {
 	// in base64, used when no --server-key is given on the command line.
 	serverKeyFile, serverKeyEnv string
 	pruneInterval               time.Duration
+	expireInterval              time.Duration
 	allowPrivateSinks           bool
 	sinkKeyFile                 string
 	sinkFileDir                 string
@@ -132,6 +136,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	c.fs.DurationVar(&cfg.checkpointInterval, "checkpoint-interval", time.Second, "")
 	c.fs.StringVar(&cfg.serverKeyFile, "server-key", "", "")
 	c.fs.DurationVar(&cfg.pruneInterval, "prune-interval", time.Hour, "")
+	c.fs.DurationVar(&cfg.expireInterval, "expire-interval", 30*time.Second, "")
 	c.fs.BoolVar(&cfg.allowPrivateSinks, "allow-private-sinks", false, "")
 	c.fs.StringVar(&cfg.sinkKeyFile, "sink-key-file", "", "")
 	c.fs.StringVar(&cfg.sinkFileDir, "sink-file-dir", "", "")
@@ -172,6 +177,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	if cfg.pruneInterval <= 0 {
 		return m.usage(serveUsage, errors.New("serve: --prune-interval must be positive"))
+	}
+	if cfg.expireInterval <= 0 {
+		return m.usage(serveUsage, errors.New("serve: --expire-interval must be positive"))
 	}
 	if cfg.publicURL != "" && !strings.HasPrefix(cfg.publicURL, "http://") && !strings.HasPrefix(cfg.publicURL, "https://") {
 		return m.usage(serveUsage, fmt.Errorf("serve: --public-url must start with http:// or https://, not %q", cfg.publicURL))
@@ -308,11 +316,17 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		defer close(pruneDone)
 		svc.RunPruner(cpCtx, cfg.pruneInterval, logger)
 	}()
+	expireDone := make(chan struct{})
+	go func() {
+		defer close(expireDone)
+		svc.RunExpirer(cpCtx, cfg.expireInterval, logger)
+	}()
 	// After the HTTP server has drained, before the store closes.
 	defer func() {
 		stopCheckpointer()
 		<-cpDone
 		<-pruneDone
+		<-expireDone
 	}()
 	serveErr := make(chan error, 1)
 	go func() {

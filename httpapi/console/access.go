@@ -110,7 +110,7 @@ func describePath(n *names, p scimtrail.AccessPath, grants map[string]scimtrail.
 		if len(parts) > 1 {
 			pv.Text = "member of group " + parts[0] + ", nested in " + strings.Join(parts[1:], " → ")
 		}
-	case scimtrail.PathDirect, scimtrail.PathAdminGrant:
+	case scimtrail.PathDirect:
 		pv.Text = "direct grant"
 		if g, ok := grants[p.Grant]; ok {
 			pv.Text += " by " + n.actor(g.By) + ": “" + g.Reason + "”"
@@ -251,7 +251,6 @@ type tlInterval struct {
 var pathColours = map[string]string{
 	scimtrail.PathGroup:      "#0072b2",
 	scimtrail.PathDirect:     "#009e73",
-	scimtrail.PathAdminGrant: "#009e73",
 	scimtrail.PathSCIM:       "#cc79a7",
 	scimtrail.PathBreakGlass: "#d55e00",
 }
@@ -356,7 +355,7 @@ func shortPath(pv pathView) string {
 			parts = append(parts, g.Name)
 		}
 		return "via " + strings.Join(parts, " → ")
-	case scimtrail.PathDirect, scimtrail.PathAdminGrant:
+	case scimtrail.PathDirect:
 		return "direct grant"
 	case scimtrail.PathSCIM:
 		return "from IdP"
