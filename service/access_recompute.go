@@ -150,7 +150,6 @@ func planAccess(ctx context.Context, tx scimtrail.ReadTx, tenant string, at time
 	if err != nil {
 		return p, err
 	}
-	p.endedRefusals = ref.ended
 	for _, id := range users {
 		u, exists := byID[id]
 		subject := access.Subject{Active: exists && u.Active, Groups: u.Groups, Grants: grantsOf[id], AppGrants: appGrantsOf[id]}
@@ -177,6 +176,7 @@ func planAccess(ctx context.Context, tx scimtrail.ReadTx, tenant string, at time
 			p.entries = append(p.entries, scimtrail.Entry{Action: access.ActionGranted, Target: tgt, Changes: access.GrantedChanges(h), Cause: causeFirst, Opens: iv})
 		}
 	}
+	p.endedRefusals = ref.ended // filled by ref.apply above
 	return p, nil
 }
 
