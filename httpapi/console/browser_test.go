@@ -100,14 +100,21 @@ func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.
 	}
 }
 
-// get runs one action that returns a value.
+// get runs one action that returns a value. An element found and then replaced before it
+// was read (an htmx swap in between) fails with "Could not find node with given id" before
+// the action does anything, so get finds it again, a few times, rather than fail on the race.
 func get[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	t.Helper()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatalf("browser: %v", err)
+	for attempt := 1; ; attempt++ {
+		v, err := chromedp.Run(ctx, a)
+		if err == nil {
+			return v
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "Could not find node with given id") {
+			t.Fatalf("browser: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return v
 }
 
 // text returns the visible text of the first element matching sel.
