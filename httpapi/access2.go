@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/csv"
 	"net/http"
-	"strconv"
 	"time"
 	"unicode"
 
@@ -275,31 +274,12 @@ func writeCSV(w http.ResponseWriter, header []string, rows [][]string) {
 	cw.WriteAll(rows)
 }
 
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
 func (h *handler) deprovisioningReport(w http.ResponseWriter, r *http.Request, c call) error {
 	rep, err := h.svc.DeprovisioningLatency(r.Context(), c.tenant)
 	if err != nil {
 		return err
 	}
-	if wantsCSV(r) {
-		var rows [][]string
-		for _, e := range rep.Events {
-			lat := ""
-			if e.LatencyMS != nil {
-				lat = formatFloat(*e.LatencyMS)
-			}
-			rows = append(rows, []string{itoa64(e.Seq), e.UserID, e.Action, e.Channel, fmtTime(e.RequestedAt), fmtTime(e.AppliedAt), lat})
-		}
-		writeCSV(w, []string{"seq", "user_id", "action", "channel", "requested_at", "applied_at", "latency_ms"}, rows)
-		return nil
-	}
-	writeJSON(w, http.StatusOK, rep)
+	writeTable(w, r, rep, rep.Table())
 	return nil
 }
 
@@ -308,19 +288,15 @@ func (h *handler) credentialReport(w http.ResponseWriter, r *http.Request, c cal
 	if err != nil {
 		return err
 	}
-	if wantsCSV(r) {
-		var rows [][]string
-		for _, k := range rep.Credentials {
-			rows = append(rows, []string{k.Kind, k.ID, k.Owner, fmtTime(k.Issued), fmtTime(k.LastUsed), fmtTime(k.Rotated), fmtTime(k.Revoked),
-				fmtTime(k.Expires), itoa64(int64(k.AgeDays)), k.State})
-		}
-		writeCSV(w, []string{"kind", "id", "owner", "issued", "last_used", "rotated", "revoked", "expires", "age_days", "state"}, rows)
-		return nil
-	}
-	writeJSON(w, http.StatusOK, rep)
+	writeTable(w, r, rep, rep.Table())
 	return nil
 }
 
-func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
-
-func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }
+// writeTable answers with a report as CSV when the client asks for it, else as JSON.
+func writeTable(w http.ResponseWriter, r *http.Request, rep any, t service.Table) {
+	if wantsCSV(r) {
+		writeCSV(w, t.Header, t.Rows)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}

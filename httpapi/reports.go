@@ -13,7 +13,13 @@ import (
 // CSV carries the same object as the last row, whose first field is "#evidence" and whose
 // second is the evidence JSON, padded to the header's width so CSV readers accept it.
 
-func writeCSVWithEvidence(w http.ResponseWriter, t service.Table, ev service.Evidence) error {
+// writeReport answers with an evidence report: as CSV with its evidence row when the client
+// asks for CSV, else as JSON.
+func writeReport(w http.ResponseWriter, r *http.Request, rep any, t service.Table, ev service.Evidence) error {
+	if !wantsCSV(r) {
+		writeJSON(w, http.StatusOK, rep)
+		return nil
+	}
 	t, err := t.WithEvidence(ev)
 	if err != nil {
 		return err
@@ -44,11 +50,7 @@ func (h *handler) accessReport(w http.ResponseWriter, r *http.Request, c call) e
 	if err != nil {
 		return err
 	}
-	if wantsCSV(r) {
-		return writeCSVWithEvidence(w, rep.Table(), rep.Evidence)
-	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeReport(w, r, rep, rep.Table(), rep.Evidence)
 }
 
 func (h *handler) privilegedReport(w http.ResponseWriter, r *http.Request, c call) error {
@@ -64,11 +66,7 @@ func (h *handler) privilegedReport(w http.ResponseWriter, r *http.Request, c cal
 	if err != nil {
 		return err
 	}
-	if wantsCSV(r) {
-		return writeCSVWithEvidence(w, rep.Table(), rep.Evidence)
-	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeReport(w, r, rep, rep.Table(), rep.Evidence)
 }
 
 func (h *handler) staleReport(w http.ResponseWriter, r *http.Request, c call) error {
@@ -84,11 +82,7 @@ func (h *handler) staleReport(w http.ResponseWriter, r *http.Request, c call) er
 	if err != nil {
 		return err
 	}
-	if wantsCSV(r) {
-		return writeCSVWithEvidence(w, rep.Table(), rep.Evidence)
-	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeReport(w, r, rep, rep.Table(), rep.Evidence)
 }
 
 func (h *handler) putAppState(w http.ResponseWriter, r *http.Request, c call) error {
@@ -110,10 +104,6 @@ func (h *handler) driftReport(w http.ResponseWriter, r *http.Request, c call) er
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Scimtrail-Audit-Seq", itoa64(rep.RecordedSeq))
-	if wantsCSV(r) {
-		return writeCSVWithEvidence(w, rep.Table(), rep.Evidence)
-	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	w.Header().Set("Scimtrail-Audit-Seq", strconv.FormatInt(rep.RecordedSeq, 10))
+	return writeReport(w, r, rep, rep.Table(), rep.Evidence)
 }

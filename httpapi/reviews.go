@@ -67,9 +67,5 @@ func (h *handler) reviewReport(w http.ResponseWriter, r *http.Request, c call) e
 	if err != nil {
 		return err
 	}
-	if wantsCSV(r) {
-		return writeCSVWithEvidence(w, rep.Table(), rep.Evidence)
-	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return writeReport(w, r, rep, rep.Table(), rep.Evidence)
 }

@@ -117,3 +117,27 @@ func (r ReviewReport) Table() Table {
 	}
 	return t
 }
+
+// Table lists one row per SCIM token or service-account key.
+func (r CredentialReport) Table() Table {
+	t := Table{Header: []string{"kind", "id", "owner", "issued", "last_used", "rotated", "revoked", "expires", "age_days", "state"}}
+	for _, k := range r.Credentials {
+		t.Rows = append(t.Rows, []string{k.Kind, k.ID, k.Owner, csvTime(k.Issued), csvTime(k.LastUsed), csvTime(k.Rotated),
+			csvTime(k.Revoked), csvTime(k.Expires), strconv.Itoa(k.AgeDays), k.State})
+	}
+	return t
+}
+
+// Table lists one row per deactivation or deletion; latency_ms is empty when the entry has
+// no requested_at.
+func (r DeprovisioningReport) Table() Table {
+	t := Table{Header: []string{"seq", "user_id", "action", "channel", "requested_at", "applied_at", "latency_ms"}}
+	for _, e := range r.Events {
+		lat := ""
+		if e.LatencyMS != nil {
+			lat = strconv.FormatFloat(*e.LatencyMS, 'f', 3, 64)
+		}
+		t.Rows = append(t.Rows, []string{csvInt(e.Seq), e.UserID, e.Action, e.Channel, csvTime(e.RequestedAt), csvTime(e.AppliedAt), lat})
+	}
+	return t
+}

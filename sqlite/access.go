@@ -38,16 +38,7 @@ func (t *txn) Roles(ctx context.Context, tenant string) ([]scimtrail.Role, error
 	if err != nil {
 		return nil, dbErr("listing roles", err)
 	}
-	defer rows.Close()
-	var out []scimtrail.Role
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return nil, dbErr("listing roles", err)
-		}
-		out = append(out, r)
-	}
-	return out, dbErr("listing roles", rows.Err())
+	return collect(rows, "listing roles", scanRole)
 }
 
 func (t *txn) Role(ctx context.Context, tenant, id string) (scimtrail.Role, error) {
@@ -86,16 +77,7 @@ func (t *txn) Mappings(ctx context.Context, tenant string) ([]scimtrail.RoleMapp
 	if err != nil {
 		return nil, dbErr("listing mappings", err)
 	}
-	defer rows.Close()
-	var out []scimtrail.RoleMapping
-	for rows.Next() {
-		m, err := scanMapping(rows)
-		if err != nil {
-			return nil, dbErr("listing mappings", err)
-		}
-		out = append(out, m)
-	}
-	return out, dbErr("listing mappings", rows.Err())
+	return collect(rows, "listing mappings", scanMapping)
 }
 
 func (t *txn) Mapping(ctx context.Context, tenant, id string) (scimtrail.RoleMapping, error) {

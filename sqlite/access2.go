@@ -41,16 +41,7 @@ func (t *txn) ServiceAccounts(ctx context.Context, tenant, ownerID string) ([]sc
 	if err != nil {
 		return nil, dbErr("listing service accounts", err)
 	}
-	defer rows.Close()
-	var out []scimtrail.ServiceAccount
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, dbErr("listing service accounts", err)
-		}
-		out = append(out, a)
-	}
-	return out, dbErr("listing service accounts", rows.Err())
+	return collect(rows, "listing service accounts", scanAccount)
 }
 
 func (t *txn) InsertServiceAccount(ctx context.Context, a scimtrail.ServiceAccount) error {
@@ -106,16 +97,7 @@ func (t *txn) NHIKeys(ctx context.Context, tenant, accountID string) ([]scimtrai
 	if err != nil {
 		return nil, dbErr("listing keys", err)
 	}
-	defer rows.Close()
-	var out []scimtrail.NHIKey
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, dbErr("listing keys", err)
-		}
-		out = append(out, k)
-	}
-	return out, dbErr("listing keys", rows.Err())
+	return collect(rows, "listing keys", scanKey)
 }
 
 func (t *txn) InsertNHIKey(ctx context.Context, k scimtrail.NHIKey) error {

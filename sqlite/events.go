@@ -75,16 +75,7 @@ func (t *txn) EventSchemas(ctx context.Context, tenant string) ([]scimtrail.Even
 	if err != nil {
 		return nil, dbErr("listing event schemas", err)
 	}
-	defer rows.Close()
-	var out []scimtrail.EventSchema
-	for rows.Next() {
-		s, err := scanEventSchema(rows)
-		if err != nil {
-			return nil, dbErr("listing event schemas", err)
-		}
-		out = append(out, s)
-	}
-	return out, dbErr("listing event schemas", rows.Err())
+	return collect(rows, "listing event schemas", scanEventSchema)
 }
 
 func (t *txn) InsertEventSchema(ctx context.Context, s scimtrail.EventSchema) error {

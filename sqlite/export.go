@@ -50,16 +50,7 @@ func (t *txn) sinks(ctx context.Context, query string, args ...any) ([]scimtrail
 	if err != nil {
 		return nil, dbErr("listing sinks", err)
 	}
-	defer rows.Close()
-	var out []scimtrail.Sink
-	for rows.Next() {
-		s, err := scanSink(rows)
-		if err != nil {
-			return nil, dbErr("listing sinks", err)
-		}
-		out = append(out, s)
-	}
-	return out, dbErr("listing sinks", rows.Err())
+	return collect(rows, "listing sinks", scanSink)
 }
 
 func (t *txn) SinkCursors(ctx context.Context, sink string) ([]scimtrail.SinkCursor, error) {

@@ -350,16 +350,7 @@ func (t *txn) Tokens(ctx context.Context, tenant string) ([]scimtrail.Token, err
 	if err != nil {
 		return nil, dbErr("listing tokens", err)
 	}
-	defer rows.Close()
-	var out []scimtrail.Token
-	for rows.Next() {
-		tk, err := scanToken(rows)
-		if err != nil {
-			return nil, dbErr("listing tokens", err)
-		}
-		out = append(out, tk)
-	}
-	return out, dbErr("listing tokens", rows.Err())
+	return collect(rows, "listing tokens", scanToken)
 }
 
 func (t *txn) InsertToken(ctx context.Context, tk scimtrail.Token) error {
@@ -797,4 +788,19 @@ func (t *txn) Entries(ctx context.Context, tenant string, after int64, limit int
 		out = append(out, e)
 	}
 	return out, dbErr("reading ledger entries", rows.Err())
+}
+
+// collect scans every row with scan, closes rows, and names what in errors: the sqlite
+// counterpart of pgx.CollectRows.
+func collect[T any](rows *sql.Rows, what string, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, dbErr(what, err)
+		}
+		out = append(out, v)
+	}
+	return out, dbErr(what, rows.Err())
 }

@@ -36,13 +36,8 @@ var reports = []report{
 		About: "Every SCIM token and service-account key: when it was issued, last used, rotated, revoked, when it expires, and its age.",
 		compute: func(c *Console, r *http.Request, o service.Origin, tenant string) (reportOutput, error) {
 			rep, err := c.svc.Credentials(r.Context(), tenant)
-			out := reportOutput{Doc: rep, LedgerAt: rep.LedgerAt,
-				Header: []string{"kind", "id", "owner", "issued", "last_used", "rotated", "revoked", "expires", "age_days", "state"}}
-			for _, k := range rep.Credentials {
-				out.Rows = append(out.Rows, []string{k.Kind, k.ID, k.Owner, csvTime(k.Issued), csvTime(k.LastUsed), csvTime(k.Rotated),
-					csvTime(k.Revoked), csvTime(k.Expires), strconv.Itoa(k.AgeDays), k.State})
-			}
-			return out, err
+			t := rep.Table()
+			return reportOutput{Doc: rep, LedgerAt: rep.LedgerAt, Header: t.Header, Rows: t.Rows}, err
 		},
 	},
 	{
@@ -50,17 +45,8 @@ var reports = []report{
 		About: "Every deactivation and deletion of a user: when your IdP asked, when scimtrail applied it, and how long that took (median, 95th percentile, worst).",
 		compute: func(c *Console, r *http.Request, o service.Origin, tenant string) (reportOutput, error) {
 			rep, err := c.svc.DeprovisioningLatency(r.Context(), tenant)
-			out := reportOutput{Doc: rep, LedgerAt: rep.LedgerAt,
-				Header: []string{"seq", "user_id", "action", "channel", "requested_at", "applied_at", "latency_ms"}}
-			for _, e := range rep.Events {
-				lat := ""
-				if e.LatencyMS != nil {
-					lat = strconv.FormatFloat(*e.LatencyMS, 'f', 3, 64)
-				}
-				out.Rows = append(out.Rows, []string{strconv.FormatInt(e.Seq, 10), e.UserID, e.Action, e.Channel,
-					csvTime(e.RequestedAt), csvTime(e.AppliedAt), lat})
-			}
-			return out, err
+			t := rep.Table()
+			return reportOutput{Doc: rep, LedgerAt: rep.LedgerAt, Header: t.Header, Rows: t.Rows}, err
 		},
 	},
 	{
@@ -108,13 +94,6 @@ func withEvidence(doc any, t service.Table, ev service.Evidence, err error) (rep
 	}
 	t, err = t.WithEvidence(ev)
 	return reportOutput{Doc: doc, Header: t.Header, Rows: t.Rows, LedgerAt: ev.Size}, err
-}
-
-func csvTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
 }
 
 type reportsData struct {
