@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
@@ -45,8 +44,6 @@ type Config struct {
 	Mix Mix
 	// Seed makes the choices (group members, the sequence of operations) repeatable.
 	Seed uint64
-	// Client, if set, is used instead of one built for Concurrency.
-	Client *http.Client
 	// Seeder, if set, creates the users and groups of the first two phases without HTTP
 	// (an in-process server's service write path), SeedConcurrency at a time, so that 1M
 	// users load in minutes rather than hours. The phases then time the seeder, not HTTP.
@@ -168,10 +165,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, errors.New("loadgen: the mixed phase needs a Duration or a number of Ops")
 	}
 	r := &runner{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), auth: "Bearer " + cfg.Token}
-	r.client = cfg.Client
-	if r.client == nil {
-		r.client = NewClient(cfg.Concurrency)
+	ep, err := parseEndpoint(r.base)
+	if err != nil {
+		return nil, err
 	}
+	r.ep = ep
 	rep := &Report{
 		URL: cfg.BaseURL, Backend: "remote", Concurrency: cfg.Concurrency, Users: cfg.Users,
 		Groups: cfg.Groups, MembersPerGroup: cfg.MembersPerGroup, OpsTarget: cfg.Ops,
@@ -209,27 +207,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, ctx.Err()
 }
 
-// NewClient returns a client that keeps one idle connection per concurrent client, so
-// that the run measures requests and not TCP handshakes.
-func NewClient(concurrency int) *http.Client {
-	return &http.Client{
-		Timeout: 60 * time.Second,
-		Transport: &http.Transport{
-			Proxy:               nil, // only ever the server under test
-			MaxIdleConns:        concurrency,
-			MaxIdleConnsPerHost: concurrency,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		},
-	}
-}
-
 // runner holds a run's prepared requests and the ids the server assigned.
 type runner struct {
-	cfg    Config
-	base   string
-	auth   string
-	client *http.Client
+	cfg  Config
+	base string
+	auth string
+	ep   endpoint // where base points; each worker keeps one connection to it (wire.go)
 
 	// Bodies and URLs are built per request from userNames and userIDs rather than held
 	// for every user: at 1M users they would take the load tool ~1 GB.
@@ -360,6 +343,7 @@ func (r *runner) createUsers(ctx context.Context) PhaseReport {
 	recs, elapsed := r.parallel(r.createWorkers(), func(_ int, rec *recorder) {
 		var c conn
 		c.init(r)
+		defer c.w.close()
 		for ctx.Err() == nil {
 			i := int(next.Add(1) - 1)
 			if i >= r.cfg.Users {
@@ -401,6 +385,7 @@ const discoverPage = 1000
 func (r *runner) discoverUsers(ctx context.Context) (PhaseReport, error) {
 	var c conn
 	c.init(r)
+	defer c.w.close()
 	var rs recorders
 	rec := rs.add()
 	start := time.Now()
@@ -460,6 +445,7 @@ func (r *runner) createGroups(ctx context.Context) PhaseReport {
 	recs, elapsed := r.parallel(r.createWorkers(), func(_ int, rec *recorder) {
 		var c conn
 		c.init(r)
+		defer c.w.close()
 		for ctx.Err() == nil {
 			g := int(next.Add(1) - 1)
 			if g >= r.cfg.Groups {
@@ -554,6 +540,7 @@ func (r *runner) mixed(ctx context.Context) PhaseReport {
 		}
 		var c conn
 		c.init(r)
+		defer c.w.close()
 		rng := mrand.New(mrand.NewPCG(r.cfg.Seed, uint64(w)+2))
 		// Member changes use users that only this worker touches, so that two workers never
 		// add and remove the same membership at once and each response's content is
@@ -735,10 +722,10 @@ func pidCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * time.Second / ticks
 }
 
-// conn is one worker's client state: a reusable response buffer.
+// conn is one worker's client state: its keep-alive connection and reusable buffers.
 type conn struct {
-	r   *runner
-	buf bytes.Buffer
+	r *runner
+	w wire
 }
 
 func (c *conn) init(r *runner) { c.r = r }
@@ -747,40 +734,40 @@ func (c *conn) init(r *runner) { c.r = r }
 // sending to the last byte read, and excludes decoding the JSON into into, which happens
 // afterwards. A status other than want is an error that quotes the start of the body.
 func (c *conn) do(ctx context.Context, method, u string, body []byte, want int, into any) (time.Duration, error) {
-	var rd io.Reader
+	target, ok := strings.CutPrefix(u, c.r.ep.origin)
+	if !ok || !strings.HasPrefix(target, "/") {
+		return 0, fmt.Errorf("%s %s: not a URL of %s", method, u, c.r.ep.origin)
+	}
+	out := append(c.w.out[:0], method...)
+	out = append(out, ' ')
+	out = append(out, target...)
+	out = append(out, " HTTP/1.1\r\nHost: "...)
+	out = append(out, c.r.ep.host...)
+	out = append(out, "\r\nAuthorization: "...)
+	out = append(out, c.r.auth...)
+	out = append(out, "\r\nAccept: application/scim+json\r\n"...)
 	if body != nil {
-		rd = bytes.NewReader(body)
+		out = append(out, "Content-Type: application/scim+json\r\nContent-Length: "...)
+		out = strconv.AppendInt(out, int64(len(body)), 10)
+		out = append(out, "\r\n"...)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", c.r.auth)
-	req.Header.Set("Accept", "application/scim+json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/scim+json")
-	}
+	out = append(out, "\r\n"...)
+	c.w.out = append(out, body...)
 	start := time.Now()
-	resp, err := c.r.client.Do(req)
-	if err != nil {
-		return time.Since(start), fmt.Errorf("%s %s: %w", method, c.path(u), err)
-	}
-	c.buf.Reset()
-	_, err = c.buf.ReadFrom(resp.Body)
-	resp.Body.Close()
+	status, err := c.w.roundTrip(ctx, &c.r.ep)
 	d := time.Since(start)
 	if err != nil {
-		return d, fmt.Errorf("%s %s: reading the response: %w", method, c.path(u), err)
+		return d, fmt.Errorf("%s %s: %w", method, c.path(u), err)
 	}
-	if resp.StatusCode != want {
-		msg := c.buf.Bytes()
+	if status != want {
+		msg := c.w.body
 		if len(msg) > 200 {
 			msg = msg[:200]
 		}
-		return d, fmt.Errorf("%s %s: status %d, want %d: %s", method, c.path(u), resp.StatusCode, want, bytes.TrimSpace(msg))
+		return d, fmt.Errorf("%s %s: status %d, want %d: %s", method, c.path(u), status, want, bytes.TrimSpace(msg))
 	}
 	if into != nil {
-		if err := json.Unmarshal(c.buf.Bytes(), into); err != nil {
+		if err := json.Unmarshal(c.w.body, into); err != nil {
 			return d, fmt.Errorf("%s %s: the response is not the expected JSON: %w", method, c.path(u), err)
 		}
 	}
