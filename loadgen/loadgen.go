@@ -392,10 +392,7 @@ func (r *runner) discoverUsers(ctx context.Context) (PhaseReport, error) {
 	cursor := ""
 	for {
 		u := r.base + "/Users?attributes=userName&count=" + fmt.Sprint(discoverPage) + "&cursor=" + url.QueryEscape(cursor)
-		var l struct {
-			listDoc
-			NextCursor string `json:"nextCursor"`
-		}
+		var l cursorPage
 		d, err := c.do(ctx, http.MethodGet, u, nil, http.StatusOK, &l)
 		rec.record(OpDiscover, d, err)
 		if err != nil {
@@ -458,9 +455,7 @@ func (r *runner) createGroups(ctx context.Context) PhaseReport {
 				start := time.Now()
 				doc.ID, err = r.cfg.Seeder.SeedGroup(ctx, bodies[g])
 				doc.DisplayName, d = r.groupNames[g], time.Since(start)
-				doc.Members = make([]struct {
-					Value string `json:"value"`
-				}, want[g])
+				doc.Members = make([]member, want[g])
 			} else {
 				d, err = c.do(ctx, http.MethodPost, r.base+"/Groups", bodies[g], http.StatusCreated, &doc)
 			}
@@ -733,7 +728,7 @@ func (c *conn) init(r *runner) { c.r = r }
 // do sends one request and reads the whole response. The latency is measured from
 // sending to the last byte read, and excludes decoding the JSON into into, which happens
 // afterwards. A status other than want is an error that quotes the start of the body.
-func (c *conn) do(ctx context.Context, method, u string, body []byte, want int, into any) (time.Duration, error) {
+func (c *conn) do(ctx context.Context, method, u string, body []byte, want int, into decoder) (time.Duration, error) {
 	target, ok := strings.CutPrefix(u, c.r.ep.origin)
 	if !ok || !strings.HasPrefix(target, "/") {
 		return 0, fmt.Errorf("%s %s: not a URL of %s", method, u, c.r.ep.origin)
@@ -767,12 +762,15 @@ func (c *conn) do(ctx context.Context, method, u string, body []byte, want int, 
 		return d, fmt.Errorf("%s %s: status %d, want %d: %s", method, c.path(u), status, want, bytes.TrimSpace(msg))
 	}
 	if into != nil {
-		if err := json.Unmarshal(c.w.body, into); err != nil {
+		if err := into.decode(c.w.body); err != nil {
 			return d, fmt.Errorf("%s %s: the response is not the expected JSON: %w", method, c.path(u), err)
 		}
 	}
 	return d, nil
 }
+
+// decoder is a response document that reads the fields its checks need (jsondoc.go).
+type decoder interface{ decode([]byte) error }
 
 // cancelled reports whether err is only the run being stopped, which is not a server error.
 func (c *conn) cancelled(ctx context.Context, err error) bool {
@@ -824,11 +822,13 @@ func (u *userDoc) check(userName, id string, active *bool) error {
 }
 
 type groupDoc struct {
-	ID          string `json:"id"`
-	DisplayName string `json:"displayName"`
-	Members     []struct {
-		Value string `json:"value"`
-	} `json:"members"`
+	ID          string   `json:"id"`
+	DisplayName string   `json:"displayName"`
+	Members     []member `json:"members"`
+}
+
+type member struct {
+	Value string `json:"value"`
 }
 
 func (g *groupDoc) has(id string) bool {
