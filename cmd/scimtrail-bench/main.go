@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/scimtrail/scimtrail/internal/gcpolicy"
 	"github.com/scimtrail/scimtrail/loadgen"
 )
 
@@ -223,6 +224,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintf(stderr, "scimtrail-bench: %v\n", err)
 			return exitUsage
 		}
+		// The garbage collector settings of `scimtrail serve`, so that the in-process
+		// server runs as the real one does (GOGC/GOMEMLIMIT in the environment still win).
+		gcpolicy.Apply(getenv)
 		srv, err = loadgen.StartServer(ctx, loadgen.ServerConfig{DSN: o.db, Dir: dir, Tenant: tenant})
 		if err != nil {
 			fmt.Fprintf(stderr, "scimtrail-bench: start the in-process server: %v\n", err)

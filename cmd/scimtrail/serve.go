@@ -24,6 +24,7 @@ import (
 	"github.com/scimtrail/scimtrail/export"
 	"github.com/scimtrail/scimtrail/export/file"
 	"github.com/scimtrail/scimtrail/httpapi"
+	"github.com/scimtrail/scimtrail/internal/gcpolicy"
 	"github.com/scimtrail/scimtrail/serverkey"
 	"github.com/scimtrail/scimtrail/service"
 )
@@ -255,6 +256,11 @@ func (m *Main) serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) 
 		}
 	}
 	logger.Info("export sinks", "key_file", sinkKeyPath, "allow_private", cfg.allowPrivateSinks)
+	// The runtime reads GOGC and GOMEMLIMIT from the process environment itself, so that
+	// (not m.Getenv) is where an operator's own setting is found.
+	if gcpolicy.Apply(os.Getenv) {
+		logger.Info("garbage collector", "gogc", gcpolicy.Percent, "memory_limit_mib", gcpolicy.Limit>>20)
+	}
 	// The dispatcher stops before the store closes (deferred calls run in reverse).
 	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
 	dispatcher := export.New(svc, export.Options{Logger: logger, AllowPrivate: cfg.allowPrivateSinks, Metrics: export.NewMetrics(reg),
