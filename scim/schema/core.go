@@ -1,6 +1,11 @@
 package schema
 
-import "github.com/scimtrail/scimtrail/scim/filter"
+import (
+	"slices"
+	"sync"
+
+	"github.com/scimtrail/scimtrail/scim/filter"
+)
 
 // User returns the User resource type (RFC 7643 §4.1, §8.7.1) with the enterprise User
 // extension (RFC 7643 §4.3), which is optional.
@@ -75,6 +80,38 @@ func canonical(values ...string) option {
 
 func refTypes(types ...string) option {
 	return func(a *Attribute) { a.ReferenceTypes = types }
+}
+
+// commonAttrs is commonAttributes, built once: it is read on every write and every
+// rendered resource, and never modified.
+var commonAttrs = commonAttributes()
+
+// coreAttrsMemo memoizes each core schema's attributes followed by the common ones. Building
+// that list per call (a fresh common-attribute tree plus a copy of the schema's ≈ 20
+// attributes) was ≈ 2% of a write's CPU and ran for each of a list page's 100 resources.
+// Schemas are never changed once built, so an entry stays right; the map is emptied when
+// it grows large, since tenants' settings changes build new schemas.
+var coreAttrsMemo struct {
+	sync.Mutex
+	m map[*Schema][]Attribute
+}
+
+const maxCoreAttrs = 256
+
+// attributesWithCommon returns s.Attributes followed by the common attributes. Callers must
+// not modify the result.
+func attributesWithCommon(s *Schema) []Attribute {
+	coreAttrsMemo.Lock()
+	defer coreAttrsMemo.Unlock()
+	if a, ok := coreAttrsMemo.m[s]; ok {
+		return a
+	}
+	if coreAttrsMemo.m == nil || len(coreAttrsMemo.m) >= maxCoreAttrs {
+		coreAttrsMemo.m = make(map[*Schema][]Attribute)
+	}
+	a := append(slices.Clip(s.Attributes), commonAttrs...)
+	coreAttrsMemo.m[s] = a
+	return a
 }
 
 // commonAttributes are the attributes every resource has (RFC 7643 §3.1). The RFC's schema

@@ -95,7 +95,7 @@ func (rt *ResourceType) Normalize(doc map[string]any) (map[string]any, error) {
 	}
 
 	out := make(map[string]any, len(doc))
-	coreAttrs := append(slices.Clip(rt.Schema.Attributes), commonAttributes()...)
+	coreAttrs := attributesWithCommon(rt.Schema)
 	if err := normalizeObject(coreAttrs, core, "", "", out); err != nil {
 		return nil, err
 	}

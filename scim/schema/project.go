@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/scimtrail/scimtrail/scim/filter"
@@ -44,7 +43,7 @@ func (rt *ResourceType) Project(doc map[string]any, attributes, excludedAttribut
 			core[k] = v
 		}
 	}
-	coreAttrs := append(slices.Clip(rt.Schema.Attributes), commonAttributes()...)
+	coreAttrs := attributesWithCommon(rt.Schema)
 	p.object(rt.Schema.ID, coreAttrs, core, out)
 	for _, ext := range rt.Extensions {
 		key, ok := extKeys[ext.Schema.ID]

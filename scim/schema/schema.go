@@ -127,7 +127,7 @@ func (rt *ResourceType) Attribute(p filter.AttrPath) (filter.AttrInfo, bool) {
 // Lookup returns the definition of attribute attr (and of its sub-attribute sub, when sub is
 // not "") in the schema urn: "" or the core schema's URN for core and common attributes, or
 // an extension's URN. Names and URNs are matched case-insensitively. The result points into
-// rt (or, for common attributes, into a fresh copy): callers must not modify it.
+// rt (or, for common attributes, into a shared list): callers must not modify it.
 func (rt *ResourceType) Lookup(urn, attr, sub string) (*Attribute, bool) {
 	var a *Attribute
 	var ok bool
@@ -135,7 +135,7 @@ func (rt *ResourceType) Lookup(urn, attr, sub string) (*Attribute, bool) {
 	case urn == "" || strings.EqualFold(urn, rt.Schema.ID):
 		a, ok = rt.Schema.Attribute(attr)
 		if !ok {
-			a, ok = find(commonAttributes(), attr)
+			a, ok = find(commonAttrs, attr)
 		}
 	default:
 		ext, found := rt.extension(urn)
