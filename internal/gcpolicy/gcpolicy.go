@@ -11,9 +11,10 @@ import "runtime/debug"
 const (
 	// Percent is GOGC: the heap may grow to 5× the live heap between collections.
 	Percent = 400
-	// Limit is the soft limit on the Go runtime's memory (GOMEMLIMIT). SQLite's page cache
-	// and the binary are outside it, so RSS stays under 300 MB with room to spare.
-	Limit = 192 << 20
+	// Limit is the soft limit on the Go runtime's memory (GOMEMLIMIT). SQLite's page
+	// caches (the writer's 64 MiB, the readers' few MiB each) and the binary are outside
+	// it; with them the process's own memory stays under 300 MB.
+	Limit = 160 << 20
 )
 
 // Apply sets Percent and Limit unless the operator set GOGC or GOMEMLIMIT in the
