@@ -74,11 +74,15 @@ func (c *renderCache) render(rt *schema.ResourceType, v service.View, base strin
 	if hit != nil && hit.version == r.Version && hit.rt == rt && hit.base == base && hit.attrs == a && hit.excl == e && slices.Equal(hit.refs, refs) {
 		return hit.body, nil
 	}
-	body, err := encodeJSON(rt.Project(service.Render(v, base), attrs, excluded))
-	if err != nil {
-		return nil, err
+	doc := rt.Project(service.Render(v, base), attrs, excluded)
+	body, ok := appendDoc(make([]byte, 0, 1024), doc)
+	if !ok {
+		var err error
+		if body, err = encodeJSON(doc); err != nil {
+			return nil, err
+		}
+		body = bytes.TrimSuffix(body, []byte("\n"))
 	}
-	body = bytes.TrimSuffix(body, []byte("\n"))
 	if len(refs) <= maxRenderRefs && len(body) <= maxRenderBytes {
 		ent := &rendered{version: r.Version, rt: rt, base: base, attrs: a, excl: e, refs: slices.Clone(refs), body: body}
 		c.mu.Lock()
