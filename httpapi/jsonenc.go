@@ -139,44 +139,13 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// validNumber reports whether s is a JSON number (RFC 8259 §6), or "", which encoding/json
-// writes as 0.
+// validNumber reports whether s is a JSON number, as encoding/json checks a json.Number:
+// a JSON text that starts with '-' or a digit can only be a number, and ending in a digit
+// leaves no whitespace around it. "" passes; encoding/json writes it as 0.
 func validNumber(s string) bool {
 	if s == "" {
 		return true
 	}
-	i := 0
-	if s[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case digits() == 0:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(s)
+	first, last := s[0], s[len(s)-1]
+	return (first == '-' || first >= '0' && first <= '9') && last >= '0' && last <= '9' && json.Valid([]byte(s))
 }

@@ -27,7 +27,7 @@ func TestAppendDocMatchesEncodingJSON(t *testing.T) {
 	} {
 		compare(t, v)
 	}
-	for _, v := range []any{json.Number("1x"), map[string]any{"f": 1.5}, []int{1}} {
+	for _, v := range []any{json.Number("1x"), json.Number(" 1"), json.Number("1 "), json.Number("01"), json.Number("-"), json.Number("1."), json.Number(`"1"`), map[string]any{"f": 1.5}, []int{1}} {
 		if _, ok := appendDoc(nil, v); ok {
 			t.Errorf("appendDoc(%#v) claimed to encode a value it does not handle", v)
 		}
@@ -49,6 +49,9 @@ func compare(t *testing.T, v any) {
 	t.Helper()
 	want, err := encodeJSON(v)
 	if err != nil {
+		if _, ok := appendDoc(nil, v); ok {
+			t.Fatalf("appendDoc encoded %#v, which encoding/json refuses: %v", v, err)
+		}
 		return
 	}
 	want = bytes.TrimSuffix(want, []byte("\n"))
@@ -68,6 +71,7 @@ func FuzzAppendDoc(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sameAsEncodingJSON(t, b)
 		compare(t, string(b)) // raw bytes as one string: control bytes, invalid UTF-8
+		compare(t, json.Number(b))
 	})
 }
 
