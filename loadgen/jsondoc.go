@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/scimtrail/scimtrail/internal/jsonnum"
 )
 
 // The load tool reads a handful of fields from each response (id, userName, active,
@@ -248,40 +250,14 @@ func (d *jsonDoc) str(dst *string) error {
 // number reads a number (RFC 8259 §6) and returns its text.
 func (d *jsonDoc) number() ([]byte, error) {
 	d.ws()
-	start := d.i
-	digits := func() int {
-		n := 0
-		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-			d.i++
-			n++
-		}
-		return n
-	}
-	if d.i < len(d.b) && d.b[d.i] == '-' {
-		d.i++
-	}
-	switch {
-	case d.i < len(d.b) && d.b[d.i] == '0':
-		d.i++
-	case digits() == 0:
+	end, ok := jsonnum.End(d.b, d.i)
+	if !ok {
+		d.i = end
 		return nil, d.errorf("invalid number")
 	}
-	if d.i < len(d.b) && d.b[d.i] == '.' {
-		d.i++
-		if digits() == 0 {
-			return nil, d.errorf("invalid number")
-		}
-	}
-	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
-		d.i++
-		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
-			d.i++
-		}
-		if digits() == 0 {
-			return nil, d.errorf("invalid number")
-		}
-	}
-	return d.b[start:d.i], nil
+	n := d.b[d.i:end]
+	d.i = end
+	return n, nil
 }
 
 // integer reads a number into an int; null leaves *dst as it is.

@@ -38,7 +38,9 @@ func checkIfMatch(ifMatch string, r scimtrail.Resource) error {
 // storedDoc decodes a resource's attributes with its schemas: the document PATCH applies to.
 func storedDoc(r scimtrail.Resource) (map[string]any, error) {
 	doc := map[string]any{}
-	if len(r.Attributes) > 0 {
+	if m, ok := parseObject(r.Attributes); ok {
+		doc = m
+	} else if len(r.Attributes) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(r.Attributes))
 		dec.UseNumber()
 		if err := dec.Decode(&doc); err != nil {

@@ -42,6 +42,9 @@ func dialectOf(o Origin) dialect.Dialect {
 // decodeObject parses a JSON request body that must be one object. Numbers stay
 // json.Number so integers are never rounded.
 func decodeObject(body []byte) (map[string]any, error) {
+	if doc, ok := parseObject(body); ok {
+		return doc, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc map[string]any
