@@ -12,17 +12,14 @@ import (
 // array parameter.
 
 func (t *tx) MembersMany(ctx context.Context, tenant string, groupIDs []string) (map[string][]scimtrail.MemberRef, error) {
-	return t.refsMany(ctx, `SELECT m.group_id, m.member_id, m.member_type,
-		coalesce(CASE WHEN r.type = 'User' THEN r.user_name ELSE r.display_name END, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
-		WHERE m.tenant = $1 AND m.group_id = ANY($2::text[])
+	return t.refsMany(ctx, `SELECT m.group_id, m.member_id, m.member_type, m.member_display
+		FROM memberships m WHERE m.tenant = $1 AND m.group_id = ANY($2::text[])
 		ORDER BY m.group_id COLLATE "C", m.member_id COLLATE "C"`, tenant, groupIDs)
 }
 
 func (t *tx) MemberOfMany(ctx context.Context, tenant string, memberIDs []string) (map[string][]scimtrail.MemberRef, error) {
-	return t.refsMany(ctx, `SELECT m.member_id, m.group_id, 'Group', coalesce(r.display_name, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.group_id
-		WHERE m.tenant = $1 AND m.member_id = ANY($2::text[])
+	return t.refsMany(ctx, `SELECT m.member_id, m.group_id, 'Group', m.group_display
+		FROM memberships m WHERE m.tenant = $1 AND m.member_id = ANY($2::text[])
 		ORDER BY m.member_id COLLATE "C", m.group_id COLLATE "C"`, tenant, memberIDs)
 }
 

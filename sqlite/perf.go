@@ -9,16 +9,13 @@ import (
 // Batched reads for rendering a page (scimtrail.BatchReadTx): one query per 500 ids.
 
 func (t *txn) MembersMany(ctx context.Context, tenant string, groupIDs []string) (map[string][]scimtrail.MemberRef, error) {
-	return t.refsMany(ctx, `SELECT m.group_id, m.member_id, m.member_type,
-			COALESCE(CASE r.type WHEN 'User' THEN r.user_name ELSE r.display_name END, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
-		WHERE m.tenant = ?`, "m.group_id", ` ORDER BY m.group_id, m.member_id`, tenant, groupIDs)
+	return t.refsMany(ctx, `SELECT m.group_id, m.member_id, m.member_type, m.member_display
+		FROM memberships m WHERE m.tenant = ?`, "m.group_id", ` ORDER BY m.group_id, m.member_id`, tenant, groupIDs)
 }
 
 func (t *txn) MemberOfMany(ctx context.Context, tenant string, memberIDs []string) (map[string][]scimtrail.MemberRef, error) {
-	return t.refsMany(ctx, `SELECT m.member_id, m.group_id, 'Group', COALESCE(r.display_name, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.group_id
-		WHERE m.tenant = ?`, "m.member_id", ` ORDER BY m.member_id, m.group_id`, tenant, memberIDs)
+	return t.refsMany(ctx, `SELECT m.member_id, m.group_id, 'Group', m.group_display
+		FROM memberships m WHERE m.tenant = ?`, "m.member_id", ` ORDER BY m.member_id, m.group_id`, tenant, memberIDs)
 }
 
 // refsMany runs head + " AND col IN (…)" + order over ids in chunks; each row is the key

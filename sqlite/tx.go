@@ -597,16 +597,13 @@ func (t *txn) Members(ctx context.Context, tenant, groupID string) ([]scimtrail.
 
 // MembersUpTo reads at most limit members; a negative limit is no limit (SQLite's LIMIT -1).
 func (t *txn) MembersUpTo(ctx context.Context, tenant, groupID string, limit int) ([]scimtrail.MemberRef, error) {
-	return t.memberRefs(ctx, `SELECT m.member_id, m.member_type,
-			COALESCE(CASE r.type WHEN 'User' THEN r.user_name ELSE r.display_name END, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
-		WHERE m.tenant = ? AND m.group_id = ? ORDER BY m.member_id LIMIT ?`, tenant, groupID, limit)
+	return t.memberRefs(ctx, `SELECT member_id, member_type, member_display FROM memberships
+		WHERE tenant = ? AND group_id = ? ORDER BY member_id LIMIT ?`, tenant, groupID, limit)
 }
 
 func (t *txn) MemberOf(ctx context.Context, tenant, memberID string) ([]scimtrail.MemberRef, error) {
-	return t.memberRefs(ctx, `SELECT m.group_id, 'Group', COALESCE(r.display_name, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.group_id
-		WHERE m.tenant = ? AND m.member_id = ? ORDER BY m.group_id`, tenant, memberID)
+	return t.memberRefs(ctx, `SELECT group_id, 'Group', group_display FROM memberships
+		WHERE tenant = ? AND member_id = ? ORDER BY group_id`, tenant, memberID)
 }
 
 func (t *txn) memberRefs(ctx context.Context, query string, args ...any) ([]scimtrail.MemberRef, error) {
@@ -628,11 +625,16 @@ func (t *txn) memberRefs(ctx context.Context, query string, args ...any) ([]scim
 	return out, dbErr("listing members", rows.Err())
 }
 
+// AddMembers copies both sides' displays into the row (migration 00023); the triggers
+// there keep them current.
 func (t *txn) AddMembers(ctx context.Context, tenant, groupID string, members []scimtrail.Member) ([]scimtrail.Member, error) {
 	var added []scimtrail.Member
 	for _, m := range members {
-		res, err := t.exec(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type)
-			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, tenant, groupID, m.Value, string(m.Type))
+		res, err := t.exec(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type, member_display, group_display)
+			VALUES (?1, ?2, ?3, ?4,
+				COALESCE((SELECT CASE type WHEN 'User' THEN user_name ELSE display_name END FROM resources WHERE tenant = ?1 AND id = ?3), ''),
+				COALESCE((SELECT display_name FROM resources WHERE tenant = ?1 AND id = ?2), ''))
+			ON CONFLICT DO NOTHING`, tenant, groupID, m.Value, string(m.Type))
 		if err != nil {
 			return nil, dbErr("adding members", err)
 		}
