@@ -16,6 +16,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/internal/listpos"
 	"github.com/scimtrail/scimtrail/scim/filter"
 )
 
@@ -41,6 +42,8 @@ type txn struct {
 	// for the real outcome anyway), and a cancellable context costs the driver a goroutine
 	// and a progress handler per statement.
 	bctx context.Context
+	// pos, in read transactions, is the DB's remembered list positions (see seekPosition).
+	pos *listpos.Index
 }
 
 // stmtCache keeps prepared statements by query text. Parsing SQL was about a third of the

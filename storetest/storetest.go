@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("Export", func(t *testing.T) { testExport(t, open) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 	t.Run("Keyset", func(t *testing.T) { testKeyset(t, open) })
+	t.Run("DeepPages", func(t *testing.T) { testDeepPages(t, open) })
 	t.Run("Access", func(t *testing.T) { testAccess(t, open) })
 	t.Run("BatchReads", func(t *testing.T) { testBatchReads(t, open) })
 	t.Run("ResourceCounts", func(t *testing.T) { testResourceCounts(t, open) })
