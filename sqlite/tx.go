@@ -516,7 +516,14 @@ func (t *txn) LookupResources(ctx context.Context, tenant string, ids []string) 
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		rows, err := t.q.QueryContext(ctx, `SELECT id, type, CASE type WHEN 'User' THEN user_name ELSE display_name END
+		// A few ids (a member PATCH's one or two, again and again) go through the statement
+		// cache and, in the writer, the batch's context: preparing the text anew was most
+		// of the lookup's cost. Longer lists are rarer and would crowd the cache.
+		run := t.queryIn
+		if len(chunk) <= 16 {
+			run = t.query
+		}
+		rows, err := run(ctx, `SELECT id, type, CASE type WHEN 'User' THEN user_name ELSE display_name END
 			FROM resources WHERE tenant = ? AND id IN (`+placeholders(len(chunk))+`) ORDER BY id`, args...)
 		if err != nil {
 			return nil, dbErr("looking up resources", err)
