@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/internal/listpos"
 	"github.com/scimtrail/scimtrail/scim/filter"
 )
 
@@ -22,6 +23,8 @@ type tx struct {
 	// nobody else can change a locked head, so LedgerHead and AppendEntries need not read
 	// it again (two round trips fewer per write).
 	heads map[string]*scimtrail.LedgerHead
+	// pos, in read transactions, is the DB's remembered list positions (seekPosition).
+	pos *listpos.Index
 }
 
 var _ scimtrail.Tx = (*tx)(nil)
