@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/scimtrail/scimtrail"
@@ -21,6 +22,36 @@ func (t *tx) MemberOfMany(ctx context.Context, tenant string, memberIDs []string
 	return t.refsMany(ctx, `SELECT m.member_id, m.group_id, 'Group', m.group_display
 		FROM memberships m WHERE m.tenant = $1 AND m.member_id = ANY($2::text[])
 		ORDER BY m.member_id COLLATE "C", m.group_id COLLATE "C"`, tenant, memberIDs)
+}
+
+func (t *tx) MemberOfCreated(ctx context.Context, tenant string, memberIDs []string, from, to time.Time) (map[string][]scimtrail.MemberRef, error) {
+	out := map[string][]scimtrail.MemberRef{}
+	if len(memberIDs) == 0 {
+		return out, nil
+	}
+	want := make(map[string]bool, len(memberIDs))
+	for _, id := range memberIDs {
+		want[id] = true
+	}
+	rows, err := t.tx.Query(ctx, `SELECT member_id, group_id, group_display FROM memberships
+		WHERE tenant = $1 AND member_created BETWEEN $2 AND $3
+		ORDER BY member_created, member_id, group_id`, tenant, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: groups of %d resources: %w", len(memberIDs), err)
+	}
+	var member string
+	var ref scimtrail.MemberRef
+	_, err = pgx.ForEachRow(rows, []any{&member, &ref.Value, &ref.Display}, func() error {
+		if want[member] {
+			ref.Type = scimtrail.GroupResource
+			out[member] = append(out[member], ref)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: groups of %d resources: %w", len(memberIDs), err)
+	}
+	return out, nil
 }
 
 func (t *tx) refsMany(ctx context.Context, query, tenant string, ids []string) (map[string][]scimtrail.MemberRef, error) {

@@ -401,12 +401,13 @@ func (t *tx) AddMembers(ctx context.Context, tenant, groupID string, members []s
 	for i, m := range members {
 		ids[i], types[i] = m.Value, string(m.Type)
 	}
-	// Both sides' displays are copied into the row (migration 00023); the trigger there
-	// keeps them current.
-	rows, err := t.tx.Query(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type, member_display, group_display)
+	// Both sides' displays and the member's creation time are copied into the row
+	// (migration 00023); the trigger there keeps the displays current.
+	rows, err := t.tx.Query(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type, member_display, member_created, group_display)
 		SELECT $1, $2, m.id, m.type,
 			coalesce((SELECT CASE WHEN r.type = 'User' THEN r.user_name ELSE r.display_name END
 				FROM resources r WHERE r.tenant = $1 AND r.id = m.id), ''),
+			coalesce((SELECT r.created FROM resources r WHERE r.tenant = $1 AND r.id = m.id), 'epoch'),
 			coalesce((SELECT r.display_name FROM resources r WHERE r.tenant = $1 AND r.id = $2), '')
 		FROM unnest($3::text[], $4::text[]) AS m(id, type)
 		ON CONFLICT DO NOTHING RETURNING member_id`, tenant, groupID, ids, types)

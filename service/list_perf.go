@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -23,6 +24,14 @@ func viewPage(ctx context.Context, tx scimtrail.ReadTx, tenant string, typ scimt
 	case len(rs) == 0:
 	case typ == scimtrail.GroupResource && shown("members", q.Attributes, q.ExcludedAttributes):
 		refs, err = tx.MembersMany(ctx, tenant, ids)
+	case typ == scimtrail.UserResource && shown("groups", q.Attributes, q.ExcludedAttributes) && q.Filter == "" && q.SortBy == "":
+		// An unfiltered page in creation order is every user created in its time span, so
+		// the memberships of that span are the page's, plus those of any group created in it.
+		from, to := rs[0].Created, rs[0].Created
+		for _, r := range rs[1:] {
+			from, to = minTime(from, r.Created), maxTime(to, r.Created)
+		}
+		refs, err = tx.MemberOfCreated(ctx, tenant, ids, from, to)
 	case typ == scimtrail.UserResource && shown("groups", q.Attributes, q.ExcludedAttributes):
 		refs, err = tx.MemberOfMany(ctx, tenant, ids)
 	}
@@ -60,4 +69,18 @@ func shown(name string, attrs, excluded []string) bool {
 		}
 	}
 	return false
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

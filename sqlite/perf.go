@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -16,6 +17,36 @@ func (t *txn) MembersMany(ctx context.Context, tenant string, groupIDs []string)
 func (t *txn) MemberOfMany(ctx context.Context, tenant string, memberIDs []string) (map[string][]scimtrail.MemberRef, error) {
 	return t.refsMany(ctx, `SELECT m.member_id, m.group_id, 'Group', m.group_display
 		FROM memberships m WHERE m.tenant = ?`, "m.member_id", ` ORDER BY m.member_id, m.group_id`, tenant, memberIDs)
+}
+
+func (t *txn) MemberOfCreated(ctx context.Context, tenant string, memberIDs []string, from, to time.Time) (map[string][]scimtrail.MemberRef, error) {
+	out := map[string][]scimtrail.MemberRef{}
+	if len(memberIDs) == 0 {
+		return out, nil
+	}
+	want := make(map[string]bool, len(memberIDs))
+	for _, id := range memberIDs {
+		want[id] = true
+	}
+	// In the index's order (created, member, group), so each member's groups come ordered.
+	rows, err := t.query(ctx, `SELECT member_id, group_id, group_display FROM memberships
+		WHERE tenant = ? AND member_created_us BETWEEN ? AND ?
+		ORDER BY member_created_us, member_id, group_id`, tenant, from.UnixMicro(), to.UnixMicro())
+	if err != nil {
+		return nil, dbErr("listing groups", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var member string
+		ref := scimtrail.MemberRef{Type: scimtrail.GroupResource}
+		if err := rows.Scan(&member, &ref.Value, &ref.Display); err != nil {
+			return nil, dbErr("listing groups", err)
+		}
+		if want[member] {
+			out[member] = append(out[member], ref)
+		}
+	}
+	return out, dbErr("listing groups", rows.Err())
 }
 
 // refsMany runs head + " AND col IN (…)" + order over ids in chunks; each row is the key

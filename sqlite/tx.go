@@ -670,14 +670,15 @@ func (t *txn) memberRefs(ctx context.Context, query string, args ...any) ([]scim
 	return out, dbErr("listing members", rows.Err())
 }
 
-// AddMembers copies both sides' displays into the row (migration 00023); the triggers
-// there keep them current.
+// AddMembers copies both sides' displays and the member's creation time into the row
+// (migration 00023); the triggers there keep the displays current.
 func (t *txn) AddMembers(ctx context.Context, tenant, groupID string, members []scimtrail.Member) ([]scimtrail.Member, error) {
 	var added []scimtrail.Member
 	for _, m := range members {
-		res, err := t.exec(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type, member_display, group_display)
+		res, err := t.exec(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type, member_display, member_created_us, group_display)
 			VALUES (?1, ?2, ?3, ?4,
 				COALESCE((SELECT CASE type WHEN 'User' THEN user_name ELSE display_name END FROM resources WHERE tenant = ?1 AND id = ?3), ''),
+				COALESCE((SELECT created_us FROM resources WHERE tenant = ?1 AND id = ?3), 0),
 				COALESCE((SELECT display_name FROM resources WHERE tenant = ?1 AND id = ?2), ''))
 			ON CONFLICT DO NOTHING`, tenant, groupID, m.Value, string(m.Type))
 		if err != nil {

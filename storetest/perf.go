@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -165,4 +167,75 @@ func testResourceCounts(t *testing.T, open func(tb testing.TB) scimtrail.Store) 
 	}
 	check("acme", 2, 1)
 	check("globex", 1, 0)
+}
+
+// testMemberOfCreated checks MemberOfCreated against MemberOfMany: for ids created within
+// the span it answers the same, whatever else (other users, groups as members, another
+// tenant's rows) was created in the span; and it reads the creation times AddMembers stored.
+func testMemberOfCreated(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
+	s := open(t)
+	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Second) }
+	var rs []scimtrail.Resource
+	for i := range 8 {
+		rs = append(rs, user("acme", fmt.Sprintf("u%d", i), fmt.Sprintf("user%d", i), at(i)))
+	}
+	rs = append(rs, group("acme", "g1", "Engineers", at(3)), group("acme", "g2", "Admins", at(0)), group("acme", "g3", "All", at(9)))
+	insertResources(t, s, "acme", rs...)
+	insertResources(t, s, "globex", user("globex", "u3", "other", at(3)), group("globex", "g1", "Other", at(3)))
+	u := func(id string) scimtrail.Member { return scimtrail.Member{Value: id, Type: scimtrail.UserResource} }
+	update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
+		for _, m := range []struct {
+			group   string
+			members []scimtrail.Member
+		}{
+			{"g1", []scimtrail.Member{u("u1"), u("u2"), u("u3"), u("u5")}},
+			{"g2", []scimtrail.Member{u("u3"), u("u4"), {Value: "g1", Type: scimtrail.GroupResource}}},
+			{"g3", []scimtrail.Member{u("u0"), u("u3"), u("u7")}},
+		} {
+			if _, err := tx.AddMembers(ctx, "acme", m.group, m.members); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(t, s, "globex", func(ctx context.Context, tx scimtrail.Tx) error {
+		_, err := tx.AddMembers(ctx, "globex", "g1", []scimtrail.Member{u("u3")})
+		return err
+	})
+	view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+		for _, span := range [][2]int{{0, 7}, {2, 4}, {3, 3}, {5, 6}, {1, 1}} {
+			var ids []string
+			for i := span[0]; i <= span[1]; i++ {
+				ids = append(ids, fmt.Sprintf("u%d", i))
+			}
+			want, err := tx.MemberOfMany(ctx, "acme", ids)
+			if err != nil {
+				return err
+			}
+			got, err := tx.MemberOfCreated(ctx, "acme", ids, at(span[0]), at(span[1]))
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(want, got, cmpOpts...); diff != "" {
+				t.Errorf("MemberOfCreated(u%d…u%d) (-MemberOfMany +got):\n%s", span[0], span[1], diff)
+			}
+		}
+		got, err := tx.MemberOfCreated(ctx, "acme", []string{"u3"}, at(3), at(3))
+		if err != nil {
+			return err
+		}
+		want := map[string][]scimtrail.MemberRef{"u3": {
+			{Value: "g1", Type: scimtrail.GroupResource, Display: "Engineers"},
+			{Value: "g2", Type: scimtrail.GroupResource, Display: "Admins"},
+			{Value: "g3", Type: scimtrail.GroupResource, Display: "All"},
+		}}
+		if diff := cmp.Diff(want, got, cmpOpts...); diff != "" {
+			t.Errorf("MemberOfCreated(u3) (-want +got):\n%s", diff)
+		}
+		// Outside the span nothing is found, even for a member id asked for.
+		if got, err := tx.MemberOfCreated(ctx, "acme", []string{"u3"}, at(4), at(8)); err != nil || len(got) != 0 {
+			t.Errorf("MemberOfCreated(u3) over a span without u3 = %v, %v; want nothing", got, err)
+		}
+		return nil
+	})
 }

@@ -5,6 +5,10 @@
 -- A rename takes row locks on the renamed resource's membership rows; writers of a tenant
 -- already serialise on its ledger head row, so this adds no new lock ordering.
 --
+-- They also carry the member's creation time (fixed for a resource's life), indexed, so
+-- the groups of a list page's users (a run in creation order) are one index range instead
+-- of one lookup per user.
+--
 -- resource_counts.changes counts every insert and delete of a tenant's resources of a type,
 -- so a list page can tell, in its own snapshot, whether the positions it remembered for
 -- startIndex are still the positions (updates never move a resource).
@@ -12,11 +16,15 @@
 -- +goose Up
 ALTER TABLE memberships ADD COLUMN member_display text NOT NULL DEFAULT '';
 ALTER TABLE memberships ADD COLUMN group_display text NOT NULL DEFAULT '';
+ALTER TABLE memberships ADD COLUMN member_created timestamptz NOT NULL DEFAULT 'epoch';
 UPDATE memberships m SET
     member_display = coalesce((SELECT CASE WHEN r.type = 'User' THEN r.user_name ELSE r.display_name END
         FROM resources r WHERE r.tenant = m.tenant AND r.id = m.member_id), ''),
     group_display = coalesce((SELECT r.display_name
-        FROM resources r WHERE r.tenant = m.tenant AND r.id = m.group_id), '');
+        FROM resources r WHERE r.tenant = m.tenant AND r.id = m.group_id), ''),
+    member_created = coalesce((SELECT r.created
+        FROM resources r WHERE r.tenant = m.tenant AND r.id = m.member_id), 'epoch');
+CREATE INDEX memberships_member_created ON memberships (tenant, member_created, member_id, group_id) INCLUDE (group_display);
 
 -- +goose StatementBegin
 CREATE FUNCTION resources_displays() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -70,5 +78,7 @@ $$;
 ALTER TABLE resource_counts DROP COLUMN changes;
 DROP TRIGGER resources_displays ON resources;
 DROP FUNCTION resources_displays();
+DROP INDEX memberships_member_created;
+ALTER TABLE memberships DROP COLUMN member_created;
 ALTER TABLE memberships DROP COLUMN group_display;
 ALTER TABLE memberships DROP COLUMN member_display;

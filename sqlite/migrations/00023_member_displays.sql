@@ -4,6 +4,10 @@
 -- the CPU of a member PATCH on a 50-member group (issue 8). Triggers keep the copies exact
 -- in the transaction that renames a resource; AddMembers fills them on insert.
 --
+-- They also carry the member's creation time (fixed for a resource's life), indexed, so
+-- the groups of a list page's users (a run in creation order) are one index range instead
+-- of one lookup per user: about a sixth of a page's CPU at 10k users.
+--
 -- resource_counts.changes counts every insert and delete of a tenant's resources of a type,
 -- so a list page can tell, in its own snapshot, whether the positions it remembered for
 -- startIndex are still the positions (updates never move a resource: created_us and id
@@ -12,11 +16,15 @@
 -- +goose Up
 ALTER TABLE memberships ADD COLUMN member_display TEXT NOT NULL DEFAULT '';
 ALTER TABLE memberships ADD COLUMN group_display TEXT NOT NULL DEFAULT '';
+ALTER TABLE memberships ADD COLUMN member_created_us INTEGER NOT NULL DEFAULT 0;
 UPDATE memberships SET
     member_display = COALESCE((SELECT CASE r.type WHEN 'User' THEN r.user_name ELSE r.display_name END
         FROM resources r WHERE r.tenant = memberships.tenant AND r.id = memberships.member_id), ''),
     group_display = COALESCE((SELECT r.display_name
-        FROM resources r WHERE r.tenant = memberships.tenant AND r.id = memberships.group_id), '');
+        FROM resources r WHERE r.tenant = memberships.tenant AND r.id = memberships.group_id), ''),
+    member_created_us = COALESCE((SELECT r.created_us
+        FROM resources r WHERE r.tenant = memberships.tenant AND r.id = memberships.member_id), 0);
+CREATE INDEX memberships_member_created ON memberships (tenant, member_created_us, member_id, group_id, group_display);
 
 -- +goose StatementBegin
 CREATE TRIGGER resources_member_display AFTER UPDATE OF user_name, display_name ON resources
@@ -73,5 +81,7 @@ END;
 ALTER TABLE resource_counts DROP COLUMN changes;
 DROP TRIGGER resources_group_display;
 DROP TRIGGER resources_member_display;
+DROP INDEX memberships_member_created;
+ALTER TABLE memberships DROP COLUMN member_created_us;
 ALTER TABLE memberships DROP COLUMN group_display;
 ALTER TABLE memberships DROP COLUMN member_display;
