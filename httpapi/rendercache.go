@@ -28,6 +28,8 @@ type renderCache struct {
 	size  int // bytes of the kept documents
 	max   int // entries
 	bytes int // budget for size
+
+	members memberProjection // see renderGroup
 }
 
 // Bounds: at most maxRenderEntries documents and maxRenderTotal bytes of them, so the
@@ -74,11 +76,20 @@ func (c *renderCache) render(rt *schema.ResourceType, v service.View, base strin
 	if hit != nil && hit.version == r.Version && hit.rt == rt && hit.base == base && hit.attrs == a && hit.excl == e && slices.Equal(hit.refs, refs) {
 		return hit.body, nil
 	}
-	body, err := encodeJSON(rt.Project(service.Render(v, base), attrs, excluded))
-	if err != nil {
-		return nil, err
+	var body []byte
+	var done bool
+	var err error
+	if r.Type == scimtrail.GroupResource && len(v.Members) > 0 && len(attrs) == 0 && len(excluded) == 0 {
+		if body, done, err = c.renderGroup(rt, v, base); err != nil {
+			return nil, err
+		}
 	}
-	body = bytes.TrimSuffix(body, []byte("\n"))
+	if !done {
+		if body, err = encodeJSON(rt.Project(service.Render(v, base), attrs, excluded)); err != nil {
+			return nil, err
+		}
+		body = bytes.TrimSuffix(body, []byte("\n"))
+	}
 	if len(refs) <= maxRenderRefs && len(body) <= maxRenderBytes {
 		ent := &rendered{version: r.Version, rt: rt, base: base, attrs: a, excl: e, refs: slices.Clone(refs), body: body}
 		c.mu.Lock()
