@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -103,7 +104,7 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request, c call, k kind
 	if err != nil {
 		return err
 	}
-	v, receipt, err := h.svc.ReplaceResource(r.Context(), c.origin, c.tenant, k.typ, r.PathValue("id"), body, r.Header.Get("If-Match"))
+	v, receipt, err := h.svc.ReplaceResource(writeContext(r, k), c.origin, c.tenant, k.typ, r.PathValue("id"), body, r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
@@ -117,7 +118,7 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, c call, k kind) 
 	if err != nil {
 		return err
 	}
-	v, receipt, err := h.svc.PatchResource(r.Context(), c.origin, c.tenant, k.typ, r.PathValue("id"), body, r.Header.Get("If-Match"))
+	v, receipt, err := h.svc.PatchResource(writeContext(r, k), c.origin, c.tenant, k.typ, r.PathValue("id"), body, r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
@@ -391,6 +392,16 @@ func intParam(name, s string) (int, error) {
 }
 
 // splitAttrs splits a comma-separated attributes or excludedAttributes parameter.
+// writeContext is the context of a PUT or PATCH: a group write whose response leaves the
+// members out (excludedAttributes=members) reads none for it.
+func writeContext(r *http.Request, k kind) context.Context {
+	qv := r.URL.Query()
+	if k.typ == scimtrail.GroupResource && service.MembersExcluded(splitAttrs(qv.Get("attributes")), splitAttrs(qv.Get("excludedAttributes"))) {
+		return service.WithoutMembers(r.Context())
+	}
+	return r.Context()
+}
+
 func splitAttrs(s string) []string {
 	var out []string
 	for part := range strings.SplitSeq(s, ",") {

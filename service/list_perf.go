@@ -48,6 +48,22 @@ func viewPage(ctx context.Context, tx scimtrail.ReadTx, tenant string, typ scimt
 	return views, nil
 }
 
+// MembersExcluded reports whether a response projected with attrs and excluded certainly
+// leaves a group's members out (excludedAttributes=members, or attributes naming only
+// others), so that nothing needs to read them.
+func MembersExcluded(attrs, excluded []string) bool { return !shown("members", attrs, excluded) }
+
+type withoutMembersKey struct{}
+
+// WithoutMembers marks ctx as a group write whose response leaves the members out
+// (MembersExcluded): the write then reads none for its response, which for a big group is
+// most of the request (inside the writer up to inWriteMembers, after the commit beyond).
+func WithoutMembers(ctx context.Context) context.Context {
+	return context.WithValue(ctx, withoutMembersKey{}, true)
+}
+
+func membersWanted(ctx context.Context) bool { return ctx.Value(withoutMembersKey{}) == nil }
+
 // shown reports whether the projection may show the core attribute name. It answers false
 // only when that is certain: name (or its schema-qualified form) is excluded, or attributes
 // lists only plain names that are neither name nor one of its sub-attributes. Anything else

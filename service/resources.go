@@ -384,10 +384,14 @@ const inWriteMembers = 1000
 
 // writtenView is the view a write returns, read inside its transaction: a user's groups
 // (a few rows), a group's members when there are at most inWriteMembers; a bigger group's
-// are left for withMembers, after the commit.
+// are left for withMembers, after the commit; none when the response leaves them out
+// (WithoutMembers).
 func writtenView(ctx context.Context, tx scimtrail.ReadTx, r scimtrail.Resource) (View, error) {
 	if r.Type != scimtrail.GroupResource {
 		return view(ctx, tx, r)
+	}
+	if !membersWanted(ctx) {
+		return View{Resource: r}, nil
 	}
 	members, err := tx.MembersUpTo(ctx, r.Tenant, r.ID, inWriteMembers+1)
 	if err != nil {
