@@ -20,11 +20,12 @@ type Key struct {
 }
 
 // Index holds, per tenant and type, the key at every step-th position for one counter
-// value. It holds at most maxEntries tenants' worth of keys; the zero value is not usable,
-// use New.
+// value. It holds at most maxEntries slots and maxTotalKeys keys (a few MB), dropping
+// random slots beyond; the zero value is not usable, use New.
 type Index struct {
-	mu sync.Mutex
-	m  map[slot]*entry
+	mu   sync.Mutex
+	m    map[slot]*entry
+	keys int // held in all slots
 }
 
 type slot struct{ tenant, typ string }
@@ -38,9 +39,10 @@ type entry struct {
 }
 
 const (
-	maxEntries = 1024 // tenant × type slots kept
-	maxKeys    = 1000 // keys per slot: the step grows with the tenant instead
-	minStep    = 100
+	maxEntries   = 1024    // tenant × type slots kept
+	maxKeys      = 1000    // keys per slot: the step grows with the tenant instead
+	maxTotalKeys = 100_000 // about 10 MB of keys with 36-character ids
+	minStep      = 100
 )
 
 // New returns an empty index.
@@ -77,12 +79,7 @@ func (ix *Index) Stepped(tenant, typ string, changes int64, skipped, n int) bool
 	defer ix.mu.Unlock()
 	e := ix.m[slot{tenant, typ}]
 	if e == nil {
-		if len(ix.m) >= maxEntries {
-			for k := range ix.m { // a random victim: map iteration starts anywhere
-				delete(ix.m, k)
-				break
-			}
-		}
+		ix.makeRoom(0)
 		e = &entry{changes: -1}
 		ix.m[slot{tenant, typ}] = e
 	}
@@ -97,13 +94,25 @@ func (ix *Index) Stepped(tenant, typ string, changes int64, skipped, n int) bool
 func (ix *Index) Store(tenant, typ string, changes int64, step int, keys []Key) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if _, ok := ix.m[slot{tenant, typ}]; !ok && len(ix.m) >= maxEntries {
-		for k := range ix.m {
-			delete(ix.m, k)
-			break
-		}
+	if old := ix.m[slot{tenant, typ}]; old != nil {
+		ix.keys -= len(old.keys)
+		delete(ix.m, slot{tenant, typ})
 	}
+	ix.makeRoom(len(keys))
 	ix.m[slot{tenant, typ}] = &entry{changes: changes, step: step, keys: keys}
+	ix.keys += len(keys)
+}
+
+// makeRoom drops random slots (map iteration starts anywhere) until one more slot with n
+// keys fits the bounds. The caller holds mu.
+func (ix *Index) makeRoom(n int) {
+	for k, e := range ix.m {
+		if len(ix.m) < maxEntries && ix.keys+n <= maxTotalKeys {
+			return
+		}
+		delete(ix.m, k)
+		ix.keys -= len(e.keys)
+	}
 }
 
 // Collector gathers every step-th key of a scan in order.
@@ -119,4 +128,11 @@ func (c *Collector) Add(k Key) {
 	if c.n%c.Step == 0 {
 		c.Keys = append(c.Keys, k)
 	}
+}
+
+// Size is how many slots and keys the index holds.
+func (ix *Index) Size() (slots, keys int) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return len(ix.m), ix.keys
 }

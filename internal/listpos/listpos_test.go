@@ -69,3 +69,21 @@ func TestStepKeepsAtMostAThousandKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestBounded stores far more slots and keys than the bounds allow and checks that the
+// index keeps within them and still answers for what it holds.
+func TestBounded(t *testing.T) {
+	ix := listpos.New()
+	keys := keysOf(100_000, 100) // 1,000 keys a slot
+	for i := range 3000 {
+		tenant := fmt.Sprint("t", i)
+		ix.Stepped(tenant, "User", 1, 10, 100)
+		ix.Store(tenant, "User", 1, 100, keys)
+		if _, _, ok := ix.Seek(tenant, "User", 1, 5000); !ok {
+			t.Fatalf("slot %d: just stored, not found", i)
+		}
+		if n, keys := ix.Size(); n > 1024 || keys > 100_000 {
+			t.Fatalf("after %d slots: %d slots, %d keys", i+1, n, keys)
+		}
+	}
+}
