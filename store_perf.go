@@ -22,6 +22,9 @@ type BatchReadTx interface {
 	// lookup per id was a sixth of a page's CPU) and keep those of memberIDs. Callers use it
 	// only when the span holds few other resources.
 	MemberOfCreated(ctx context.Context, tenant string, memberIDs []string, from, to time.Time) (map[string][]MemberRef, error)
+	// ResourcesByID returns the resources of typ among ids (those that exist in the
+	// tenant), complete, in no particular order: the rest of a KeysOnly page.
+	ResourcesByID(ctx context.Context, tenant string, typ ResourceType, ids []string) ([]Resource, error)
 	// MembersUpTo returns at most limit of the group's direct members, the first as Members
 	// orders them. A write answers with a small group read inside its transaction this way,
 	// and learns from a full result that the group may be too big for that.

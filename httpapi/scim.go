@@ -222,18 +222,23 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 			"sortOrder must be \"ascending\" or \"descending\", not %q", q.SortOrder)
 	}
 	q.Attributes, q.ExcludedAttributes = attrs, excluded
-	res, err := h.svc.ListResources(r.Context(), c.tenant, k.typ, q)
-	if err != nil {
-		return err
-	}
 	rt, err := h.svc.ResourceType(r.Context(), c.tenant, k.typ)
 	if err != nil {
 		return err
 	}
 	base := h.scimBase(r, c.tenant)
+	// Documents the render cache holds are taken as they are; the list reads full rows
+	// only for the others.
+	q.Rendered = func(v service.View) ([]byte, bool) { return h.renders.cached(rt, v, base, attrs, excluded) }
+	res, err := h.svc.ListResources(r.Context(), c.tenant, k.typ, q)
+	if err != nil {
+		return err
+	}
 	docs := make([]json.RawMessage, len(res.Views))
 	for i, v := range res.Views {
-		if docs[i], err = h.renders.render(rt, v, base, attrs, excluded); err != nil {
+		if v.Rendered != nil {
+			docs[i] = v.Rendered
+		} else if docs[i], err = h.renders.render(rt, v, base, attrs, excluded); err != nil {
 			return err
 		}
 	}

@@ -54,6 +54,30 @@ func (t *tx) MemberOfCreated(ctx context.Context, tenant string, memberIDs []str
 	return out, nil
 }
 
+func (t *tx) ResourcesByID(ctx context.Context, tenant string, typ scimtrail.ResourceType, ids []string) ([]scimtrail.Resource, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := t.tx.Query(ctx, `SELECT `+resourceColumns+` FROM resources r WHERE r.tenant = $1 AND r.type = $2 AND r.id = ANY($3::text[])`,
+		tenant, string(typ), ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %d resources: %w", len(ids), err)
+	}
+	defer rows.Close()
+	var out []scimtrail.Resource
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %d resources: %w", len(ids), err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: %d resources: %w", len(ids), err)
+	}
+	return out, nil
+}
+
 func (t *tx) refsMany(ctx context.Context, query, tenant string, ids []string) (map[string][]scimtrail.MemberRef, error) {
 	out := map[string][]scimtrail.MemberRef{}
 	if len(ids) == 0 {

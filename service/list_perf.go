@@ -48,6 +48,40 @@ func viewPage(ctx context.Context, tx scimtrail.ReadTx, tenant string, typ scimt
 	return views, nil
 }
 
+// completeViews finishes a page read with keys only (scimtrail.Query.KeysOnly): views whose
+// document rendered knows get it, the others their full row, read in the same snapshot
+// (so at the same version). A page whose documents are all cached reads no row in full:
+// scanning 100 rows of 14 columns was about a quarter of a list page's CPU.
+func completeViews(ctx context.Context, tx scimtrail.ReadTx, tenant string, typ scimtrail.ResourceType, views []View, rendered func(View) ([]byte, bool)) error {
+	var missing []string
+	at := make(map[string]int, len(views))
+	for i := range views {
+		if b, ok := rendered(views[i]); ok {
+			views[i].Rendered = b
+			continue
+		}
+		missing = append(missing, views[i].Resource.ID)
+		at[views[i].Resource.ID] = i
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	rs, err := tx.ResourcesByID(ctx, tenant, typ, missing)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if i, ok := at[r.ID]; ok {
+			views[i].Resource = r
+			delete(at, r.ID)
+		}
+	}
+	if len(at) > 0 {
+		return scimtrail.Errorf(scimtrail.EINTERNAL, "%d resources of a list page were not found again in the same snapshot", len(at))
+	}
+	return nil
+}
+
 // MembersExcluded reports whether a response projected with attrs and excluded certainly
 // leaves a group's members out (excludedAttributes=members, or attributes naming only
 // others), so that nothing needs to read them.

@@ -1004,6 +1004,7 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 			query.Count = want + 1
 		}
 	}
+	query.KeysOnly = q.Rendered != nil && memSort == nil
 	res := ListResult{StartIndex: query.StartIndex}
 	if q.Cursor != nil {
 		res.StartIndex = 0
@@ -1026,8 +1027,10 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		if q.Cursor != nil {
 			page.Resources = s.cursorPage(tenant, typ, qh, cur, want, page.Resources, &res)
 		}
-		res.Views, err = viewPage(ctx, tx, tenant, typ, page.Resources, q)
-		return err
+		if res.Views, err = viewPage(ctx, tx, tenant, typ, page.Resources, q); err != nil || !page.KeysOnly {
+			return err
+		}
+		return completeViews(ctx, tx, tenant, typ, res.Views, q.Rendered)
 	})
 	return res, err
 }

@@ -49,6 +49,27 @@ func (t *txn) MemberOfCreated(ctx context.Context, tenant string, memberIDs []st
 	return out, dbErr("listing groups", rows.Err())
 }
 
+func (t *txn) ResourcesByID(ctx context.Context, tenant string, typ scimtrail.ResourceType, ids []string) ([]scimtrail.Resource, error) {
+	var out []scimtrail.Resource
+	err := inChunks(ids, func(chunk []string) error {
+		cond, args := idFilter("id", chunk, []any{tenant, string(typ)})
+		rows, err := t.queryIn(ctx, `SELECT `+resourceCols+` FROM resources WHERE tenant = ? AND type = ?`+cond, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanResource(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, dbErr("reading resources", err)
+}
+
 // refsMany runs head + " AND col IN (…)" + order over ids in chunks; each row is the key
 // followed by a MemberRef's value, type and display.
 func (t *txn) refsMany(ctx context.Context, head, col, order, tenant string, ids []string) (map[string][]scimtrail.MemberRef, error) {

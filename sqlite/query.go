@@ -329,7 +329,11 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 			}
 		}
 		rowArgs := append(append(slices.Clone(args), seekArgs...), count, offset)
-		page := `SELECT ` + prefixed(resourceCols) + ` ` + where + seek + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+		cols := prefixed(resourceCols)
+		if q.KeysOnly {
+			cols, p.KeysOnly = `r.id, r.version, r.created_us`, true
+		}
+		page := `SELECT ` + cols + ` ` + where + seek + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
 		if offset > shortOffset {
 			// OFFSET steps through every skipped row. Skipping in a subquery that reads only
 			// rowids keeps the steps inside the index, and only the page's rows are read
@@ -337,7 +341,7 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 			// OFFSET (a remembered position just before the page) the subquery costs more
 			// than it saves: its IN list and re-sort of the page's rows took 1.0 ms against
 			// 0.2 ms for the plain query at OFFSET 50 (sqlite3 shell, 10k users).
-			page = `SELECT ` + prefixed(resourceCols) + ` FROM resources r WHERE r.rowid IN (SELECT r.rowid ` +
+			page = `SELECT ` + cols + ` FROM resources r WHERE r.rowid IN (SELECT r.rowid ` +
 				where + seek + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?) ORDER BY ` + order
 		}
 		rows, err := t.query(ctx, page, rowArgs...)
@@ -346,7 +350,14 @@ func (t *txn) QueryResources(ctx context.Context, tenant string, q scimtrail.Que
 		}
 		defer rows.Close()
 		for rows.Next() {
-			r, err := scanResource(rows)
+			var r scimtrail.Resource
+			if q.KeysOnly {
+				var created int64
+				err = rows.Scan(&r.ID, &r.Version, &created)
+				r.Tenant, r.Type, r.Created = tenant, q.Type, fromMicros(created)
+			} else {
+				r, err = scanResource(rows)
+			}
 			if err != nil {
 				return scimtrail.Page{}, dbErr("querying resources", err)
 			}

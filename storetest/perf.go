@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -238,4 +240,62 @@ func testMemberOfCreated(t *testing.T, open func(tb testing.TB) scimtrail.Store)
 		}
 		return nil
 	})
+}
+
+// testKeysOnly checks a KeysOnly page against the same page read in full: the same
+// resources in the same order with the same Tenant, Type, ID, Version and Created (when the
+// backend honours it), and ResourcesByID giving back exactly the full rows, skipping ids
+// that do not exist or are of another type.
+func testKeysOnly(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
+	s := open(t)
+	all := seedQuery(t, s)
+	for _, q := range []scimtrail.Query{
+		{Type: scimtrail.UserResource, Count: 3},
+		{Type: scimtrail.UserResource, StartIndex: 3, Count: 10},
+		{Type: scimtrail.UserResource, Count: 2, Filter: cmpr("active", "", filter.Eq, true)},
+		{Type: scimtrail.UserResource, Count: 10, SortBy: "userName", Descending: true},
+		{Type: scimtrail.GroupResource, Count: 10},
+	} {
+		var full, keys scimtrail.Page
+		var byID []scimtrail.Resource
+		view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+			var err error
+			if full, err = tx.QueryResources(ctx, "acme", q); err != nil {
+				return err
+			}
+			k := q
+			k.KeysOnly = true
+			if keys, err = tx.QueryResources(ctx, "acme", k); err != nil {
+				return err
+			}
+			byID, err = tx.ResourcesByID(ctx, "acme", q.Type, append(ids(full.Resources), "missing", "u1"))
+			return err
+		})
+		if full.KeysOnly || keys.Total != full.Total || len(keys.Resources) != len(full.Resources) || len(full.Resources) == 0 {
+			t.Fatalf("%+v: full page %d of %d (keys only %v), keys page %d of %d", q, len(full.Resources), full.Total, full.KeysOnly, len(keys.Resources), keys.Total)
+		}
+		for i, r := range full.Resources {
+			k := keys.Resources[i]
+			if !keys.KeysOnly {
+				k = scimtrail.Resource{Tenant: k.Tenant, Type: k.Type, ID: k.ID, Version: k.Version, Created: k.Created}
+			}
+			want := scimtrail.Resource{Tenant: r.Tenant, Type: r.Type, ID: r.ID, Version: r.Version, Created: r.Created}
+			if diff := cmp.Diff(want, k, cmpOpts...); diff != "" {
+				t.Errorf("%+v: keys of resource %d (-full +keys):\n%s", q, i, diff)
+			}
+		}
+		slices.SortFunc(byID, func(a, b scimtrail.Resource) int { return strings.Compare(a.ID, b.ID) })
+		want := slices.Clone(full.Resources)
+		if q.Type == scimtrail.UserResource && !slices.Contains(ids(want), "u1") {
+			for _, r := range all {
+				if r.ID == "u1" {
+					want = append(want, r)
+				}
+			}
+		}
+		slices.SortFunc(want, func(a, b scimtrail.Resource) int { return strings.Compare(a.ID, b.ID) })
+		if diff := cmp.Diff(want, byID, cmpOpts...); diff != "" {
+			t.Errorf("%+v: ResourcesByID (-want +got):\n%s", q, diff)
+		}
+	}
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("Access", func(t *testing.T) { testAccess(t, open) })
 	t.Run("BatchReads", func(t *testing.T) { testBatchReads(t, open) })
 	t.Run("MemberOfCreated", func(t *testing.T) { testMemberOfCreated(t, open) })
+	t.Run("KeysOnly", func(t *testing.T) { testKeysOnly(t, open) })
 	t.Run("ResourceCounts", func(t *testing.T) { testResourceCounts(t, open) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
 	t.Run("Access2", func(t *testing.T) { testAccess2(t, open) })
