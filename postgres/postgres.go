@@ -181,7 +181,7 @@ func (db *DB) update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 // head row that exists, is one round trip; otherwise the INSERT makes sure there is a row to
 // lock (if another transaction is inserting it at the same moment, ON CONFLICT waits for
 // that transaction and then does nothing) and the SELECT queues behind it.
-func lockHead(ctx context.Context, pgtx pgx.Tx, tenant string) (scimtrail.LedgerHead, error) {
+func lockHead(ctx context.Context, pgtx querier, tenant string) (scimtrail.LedgerHead, error) {
 	head := scimtrail.LedgerHead{Tenant: tenant}
 	const lock = `SELECT size, range FROM ledger_heads WHERE tenant = $1 FOR UPDATE`
 	err := pgtx.QueryRow(ctx, lock, tenant).Scan(&head.Size, &head.Range)
@@ -203,6 +203,12 @@ func lockHead(ctx context.Context, pgtx pgx.Tx, tenant string) (scimtrail.Ledger
 // View runs fn in a REPEATABLE READ, read-only transaction: one snapshot for all of fn.
 func (db *DB) View(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 	return unavailable(db.view(ctx, fn))
+}
+
+// Peek runs fn on the pool without a transaction (scimtrail.Store.Peek): each statement is
+// its own snapshot, and a lookup costs one round trip instead of BEGIN, it and COMMIT.
+func (db *DB) Peek(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
+	return unavailable(fn(&tx{tx: db.pool}))
 }
 
 func (db *DB) view(ctx context.Context, fn func(scimtrail.ReadTx) error) error {

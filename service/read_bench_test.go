@@ -105,6 +105,7 @@ func BenchmarkFilterEqLargeTenant(b *testing.B) {
 		ids, names := seedUsers(b, svc, "acme", n)
 		i := 0
 		b.ResetTimer()
+		start := cpuTime()
 		for b.Loop() {
 			k := (i * 7919) % n // a stride through the tenant, not one hot row
 			i++
@@ -116,6 +117,7 @@ func BenchmarkFilterEqLargeTenant(b *testing.B) {
 				b.Fatalf("userName eq %q: total %d, %d views; want exactly user %s", names[k], res.Total, len(res.Views), ids[k])
 			}
 		}
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 		b.ReportMetric(float64(n), "users")
 	})
 }
@@ -168,5 +170,55 @@ func BenchmarkMemberPatchLargeGroup(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(n), "members")
+	})
+}
+
+// BenchmarkGetUserAuthenticated is the read path of GET /Users/{id} without HTTP: the
+// bearer token's lookup (Authenticate) and the user with its groups (Resource), each op a
+// different user of SCIMTRAIL_BENCH_USERS (default 10k), a fifth of them in a group.
+func BenchmarkGetUserAuthenticated(b *testing.B) {
+	n := benchSize(b, "SCIMTRAIL_BENCH_USERS", 10000)
+	benchStores(b, func(b *testing.B, s scimtrail.Store) {
+		svc := service.New(s, service.Options{})
+		ctx := context.Background()
+		if _, _, err := svc.CreateTenant(ctx, idp, "acme", "Acme"); err != nil {
+			b.Fatal(err)
+		}
+		tok, _, err := svc.IssueToken(ctx, idp, "acme", scimtrail.TokenSCIM, "bench", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids, _ := seedUsers(b, svc, "acme", n)
+		inGroup := map[string]bool{}
+		for g := 0; g*50 < n/5; g++ {
+			var members []map[string]string
+			for k := g * 50; k < min((g+1)*50, n/5); k++ {
+				members = append(members, map[string]string{"value": ids[k*5%n]})
+				inGroup[ids[k*5%n]] = true
+			}
+			body, _ := json.Marshal(map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+				"displayName": fmt.Sprintf("group %d", g), "members": members})
+			if _, _, err := svc.CreateResource(ctx, idp, "acme", scimtrail.GroupResource, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+		i := 0
+		b.ResetTimer()
+		start := cpuTime()
+		for b.Loop() {
+			k := (i * 7919) % n
+			i++
+			if _, err := svc.Authenticate(ctx, tok.Secret); err != nil {
+				b.Fatal(err)
+			}
+			v, err := svc.Resource(ctx, "acme", scimtrail.UserResource, ids[k])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if v.Resource.ID != ids[k] || (len(v.Groups) == 1) != inGroup[ids[k]] {
+				b.Fatalf("user %s: got %s with groups %v, want in a group: %v", ids[k], v.Resource.ID, v.Groups, inGroup[ids[k]])
+			}
+		}
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 	})
 }

@@ -40,7 +40,9 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (scimtrail.To
 	}
 	h := hashSecret(secret)
 	var tok scimtrail.Token
-	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
+	// One statement, read afresh on every request: a revocation (by any process or
+	// replica) is seen by the very next one.
+	err := s.store.Peek(ctx, func(tx scimtrail.ReadTx) error {
 		var err error
 		tok, err = tx.TokenByHash(ctx, h)
 		return err

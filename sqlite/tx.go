@@ -39,7 +39,7 @@ type txn struct {
 	// bctx, in the writer's batch transaction, replaces the callers' contexts for
 	// statements: once the writer has claimed a command it runs to completion (Update waits
 	// for the real outcome anyway), and a cancellable context costs the driver a goroutine
-	// and a progress handler per statement.
+	// and a progress handler per statement. Peek sets it too (see there).
 	bctx context.Context
 }
 
@@ -156,6 +156,9 @@ func (c *stmtCache) close() error {
 // request may go through it; texts that never repeat (chunks of odd sizes) should not, as
 // they would only push useful statements out.
 func (t *txn) prepared(ctx context.Context, query string) *sql.Stmt {
+	if t.tx == nil {
+		return nil // Peek: query and queryRow use the pool's statements themselves
+	}
 	if cs := t.cache.acquire(query); cs != nil {
 		defer t.cache.release(cs)
 		return t.tx.StmtContext(ctx, cs.st)
@@ -181,6 +184,15 @@ func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 
 func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx = t.statementCtx(ctx)
+	if t.tx == nil {
+		// Peek: the pool's statement, held until the call returns so that an eviction
+		// cannot close it meanwhile (open rows keep it alive after that).
+		if cs := t.cache.acquire(query); cs != nil {
+			defer t.cache.release(cs)
+			return cs.st.QueryContext(ctx, args...)
+		}
+		return t.q.QueryContext(ctx, query, args...)
+	}
 	if st := t.prepared(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -189,6 +201,13 @@ func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 
 func (t *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx = t.statementCtx(ctx)
+	if t.tx == nil {
+		if cs := t.cache.acquire(query); cs != nil { // as in query
+			defer t.cache.release(cs)
+			return cs.st.QueryRowContext(ctx, args...)
+		}
+		return t.q.QueryRowContext(ctx, query, args...)
+	}
 	if st := t.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -607,6 +626,68 @@ func (t *txn) MemberOf(ctx context.Context, tenant, memberID string) ([]scimtrai
 	return t.memberRefs(ctx, `SELECT m.group_id, 'Group', COALESCE(r.display_name, '')
 		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.group_id
 		WHERE m.tenant = ? AND m.member_id = ? ORDER BY m.group_id`, tenant, memberID)
+}
+
+// userWithGroups reads a user and, in a correlated subquery of the same statement, its
+// groups as MemberOf orders them, as a JSON array of [id, displayName] pairs.
+const userWithGroups = `SELECT ` + resourceCols + `,
+	(SELECT json_group_array(json_array(m.group_id, COALESCE(g.display_name, '')) ORDER BY m.group_id)
+		FROM memberships m LEFT JOIN resources g ON g.tenant = m.tenant AND g.id = m.group_id
+		WHERE m.tenant = r.tenant AND m.member_id = r.id)
+	FROM resources r WHERE r.tenant = ? AND r.type = 'User' AND `
+
+func (t *txn) UserWithGroups(ctx context.Context, tenant, id string) (scimtrail.Resource, []scimtrail.MemberRef, error) {
+	r, groups, err := scanUserWithGroups(t.queryRow(ctx, userWithGroups+`r.id = ?`, tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, nil, notFound("User %q not found", id)
+	}
+	return r, groups, dbErr("reading a user", err)
+}
+
+func (t *txn) UserWithGroupsByName(ctx context.Context, tenant, key string) (scimtrail.Resource, []scimtrail.MemberRef, error) {
+	r, groups, err := scanUserWithGroups(t.queryRow(ctx, userWithGroups+`r.user_name_key = ?`, tenant, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, nil, notFound("no user with that userName")
+	}
+	return r, groups, dbErr("reading a user", err)
+}
+
+func scanUserWithGroups(row *sql.Row) (scimtrail.Resource, []scimtrail.MemberRef, error) {
+	var groups []byte
+	r, err := scanResource(scanWith{row, &groups})
+	if err != nil {
+		return scimtrail.Resource{}, nil, err
+	}
+	refs, err := groupRefs(groups)
+	if err != nil {
+		return scimtrail.Resource{}, nil, fmt.Errorf("groups of %s: %w", r.ID, err)
+	}
+	return r, refs, nil
+}
+
+// scanWith scans a row that has one column more than scanResource reads, into extra.
+type scanWith struct {
+	row   *sql.Row
+	extra any
+}
+
+func (s scanWith) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra)...) }
+
+// groupRefs decodes the [[id, displayName], …] array of userWithGroups. Most users are
+// in no group or a few, so the empty array is not handed to encoding/json.
+func groupRefs(b []byte) ([]scimtrail.MemberRef, error) {
+	if len(b) == 0 || string(b) == "[]" {
+		return nil, nil
+	}
+	var pairs [][2]string
+	if err := json.Unmarshal(b, &pairs); err != nil {
+		return nil, err
+	}
+	refs := make([]scimtrail.MemberRef, len(pairs))
+	for i, p := range pairs {
+		refs[i] = scimtrail.MemberRef{Value: p[0], Type: scimtrail.GroupResource, Display: p[1]}
+	}
+	return refs, nil
 }
 
 func (t *txn) memberRefs(ctx context.Context, query string, args ...any) ([]scimtrail.MemberRef, error) {
