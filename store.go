@@ -79,6 +79,11 @@ type ReadTx interface {
 	UserWithGroups(ctx context.Context, tenant, id string) (Resource, []MemberRef, error)
 	// UserWithGroupsByName is UserWithGroups for the user whose UserNameKey is key.
 	UserWithGroupsByName(ctx context.Context, tenant, key string) (Resource, []MemberRef, error)
+	// TokenAndUser is TokenByHash and UserWithGroups(tenant, id) in one call, which a
+	// backend may answer with one statement (GET /Users/{id} is the commonest request, and
+	// on SQLite a statement costs more than the lookups in it). It returns ENOTFOUND when
+	// no token has the hash; userFound is false when there is no such user.
+	TokenAndUser(ctx context.Context, hash []byte, tenant, id string) (tok Token, user Resource, groups []MemberRef, userFound bool, err error)
 
 	// LedgerHead returns the tenant's ledger head; a tenant with no entries has Size 0.
 	LedgerHead(ctx context.Context, tenant string) (LedgerHead, error)

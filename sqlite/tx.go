@@ -654,7 +654,7 @@ func (t *txn) UserWithGroupsByName(ctx context.Context, tenant, key string) (sci
 
 func scanUserWithGroups(row *sql.Row) (scimtrail.Resource, []scimtrail.MemberRef, error) {
 	var groups []byte
-	r, err := scanResource(scanWith{row, &groups})
+	r, err := scanResource(scanFunc(func(dest ...any) error { return row.Scan(append(dest, &groups)...) }))
 	if err != nil {
 		return scimtrail.Resource{}, nil, err
 	}
@@ -665,13 +665,52 @@ func scanUserWithGroups(row *sql.Row) (scimtrail.Resource, []scimtrail.MemberRef
 	return r, refs, nil
 }
 
-// scanWith scans a row that has one column more than scanResource reads, into extra.
-type scanWith struct {
-	row   *sql.Row
-	extra any
-}
+// scanFunc lets a function stand in for a row, so scanToken and scanResource can read
+// their columns out of a wider row.
+type scanFunc func(dest ...any) error
 
-func (s scanWith) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra)...) }
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// tokenAndUser is the token by hash and, joined to it, userWithGroups's columns for one
+// id. Without the user the join leaves NULLs, which COALESCE turns into values
+// scanResource accepts; the user_found column tells the two cases apart.
+const tokenAndUser = `SELECT t.id, t.tenant, t.kind, t.name, t.hash, t.created_us, t.expires_us, t.revoked_us, t.rotated_us,
+	r.id IS NOT NULL,
+	COALESCE(r.tenant, ''), COALESCE(r.id, ''), COALESCE(r.type, ''), COALESCE(r.external_id, ''), COALESCE(r.user_name, ''),
+	COALESCE(r.user_name_key, ''), COALESCE(r.display_name, ''), COALESCE(r.active, 0), COALESCE(r.emails, '[]'),
+	COALESCE(r.schemas, '[]'), COALESCE(r.attributes, x''), COALESCE(r.created_us, 0), COALESCE(r.last_modified_us, 0),
+	COALESCE(r.version, 0),
+	(SELECT json_group_array(json_array(m.group_id, COALESCE(g.display_name, '')) ORDER BY m.group_id)
+		FROM memberships m LEFT JOIN resources g ON g.tenant = m.tenant AND g.id = m.group_id
+		WHERE m.tenant = r.tenant AND m.member_id = r.id)
+	FROM tokens t LEFT JOIN resources r ON r.tenant = ? AND r.type = 'User' AND r.id = ?
+	WHERE t.hash = ?`
+
+func (t *txn) TokenAndUser(ctx context.Context, hash []byte, tenant, id string) (tk scimtrail.Token, u scimtrail.Resource, groups []scimtrail.MemberRef, found bool, err error) {
+	row := t.queryRow(ctx, tokenAndUser, tenant, id, hash)
+	var groupsJSON []byte
+	// scanToken's Scan runs scanResource, whose Scan reads the whole row.
+	tk, err = scanToken(scanFunc(func(tokenDest ...any) error {
+		var err error
+		u, err = scanResource(scanFunc(func(userDest ...any) error {
+			dest := append(append(append(tokenDest, &found), userDest...), &groupsJSON)
+			return row.Scan(dest...)
+		}))
+		return err
+	}))
+	if errors.Is(err, sql.ErrNoRows) {
+		return scimtrail.Token{}, scimtrail.Resource{}, nil, false, notFound("no such token")
+	} else if err != nil {
+		return scimtrail.Token{}, scimtrail.Resource{}, nil, false, dbErr("reading a token and a user", err)
+	}
+	if !found {
+		return tk, scimtrail.Resource{}, nil, false, nil
+	}
+	if groups, err = groupRefs(groupsJSON); err != nil {
+		return scimtrail.Token{}, scimtrail.Resource{}, nil, false, dbErr("reading a token and a user", fmt.Errorf("groups of %s: %w", u.ID, err))
+	}
+	return tk, u, groups, true, nil
+}
 
 // groupRefs decodes the [[id, displayName], …] array of userWithGroups. Most users are
 // in no group or a few, so the empty array is not handed to encoding/json.

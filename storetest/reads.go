@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -107,6 +108,8 @@ func testUserWithGroups(t *testing.T, open func(tb testing.TB) scimtrail.Store) 
 		t.Errorf("groups of u1 after its removal from g1 (-want +got):\n%s", diff)
 	}
 
+	testTokenAndUser(t, s)
+
 	for _, m := range []struct{ tenant, id, key string }{
 		{"acme", "missing", "missing"},
 		{"acme", "g2", "admins"},  // a group is not a user
@@ -123,5 +126,72 @@ func testUserWithGroups(t *testing.T, open func(tb testing.TB) scimtrail.Store) 
 		if err != nil {
 			t.Fatalf("Peek: %v", err)
 		}
+	}
+}
+
+// testTokenAndUser checks TokenAndUser against TokenByHash and UserWithGroups on the
+// users of testUserWithGroups: with and without the user, for a revoked token, and
+// ENOTFOUND for an unknown hash whether or not the user exists.
+func testTokenAndUser(t *testing.T, s scimtrail.Store) {
+	tok := scimtrail.Token{ID: "tok_r", Tenant: "acme", Kind: scimtrail.TokenSCIM, Name: "reader",
+		Hash: hashOf("reader-secret"), Created: base, Expires: base.Add(time.Hour)}
+	update(t, s, scimtrail.SystemLog, func(ctx context.Context, tx scimtrail.Tx) error { return tx.InsertToken(ctx, tok) })
+	check := func(what string) {
+		t.Helper()
+		for _, c := range []struct{ tenant, id string }{{"acme", "u1"}, {"acme", "u2"}, {"acme", "missing"}, {"acme", "g2"}, {"globex", "u9"}, {"nosuch", "u1"}} {
+			err := s.Peek(context.Background(), func(tx scimtrail.ReadTx) error {
+				ctx := context.Background()
+				wantTok, err := tx.TokenByHash(ctx, tok.Hash)
+				if err != nil {
+					return err
+				}
+				wantUser, wantGroups, err := tx.UserWithGroups(ctx, c.tenant, c.id)
+				wantFound := err == nil
+				if !wantFound && scimtrail.ErrorCode(err) != scimtrail.ENOTFOUND {
+					return err
+				}
+				gotTok, user, groups, found, err := tx.TokenAndUser(ctx, tok.Hash, c.tenant, c.id)
+				if err != nil {
+					t.Fatalf("%s: TokenAndUser(%s, %s): %v", what, c.tenant, c.id, err)
+				}
+				if diff := cmp.Diff(wantTok, gotTok, cmpOpts...); diff != "" {
+					t.Errorf("%s: TokenAndUser(%s, %s) token (-TokenByHash +got):\n%s", what, c.tenant, c.id, diff)
+				}
+				if found != wantFound {
+					t.Fatalf("%s: TokenAndUser(%s, %s): user found %v, want %v", what, c.tenant, c.id, found, wantFound)
+				}
+				if diff := cmp.Diff(wantUser, user, cmpOpts...); found && diff != "" {
+					t.Errorf("%s: TokenAndUser(%s, %s) user (-UserWithGroups +got):\n%s", what, c.tenant, c.id, diff)
+				}
+				if diff := cmp.Diff(wantGroups, groups, cmpOpts...); found && diff != "" {
+					t.Errorf("%s: TokenAndUser(%s, %s) groups (-UserWithGroups +got):\n%s", what, c.tenant, c.id, diff)
+				}
+				if !found && (user.ID != "" || groups != nil) {
+					t.Errorf("%s: TokenAndUser(%s, %s): no user, but got %+v with groups %v", what, c.tenant, c.id, user, groups)
+				}
+				_, _, _, _, err = tx.TokenAndUser(ctx, hashOf("not a secret"), c.tenant, c.id)
+				wantCode(t, err, scimtrail.ENOTFOUND, "TokenAndUser with an unknown hash")
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		}
+	}
+	check("usable token")
+	// A revoked token is still found: the service decides what revocation means.
+	revoked := tok
+	revoked.Revoked = base.Add(time.Minute)
+	update(t, s, scimtrail.SystemLog, func(ctx context.Context, tx scimtrail.Tx) error { return tx.UpdateToken(ctx, revoked) })
+	check("revoked token")
+	err := s.Peek(context.Background(), func(tx scimtrail.ReadTx) error {
+		got, _, _, _, err := tx.TokenAndUser(context.Background(), tok.Hash, "acme", "u1")
+		if err == nil && !got.Revoked.Equal(revoked.Revoked) {
+			t.Errorf("TokenAndUser after revocation: revoked %v, want %v", got.Revoked, revoked.Revoked)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
