@@ -17,7 +17,7 @@ import (
 
 // tx implements scimtrail.Tx (and so ReadTx) over one pgx transaction.
 type tx struct {
-	tx querier
+	tx pgx.Tx
 	// heads are the ledger heads this transaction holds locked, as it last wrote them:
 	// nobody else can change a locked head, so LedgerHead and AppendEntries need not read
 	// it again (two round trips fewer per write).
@@ -25,13 +25,6 @@ type tx struct {
 }
 
 var _ scimtrail.Tx = (*tx)(nil)
-
-// querier is what tx needs of a pgx.Tx. Peek hands it the pool itself.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // fold is the case-insensitive key of a string (filter.Fold). The service layer stores
 // UserNameKey and Emails folded exactly so, and filters compare against it.
