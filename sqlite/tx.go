@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -425,10 +424,10 @@ func scanResource(sc interface{ Scan(...any) error }) (scimtrail.Resource, error
 	}
 	r.Type = scimtrail.ResourceType(typ)
 	r.Active = active != 0
-	if r.Emails, err = stringList(emails); err != nil {
+	if err := json.Unmarshal([]byte(emails), &r.Emails); err != nil {
 		return scimtrail.Resource{}, fmt.Errorf("emails of %s: %w", r.ID, err)
 	}
-	if r.Schemas, err = stringList(schemas); err != nil {
+	if err := json.Unmarshal([]byte(schemas), &r.Schemas); err != nil {
 		return scimtrail.Resource{}, fmt.Errorf("schemas of %s: %w", r.ID, err)
 	}
 	if len(attrs) > 0 {
@@ -437,46 +436,6 @@ func scanResource(sc interface{ Scan(...any) error }) (scimtrail.Resource, error
 	r.Created = fromMicros(created)
 	r.LastModified = fromMicros(modified)
 	return r, nil
-}
-
-// stringList decodes what jsonList wrote, as json.Unmarshal into a []string would. Every
-// resource read decodes two such lists (emails, schemas), and encoding/json took a few
-// microseconds each; but json.Marshal writes a list of strings without escapes as
-// ["a","b"], which splits at "," when no string holds a quote or a backslash. Anything
-// else (an escape, another layout) goes to encoding/json.
-func stringList(s string) ([]string, error) {
-	if s == "[]" {
-		return []string{}, nil
-	}
-	if len(s) < 4 || s[:2] != `["` || s[len(s)-2:] != `"]` || strings.ContainsRune(s, '\\') {
-		return decodeStringList(s)
-	}
-	inner := s[2 : len(s)-2]
-	out := make([]string, 0, strings.Count(inner, `","`)+1)
-	for part := range strings.SplitSeq(inner, `","`) {
-		if strings.ContainsRune(part, '"') || !validText(part) {
-			return decodeStringList(s)
-		}
-		out = append(out, part)
-	}
-	return out, nil
-}
-
-// validText reports whether s may stand unescaped inside a JSON string as json.Marshal
-// writes one: valid UTF-8 without control characters.
-func validText(s string) bool {
-	for _, c := range s {
-		if c < 0x20 || c == utf8.RuneError {
-			return false
-		}
-	}
-	return true
-}
-
-func decodeStringList(s string) ([]string, error) {
-	var out []string
-	err := json.Unmarshal([]byte(s), &out)
-	return out, err
 }
 
 func jsonList(ss []string) string {
