@@ -361,7 +361,7 @@ func (db *DB) Peek(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return unavailable(fn(&txn{q: db.read, cache: db.rstmts, bctx: context.WithoutCancel(ctx)}))
+	return unavailable(fn(&txn{q: db.read, cache: db.rstmts, peek: true, bctx: context.WithoutCancel(ctx)}))
 }
 
 // Ping checks that the database answers and that every embedded migration is applied.

@@ -33,13 +33,15 @@ type txn struct {
 	tx    *sql.Tx
 	cache *stmtCache
 	local map[string]*sql.Stmt // see txn.repeated
+	// peek: no transaction (DB.Peek); statements run on the read pool's own statements.
+	peek bool
 	// buf, in the writer's batch transaction, holds the ledger tiles and heads written by
 	// the batch's commands until just before COMMIT (nil elsewhere): see ledgerBuffer.
 	buf *ledgerBuffer
 	// bctx, in the writer's batch transaction, replaces the callers' contexts for
 	// statements: once the writer has claimed a command it runs to completion (Update waits
 	// for the real outcome anyway), and a cancellable context costs the driver a goroutine
-	// and a progress handler per statement. Peek sets it too (see there).
+	// and a progress handler per statement.
 	bctx context.Context
 }
 
@@ -156,9 +158,6 @@ func (c *stmtCache) close() error {
 // request may go through it; texts that never repeat (chunks of odd sizes) should not, as
 // they would only push useful statements out.
 func (t *txn) prepared(ctx context.Context, query string) *sql.Stmt {
-	if t.tx == nil {
-		return nil // Peek: query and queryRow use the pool's statements themselves
-	}
 	if cs := t.cache.acquire(query); cs != nil {
 		defer t.cache.release(cs)
 		return t.tx.StmtContext(ctx, cs.st)
@@ -176,6 +175,9 @@ func (t *txn) statementCtx(ctx context.Context) context.Context {
 
 func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx = t.statementCtx(ctx)
+	if t.peek {
+		return t.q.ExecContext(ctx, query, args...) // fails: the read pool is query_only
+	}
 	if st := t.prepared(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -184,7 +186,7 @@ func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 
 func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx = t.statementCtx(ctx)
-	if t.tx == nil {
+	if t.peek {
 		// Peek: the pool's statement, held until the call returns so that an eviction
 		// cannot close it meanwhile (open rows keep it alive after that).
 		if cs := t.cache.acquire(query); cs != nil {
@@ -201,7 +203,7 @@ func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 
 func (t *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx = t.statementCtx(ctx)
-	if t.tx == nil {
+	if t.peek {
 		if cs := t.cache.acquire(query); cs != nil { // as in query
 			defer t.cache.release(cs)
 			return cs.st.QueryRowContext(ctx, args...)
