@@ -46,9 +46,9 @@ type Options struct {
 
 // DB is a scimtrail.Store on one SQLite database file.
 type DB struct {
-	write  *sql.DB // exactly one connection: SQLite allows one writer at a time anyway
-	read   *sql.DB // query_only connections for View
-	wstmts *stmtCache
+	write  *sql.DB     // exactly one connection: SQLite allows one writer at a time anyway
+	read   *sql.DB     // query_only connections for View
+	w      *writerConn // the write connection, held by the writer goroutine (writer.go)
 	rstmts *stmtCache
 	opts   Options
 
@@ -154,7 +154,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	db := &DB{write: write, read: read, wstmts: newStmtCache(write), rstmts: newStmtCache(read), opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	db := &DB{write: write, read: read, w: &writerConn{db: write, stmts: map[string]*sql.Stmt{}}, rstmts: newStmtCache(read),
+		opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if err := db.openCheckpointer(path, ckq); err != nil {
 		read.Close()
 		write.Close()
@@ -306,16 +307,15 @@ func (db *DB) applyBatch() {
 	db.commitMu.Lock()
 	defer db.commitMu.Unlock()
 	start := time.Now()
-	sqlTx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
+	if err := db.w.begin(ctx); err != nil {
 		failAll(internal("cannot start a write transaction", err))
 		return
 	}
-	tx := &txn{q: sqlTx, tx: sqlTx, cache: db.wstmts, buf: newLedgerBuffer(), bctx: ctx}
+	tx := &txn{q: db.w.conn, w: db.w, buf: newLedgerBuffer(), bctx: ctx}
 	for i := 0; i < len(live); i++ {
 		c := live[i]
 		if _, err := tx.exec(ctx, "SAVEPOINT command"); err != nil {
-			sqlTx.Rollback()
+			db.w.rollback(ctx)
 			failAll(internal("cannot start a write command", err))
 			return
 		}
@@ -325,13 +325,13 @@ func (db *DB) applyBatch() {
 			if _, err := tx.exec(ctx, "ROLLBACK TO command"); err != nil {
 				// SQLite rolls the whole transaction back on some errors (disk full, I/O);
 				// then nothing of the batch survives and every command must hear so.
-				sqlTx.Rollback()
+				db.w.rollback(ctx)
 				failAll(internal("the write transaction failed", errors.Join(c.err, err)))
 				return
 			}
 		}
 		if _, err := tx.exec(ctx, "RELEASE command"); err != nil {
-			sqlTx.Rollback()
+			db.w.rollback(ctx)
 			failAll(internal("the write transaction failed", err))
 			return
 		}
@@ -341,11 +341,11 @@ func (db *DB) applyBatch() {
 		}
 	}
 	if err := tx.flushLedger(ctx); err != nil {
-		sqlTx.Rollback()
+		db.w.rollback(ctx)
 		failAll(internal("the write transaction failed", err))
 		return
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := db.w.commit(ctx); err != nil {
 		commitErr := internal("cannot commit the write transaction", err)
 		for _, c := range live {
 			if c.err == nil {
@@ -412,7 +412,7 @@ func (db *DB) Close() error {
 		default:
 		}
 		<-db.done
-		db.closeErr = errors.Join(db.closeCheckpointer(), db.rstmts.close(), db.wstmts.close(), db.read.Close(), db.write.Close())
+		db.closeErr = errors.Join(db.closeCheckpointer(), db.rstmts.close(), db.w.close(), db.read.Close(), db.write.Close())
 	})
 	return db.closeErr
 }
