@@ -71,10 +71,6 @@ type DB struct {
 	stopCkpt chan struct{}
 	ckptDone chan struct{}
 	commitMu sync.Mutex
-
-	// expect is about how many commands recent batches held (writer goroutine only): a
-	// smaller batch lingers for more before its COMMIT.
-	expect int
 }
 
 var _ scimtrail.Store = (*DB)(nil)
@@ -278,22 +274,6 @@ func (db *DB) take(n int) []*command {
 // extendFor is how long after BEGIN a batch still takes in commands queued while it runs.
 const extendFor = 2 * time.Millisecond
 
-// lingerFor is how long a batch smaller than the recent ones waits for more commands
-// before its COMMIT.
-const lingerFor = 300 * time.Microsecond
-
-// linger waits up to lingerFor for commands to be queued and takes up to n of them.
-func (db *DB) linger(n int) []*command {
-	deadline := time.Now().Add(lingerFor)
-	for time.Now().Before(deadline) {
-		runtime.Gosched()
-		if got := db.take(n); len(got) > 0 {
-			return got
-		}
-	}
-	return nil
-}
-
 // applyBatch runs queued commands in one transaction, each inside its own SAVEPOINT so a
 // failing command is undone alone, commits once (one fsync for all of them), and only then
 // answers every command.
@@ -358,12 +338,8 @@ func (db *DB) applyBatch() {
 		tx.buf.keep()
 		if i == len(live)-1 && len(live) < maxBatch && time.Since(start) < extendFor {
 			live = append(live, db.take(maxBatch-len(live))...)
-			if i == len(live)-1 && len(live) < db.expect {
-				live = append(live, db.linger(maxBatch-len(live))...)
-			}
 		}
 	}
-	db.expect = max(len(live), db.expect-1)
 	if err := tx.flushLedger(ctx); err != nil {
 		db.w.rollback(ctx)
 		failAll(internal("the write transaction failed", err))
