@@ -594,8 +594,9 @@ func updateAction(old, new scimtrail.Resource) string {
 }
 
 // commitUpdate stores next as the new state of cur when anything changed, applies member
-// changes, and appends the entries. It is shared by PUT and PATCH.
-func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, tc *tenantConfig, rt *schema.ResourceType, cur scimtrail.Resource, doc map[string]any, passwordSet bool,
+// changes, and appends the entries. It is shared by PUT and PATCH. oldDoc is cur's stored
+// document when the caller has decoded it already (PATCH), else nil.
+func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, tc *tenantConfig, rt *schema.ResourceType, cur scimtrail.Resource, oldDoc, doc map[string]any, passwordSet bool,
 	addMembers []scimtrail.Member, displays map[string]string, removeMembers []string) (View, scimtrail.Receipt, error) {
 	next, err := buildResource(cur.Tenant, cur.Type, cur.ID, doc)
 	if err != nil {
@@ -609,9 +610,10 @@ func (s *Service) commitUpdate(ctx context.Context, tx scimtrail.Tx, o Origin, t
 	if err := checkDoc(ctx, tx, tc, rt, next, doc); err != nil {
 		return View{}, scimtrail.Receipt{}, err
 	}
-	oldDoc, err := storedDoc(cur)
-	if err != nil {
-		return View{}, scimtrail.Receipt{}, err
+	if oldDoc == nil {
+		if oldDoc, err = storedDoc(cur); err != nil {
+			return View{}, scimtrail.Receipt{}, err
+		}
 	}
 	changes := diff(attributesOf(oldDoc), attributesOf(doc))
 	if !slices.Equal(cur.Schemas, next.Schemas) {
@@ -742,7 +744,7 @@ func (s *Service) ReplaceResource(ctx context.Context, o Origin, tenant string, 
 				}
 			}
 		}
-		v, rc, err = s.commitUpdate(ctx, tx, o, tc, rt, cur, doc, passwordSet, add, displays, remove)
+		v, rc, err = s.commitUpdate(ctx, tx, o, tc, rt, cur, nil, doc, passwordSet, add, displays, remove)
 		return err
 	})
 	if err != nil {
@@ -798,7 +800,8 @@ func (s *Service) PatchResource(ctx context.Context, o Origin, tenant string, ty
 		if err != nil {
 			return err
 		}
-		v, rc, err = s.commitUpdate(ctx, tx, o, tc, rt, cur, next, passwordSet, add, displays, remove)
+		// patch.Apply worked on a deep copy, so doc is still cur's document.
+		v, rc, err = s.commitUpdate(ctx, tx, o, tc, rt, cur, doc, next, passwordSet, add, displays, remove)
 		return err
 	})
 	if err != nil {
