@@ -18,6 +18,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/internal/listpos"
 )
 
 //go:embed migrations/*.sql
@@ -40,6 +41,8 @@ type DB struct {
 	pool    *pgxpool.Pool
 	opts    Options
 	version int64 // the newest embedded migration, which Ping expects to be applied
+	// positions remembers where deep list pages begin (package listpos).
+	positions *listpos.Index
 }
 
 var _ scimtrail.Store = (*DB)(nil)
@@ -63,7 +66,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db := &DB{pool: pool, opts: opts}
+	db := &DB{pool: pool, opts: opts, positions: listpos.New()}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -205,13 +208,20 @@ func (db *DB) View(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 	return unavailable(db.view(ctx, fn))
 }
 
+// Peek runs fn as View does (scimtrail.Store.Peek allows one snapshot for all of fn). On
+// PostgreSQL what a lookup costs is round trips, which the transaction's own handling
+// decides, not a per-statement price as on SQLite.
+func (db *DB) Peek(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
+	return db.View(ctx, fn)
+}
+
 func (db *DB) view(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 	pgtx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer pgtx.Rollback(context.WithoutCancel(ctx))
-	if err := fn(&tx{tx: pgtx}); err != nil {
+	if err := fn(&tx{tx: pgtx, pos: db.positions}); err != nil {
 		return err
 	}
 	// Committing a read-only transaction only ends it, but tells us the connection is sane.

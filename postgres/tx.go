@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/internal/listpos"
 	"github.com/scimtrail/scimtrail/scim/filter"
 )
 
@@ -22,6 +23,8 @@ type tx struct {
 	// nobody else can change a locked head, so LedgerHead and AppendEntries need not read
 	// it again (two round trips fewer per write).
 	heads map[string]*scimtrail.LedgerHead
+	// pos, in read transactions, is the DB's remembered list positions (seekPosition).
+	pos *listpos.Index
 }
 
 var _ scimtrail.Tx = (*tx)(nil)
@@ -270,6 +273,73 @@ func (t *tx) LookupResources(ctx context.Context, tenant string, ids []string) (
 	return refs, nil
 }
 
+// userWithGroups reads a user and, in a correlated subquery of the same statement, its
+// groups as MemberOf orders them, as a JSON array of [id, displayName] pairs.
+const userWithGroups = `SELECT ` + resourceColumns + `,
+	COALESCE((SELECT json_agg(json_build_array(m.group_id, coalesce(g.display_name, '')) ORDER BY m.group_id COLLATE "C")
+		FROM memberships m LEFT JOIN resources g ON g.tenant = m.tenant AND g.id = m.group_id
+		WHERE m.tenant = r.tenant AND m.member_id = r.id), '[]'::json)
+	FROM resources r WHERE r.tenant = $1 AND r.type = 'User' AND `
+
+func (t *tx) UserWithGroups(ctx context.Context, tenant, id string) (scimtrail.Resource, []scimtrail.MemberRef, error) {
+	r, groups, err := scanUserWithGroups(t.tx.QueryRow(ctx, userWithGroups+`r.id = $2`, tenant, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return scimtrail.Resource{}, nil, notFound("User %q not found", id)
+	}
+	if err != nil {
+		return scimtrail.Resource{}, nil, fmt.Errorf("postgres: User %q: %w", id, err)
+	}
+	return r, groups, nil
+}
+
+func (t *tx) UserWithGroupsByName(ctx context.Context, tenant, key string) (scimtrail.Resource, []scimtrail.MemberRef, error) {
+	r, groups, err := scanUserWithGroups(t.tx.QueryRow(ctx, userWithGroups+`r.user_name_key = $2`, tenant, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return scimtrail.Resource{}, nil, notFound("no user with that userName")
+	}
+	if err != nil {
+		return scimtrail.Resource{}, nil, fmt.Errorf("postgres: a user by userName: %w", err)
+	}
+	return r, groups, nil
+}
+
+// TokenAndUser reads the token and the user with two statements: on PostgreSQL the cost
+// is a round trip each, not the statement, and folding them into one is left for later.
+func (t *tx) TokenAndUser(ctx context.Context, hash []byte, tenant, id string) (scimtrail.Token, scimtrail.Resource, []scimtrail.MemberRef, bool, error) {
+	tk, err := t.TokenByHash(ctx, hash)
+	if err != nil {
+		return scimtrail.Token{}, scimtrail.Resource{}, nil, false, err
+	}
+	u, groups, err := t.UserWithGroups(ctx, tenant, id)
+	if scimtrail.ErrorCode(err) == scimtrail.ENOTFOUND {
+		return tk, scimtrail.Resource{}, nil, false, nil
+	} else if err != nil {
+		return scimtrail.Token{}, scimtrail.Resource{}, nil, false, err
+	}
+	return tk, u, groups, true, nil
+}
+
+func scanUserWithGroups(row pgx.Row) (scimtrail.Resource, []scimtrail.MemberRef, error) {
+	var pairs [][2]string
+	r, err := scanResource(scanWith{row, &pairs})
+	if err != nil {
+		return scimtrail.Resource{}, nil, err
+	}
+	var refs []scimtrail.MemberRef
+	for _, p := range pairs {
+		refs = append(refs, scimtrail.MemberRef{Value: p[0], Type: scimtrail.GroupResource, Display: p[1]})
+	}
+	return r, refs, nil
+}
+
+// scanWith scans a row that has one column more than scanResource reads, into extra.
+type scanWith struct {
+	row   pgx.Row
+	extra any
+}
+
+func (s scanWith) Scan(dest ...any) error { return s.row.Scan(append(dest, s.extra)...) }
+
 func collectRefs(rows pgx.Rows) ([]scimtrail.MemberRef, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (scimtrail.MemberRef, error) {
 		var ref scimtrail.MemberRef
@@ -398,8 +468,15 @@ func (t *tx) AddMembers(ctx context.Context, tenant, groupID string, members []s
 	for i, m := range members {
 		ids[i], types[i] = m.Value, string(m.Type)
 	}
-	rows, err := t.tx.Query(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type)
-		SELECT $1, $2, m.id, m.type FROM unnest($3::text[], $4::text[]) AS m(id, type)
+	// Both sides' displays and the member's creation time are copied into the row
+	// (migration 00023); the trigger there keeps the displays current.
+	rows, err := t.tx.Query(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type, member_display, member_created, group_display)
+		SELECT $1, $2, m.id, m.type,
+			coalesce((SELECT CASE WHEN r.type = 'User' THEN r.user_name ELSE r.display_name END
+				FROM resources r WHERE r.tenant = $1 AND r.id = m.id), ''),
+			coalesce((SELECT r.created FROM resources r WHERE r.tenant = $1 AND r.id = m.id), 'epoch'),
+			coalesce((SELECT r.display_name FROM resources r WHERE r.tenant = $1 AND r.id = $2), '')
+		FROM unnest($3::text[], $4::text[]) AS m(id, type)
 		ON CONFLICT DO NOTHING RETURNING member_id`, tenant, groupID, ids, types)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: add members to %q: %w", groupID, err)
@@ -462,11 +539,8 @@ func (t *tx) MembersUpTo(ctx context.Context, tenant, groupID string, limit int)
 	if limit >= 0 {
 		lim = &limit
 	}
-	rows, err := t.tx.Query(ctx, `SELECT m.member_id, m.member_type,
-		coalesce(CASE WHEN r.type = 'User' THEN r.user_name ELSE r.display_name END, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
-		WHERE m.tenant = $1 AND m.group_id = $2
-		ORDER BY m.member_id COLLATE "C" LIMIT $3`, tenant, groupID, lim)
+	rows, err := t.tx.Query(ctx, `SELECT member_id, member_type, member_display FROM memberships
+		WHERE tenant = $1 AND group_id = $2 ORDER BY member_id COLLATE "C" LIMIT $3`, tenant, groupID, lim)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: members of %q: %w", groupID, err)
 	}
@@ -478,10 +552,8 @@ func (t *tx) MembersUpTo(ctx context.Context, tenant, groupID string, limit int)
 }
 
 func (t *tx) MemberOf(ctx context.Context, tenant, memberID string) ([]scimtrail.MemberRef, error) {
-	rows, err := t.tx.Query(ctx, `SELECT m.group_id, 'Group', coalesce(r.display_name, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.group_id
-		WHERE m.tenant = $1 AND m.member_id = $2
-		ORDER BY m.group_id COLLATE "C"`, tenant, memberID)
+	rows, err := t.tx.Query(ctx, `SELECT group_id, 'Group', group_display FROM memberships
+		WHERE tenant = $1 AND member_id = $2 ORDER BY group_id COLLATE "C"`, tenant, memberID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: groups of %q: %w", memberID, err)
 	}

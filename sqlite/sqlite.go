@@ -24,6 +24,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/internal/listpos"
 )
 
 //go:embed migrations/*.sql
@@ -51,6 +52,8 @@ type DB struct {
 	w      *writerConn // the write connection, held by the writer goroutine (writer.go)
 	rstmts *stmtCache
 	opts   Options
+	// positions remembers where deep list pages begin (package listpos).
+	positions *listpos.Index
 
 	mu     sync.Mutex
 	queue  []*command
@@ -155,7 +158,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	read.SetMaxIdleConns(n)
 
 	db := &DB{write: write, read: read, w: &writerConn{db: write, stmts: map[string]*sql.Stmt{}}, rstmts: newStmtCache(read),
-		opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		opts: opts, positions: listpos.New(), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if err := db.openCheckpointer(path, ckq); err != nil {
 		read.Close()
 		write.Close()
@@ -375,7 +378,19 @@ func (db *DB) View(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 		return unavailable(internal("cannot start a read transaction", err))
 	}
 	defer sqlTx.Rollback()
-	return unavailable(fn(&txn{q: sqlTx, tx: sqlTx, cache: db.rstmts}))
+	return unavailable(fn(&txn{q: sqlTx, tx: sqlTx, cache: db.rstmts, pos: db.positions}))
+}
+
+// Peek runs fn on the read pool without a transaction (scimtrail.Store.Peek), so a lookup
+// costs one statement, not BEGIN, the statement and ROLLBACK. Each statement gets a snapshot
+// of its own, which WAL gives any statement. Its statements do not watch ctx: they are
+// lookups by key that take microseconds, and watching costs database/sql and the driver a
+// goroutine each per statement.
+func (db *DB) Peek(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return unavailable(fn(&txn{q: db.read, cache: db.rstmts, peek: true, bctx: context.WithoutCancel(ctx)}))
 }
 
 // Ping checks that the database answers and that every embedded migration is applied.

@@ -8,14 +8,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/internal/listpos"
 	"github.com/scimtrail/scimtrail/scim/filter"
 )
 
@@ -34,6 +37,8 @@ type txn struct {
 	w     *writerConn          // the writer's connection and statements (nil in View)
 	cache *stmtCache           // View's prepared statements
 	local map[string]*sql.Stmt // see txn.repeated
+	// peek: no transaction (DB.Peek); statements run on the read pool's own statements.
+	peek bool
 	// buf, in the writer's batch transaction, holds the ledger tiles and heads written by
 	// the batch's commands until just before COMMIT (nil elsewhere): see ledgerBuffer.
 	buf *ledgerBuffer
@@ -42,6 +47,8 @@ type txn struct {
 	// for the real outcome anyway), and a cancellable context costs the driver a goroutine
 	// and a progress handler per statement.
 	bctx context.Context
+	// pos, in read transactions, is the DB's remembered list positions (see seekPosition).
+	pos *listpos.Index
 }
 
 // stmtCache keeps prepared statements by query text. Parsing SQL was about a third of the
@@ -181,6 +188,9 @@ func (t *txn) statementCtx(ctx context.Context) context.Context {
 
 func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx = t.statementCtx(ctx)
+	if t.peek {
+		return t.q.ExecContext(ctx, query, args...) // fails: the read pool is query_only
+	}
 	if st := t.prepared(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -189,6 +199,15 @@ func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 
 func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx = t.statementCtx(ctx)
+	if t.peek {
+		// Peek: the pool's statement, held until the call returns so that an eviction
+		// cannot close it meanwhile (open rows keep it alive after that).
+		if cs := t.cache.acquire(query); cs != nil {
+			defer t.cache.release(cs)
+			return cs.st.QueryContext(ctx, args...)
+		}
+		return t.q.QueryContext(ctx, query, args...)
+	}
 	if st := t.prepared(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -197,6 +216,13 @@ func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 
 func (t *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx = t.statementCtx(ctx)
+	if t.peek {
+		if cs := t.cache.acquire(query); cs != nil { // as in query
+			defer t.cache.release(cs)
+			return cs.st.QueryRowContext(ctx, args...)
+		}
+		return t.q.QueryRowContext(ctx, query, args...)
+	}
 	if st := t.prepared(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -413,11 +439,12 @@ func scanResource(sc interface{ Scan(...any) error }) (scimtrail.Resource, error
 	}
 	r.Type = scimtrail.ResourceType(typ)
 	r.Active = active != 0
-	if err := json.Unmarshal([]byte(emails), &r.Emails); err != nil {
-		return scimtrail.Resource{}, fmt.Errorf("emails of %s: %w", r.ID, err)
+	var err2 error
+	if r.Emails, err2 = decodeStrings(emails); err2 != nil {
+		return scimtrail.Resource{}, fmt.Errorf("emails of %s: %w", r.ID, err2)
 	}
-	if err := json.Unmarshal([]byte(schemas), &r.Schemas); err != nil {
-		return scimtrail.Resource{}, fmt.Errorf("schemas of %s: %w", r.ID, err)
+	if r.Schemas, err2 = decodeStrings(schemas); err2 != nil {
+		return scimtrail.Resource{}, fmt.Errorf("schemas of %s: %w", r.ID, err2)
 	}
 	if len(attrs) > 0 {
 		r.Attributes = json.RawMessage(attrs)
@@ -425,6 +452,38 @@ func scanResource(sc interface{ Scan(...any) error }) (scimtrail.Resource, error
 	r.Created = fromMicros(created)
 	r.LastModified = fromMicros(modified)
 	return r, nil
+}
+
+// decodeStrings decodes a JSON array of strings as jsonList wrote it. The usual value (a
+// few plain strings: no escapes, no spaces) is split directly: json.Unmarshal of the
+// schemas and emails columns was half of scanning a row, and a list page scans 100.
+// Anything else goes to json.Unmarshal, so the result is always what it would give.
+func decodeStrings(s string) ([]string, error) {
+	if len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' && plainJSON(s) && utf8.ValidString(s) {
+		body := s[1 : len(s)-1]
+		if body == "" {
+			return []string{}, nil
+		}
+		if len(body) >= 2 && body[0] == '"' && body[len(body)-1] == '"' {
+			parts := strings.Split(body[1:len(body)-1], `","`)
+			if !slices.ContainsFunc(parts, func(p string) bool { return strings.ContainsRune(p, '"') }) {
+				return parts, nil
+			}
+		}
+	}
+	var out []string
+	err := json.Unmarshal([]byte(s), &out)
+	return out, err
+}
+
+// plainJSON reports whether s has no escapes, no whitespace and no control characters.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func jsonList(ss []string) string {
@@ -486,7 +545,14 @@ func (t *txn) LookupResources(ctx context.Context, tenant string, ids []string) 
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		rows, err := t.q.QueryContext(ctx, `SELECT id, type, CASE type WHEN 'User' THEN user_name ELSE display_name END
+		// A few ids (a member PATCH's one or two, again and again) go through the statement
+		// cache and, in the writer, the batch's context: preparing the text anew was most
+		// of the lookup's cost. Longer lists are rarer and would crowd the cache.
+		run := t.queryIn
+		if len(chunk) <= 16 {
+			run = t.query
+		}
+		rows, err := run(ctx, `SELECT id, type, CASE type WHEN 'User' THEN user_name ELSE display_name END
 			FROM resources WHERE tenant = ? AND id IN (`+placeholders(len(chunk))+`) ORDER BY id`, args...)
 		if err != nil {
 			return nil, dbErr("looking up resources", err)
@@ -605,16 +671,114 @@ func (t *txn) Members(ctx context.Context, tenant, groupID string) ([]scimtrail.
 
 // MembersUpTo reads at most limit members; a negative limit is no limit (SQLite's LIMIT -1).
 func (t *txn) MembersUpTo(ctx context.Context, tenant, groupID string, limit int) ([]scimtrail.MemberRef, error) {
-	return t.memberRefs(ctx, `SELECT m.member_id, m.member_type,
-			COALESCE(CASE r.type WHEN 'User' THEN r.user_name ELSE r.display_name END, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
-		WHERE m.tenant = ? AND m.group_id = ? ORDER BY m.member_id LIMIT ?`, tenant, groupID, limit)
+	return t.memberRefs(ctx, `SELECT member_id, member_type, member_display FROM memberships
+		WHERE tenant = ? AND group_id = ? ORDER BY member_id LIMIT ?`, tenant, groupID, limit)
 }
 
 func (t *txn) MemberOf(ctx context.Context, tenant, memberID string) ([]scimtrail.MemberRef, error) {
-	return t.memberRefs(ctx, `SELECT m.group_id, 'Group', COALESCE(r.display_name, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.group_id
-		WHERE m.tenant = ? AND m.member_id = ? ORDER BY m.group_id`, tenant, memberID)
+	return t.memberRefs(ctx, `SELECT group_id, 'Group', group_display FROM memberships
+		WHERE tenant = ? AND member_id = ? ORDER BY group_id`, tenant, memberID)
+}
+
+// userWithGroups reads a user and, in a correlated subquery of the same statement, its
+// groups as MemberOf orders them, as a JSON array of [id, displayName] pairs.
+const userWithGroups = `SELECT ` + resourceCols + `,
+	(SELECT json_group_array(json_array(m.group_id, COALESCE(g.display_name, '')) ORDER BY m.group_id)
+		FROM memberships m LEFT JOIN resources g ON g.tenant = m.tenant AND g.id = m.group_id
+		WHERE m.tenant = r.tenant AND m.member_id = r.id)
+	FROM resources r WHERE r.tenant = ? AND r.type = 'User' AND `
+
+func (t *txn) UserWithGroups(ctx context.Context, tenant, id string) (scimtrail.Resource, []scimtrail.MemberRef, error) {
+	r, groups, err := scanUserWithGroups(t.queryRow(ctx, userWithGroups+`r.id = ?`, tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, nil, notFound("User %q not found", id)
+	}
+	return r, groups, dbErr("reading a user", err)
+}
+
+func (t *txn) UserWithGroupsByName(ctx context.Context, tenant, key string) (scimtrail.Resource, []scimtrail.MemberRef, error) {
+	r, groups, err := scanUserWithGroups(t.queryRow(ctx, userWithGroups+`r.user_name_key = ?`, tenant, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, nil, notFound("no user with that userName")
+	}
+	return r, groups, dbErr("reading a user", err)
+}
+
+func scanUserWithGroups(row *sql.Row) (scimtrail.Resource, []scimtrail.MemberRef, error) {
+	var groups []byte
+	r, err := scanResource(scanFunc(func(dest ...any) error { return row.Scan(append(dest, &groups)...) }))
+	if err != nil {
+		return scimtrail.Resource{}, nil, err
+	}
+	refs, err := groupRefs(groups)
+	if err != nil {
+		return scimtrail.Resource{}, nil, fmt.Errorf("groups of %s: %w", r.ID, err)
+	}
+	return r, refs, nil
+}
+
+// scanFunc lets a function stand in for a row, so scanToken and scanResource can read
+// their columns out of a wider row.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// tokenAndUser is the token by hash and, joined to it, userWithGroups's columns for one
+// id. Without the user the join leaves NULLs, which COALESCE turns into values
+// scanResource accepts; the user_found column tells the two cases apart.
+const tokenAndUser = `SELECT t.id, t.tenant, t.kind, t.name, t.hash, t.created_us, t.expires_us, t.revoked_us, t.rotated_us,
+	r.id IS NOT NULL,
+	COALESCE(r.tenant, ''), COALESCE(r.id, ''), COALESCE(r.type, ''), COALESCE(r.external_id, ''), COALESCE(r.user_name, ''),
+	COALESCE(r.user_name_key, ''), COALESCE(r.display_name, ''), COALESCE(r.active, 0), COALESCE(r.emails, '[]'),
+	COALESCE(r.schemas, '[]'), COALESCE(r.attributes, x''), COALESCE(r.created_us, 0), COALESCE(r.last_modified_us, 0),
+	COALESCE(r.version, 0),
+	(SELECT json_group_array(json_array(m.group_id, COALESCE(g.display_name, '')) ORDER BY m.group_id)
+		FROM memberships m LEFT JOIN resources g ON g.tenant = m.tenant AND g.id = m.group_id
+		WHERE m.tenant = r.tenant AND m.member_id = r.id)
+	FROM tokens t LEFT JOIN resources r ON r.tenant = ? AND r.type = 'User' AND r.id = ?
+	WHERE t.hash = ?`
+
+func (t *txn) TokenAndUser(ctx context.Context, hash []byte, tenant, id string) (tk scimtrail.Token, u scimtrail.Resource, groups []scimtrail.MemberRef, found bool, err error) {
+	row := t.queryRow(ctx, tokenAndUser, tenant, id, hash)
+	var groupsJSON []byte
+	// scanToken's Scan runs scanResource, whose Scan reads the whole row.
+	tk, err = scanToken(scanFunc(func(tokenDest ...any) error {
+		var err error
+		u, err = scanResource(scanFunc(func(userDest ...any) error {
+			dest := append(append(append(tokenDest, &found), userDest...), &groupsJSON)
+			return row.Scan(dest...)
+		}))
+		return err
+	}))
+	if errors.Is(err, sql.ErrNoRows) {
+		return scimtrail.Token{}, scimtrail.Resource{}, nil, false, notFound("no such token")
+	} else if err != nil {
+		return scimtrail.Token{}, scimtrail.Resource{}, nil, false, dbErr("reading a token and a user", err)
+	}
+	if !found {
+		return tk, scimtrail.Resource{}, nil, false, nil
+	}
+	if groups, err = groupRefs(groupsJSON); err != nil {
+		return scimtrail.Token{}, scimtrail.Resource{}, nil, false, dbErr("reading a token and a user", fmt.Errorf("groups of %s: %w", u.ID, err))
+	}
+	return tk, u, groups, true, nil
+}
+
+// groupRefs decodes the [[id, displayName], …] array of userWithGroups. Most users are
+// in no group or a few, so the empty array is not handed to encoding/json.
+func groupRefs(b []byte) ([]scimtrail.MemberRef, error) {
+	if len(b) == 0 || string(b) == "[]" {
+		return nil, nil
+	}
+	var pairs [][2]string
+	if err := json.Unmarshal(b, &pairs); err != nil {
+		return nil, err
+	}
+	refs := make([]scimtrail.MemberRef, len(pairs))
+	for i, p := range pairs {
+		refs[i] = scimtrail.MemberRef{Value: p[0], Type: scimtrail.GroupResource, Display: p[1]}
+	}
+	return refs, nil
 }
 
 func (t *txn) memberRefs(ctx context.Context, query string, args ...any) ([]scimtrail.MemberRef, error) {
@@ -636,11 +800,17 @@ func (t *txn) memberRefs(ctx context.Context, query string, args ...any) ([]scim
 	return out, dbErr("listing members", rows.Err())
 }
 
+// AddMembers copies both sides' displays and the member's creation time into the row
+// (migration 00023); the triggers there keep the displays current.
 func (t *txn) AddMembers(ctx context.Context, tenant, groupID string, members []scimtrail.Member) ([]scimtrail.Member, error) {
 	var added []scimtrail.Member
 	for _, m := range members {
-		res, err := t.exec(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type)
-			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, tenant, groupID, m.Value, string(m.Type))
+		res, err := t.exec(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type, member_display, member_created_us, group_display)
+			VALUES (?1, ?2, ?3, ?4,
+				COALESCE((SELECT CASE type WHEN 'User' THEN user_name ELSE display_name END FROM resources WHERE tenant = ?1 AND id = ?3), ''),
+				COALESCE((SELECT created_us FROM resources WHERE tenant = ?1 AND id = ?3), 0),
+				COALESCE((SELECT display_name FROM resources WHERE tenant = ?1 AND id = ?2), ''))
+			ON CONFLICT DO NOTHING`, tenant, groupID, m.Value, string(m.Type))
 		if err != nil {
 			return nil, dbErr("adding members", err)
 		}

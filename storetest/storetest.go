@@ -43,8 +43,11 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("Export", func(t *testing.T) { testExport(t, open) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
 	t.Run("Keyset", func(t *testing.T) { testKeyset(t, open) })
+	t.Run("DeepPages", func(t *testing.T) { testDeepPages(t, open) })
 	t.Run("Access", func(t *testing.T) { testAccess(t, open) })
 	t.Run("BatchReads", func(t *testing.T) { testBatchReads(t, open) })
+	t.Run("MemberOfCreated", func(t *testing.T) { testMemberOfCreated(t, open) })
+	t.Run("KeysOnly", func(t *testing.T) { testKeysOnly(t, open) })
 	t.Run("ResourceCounts", func(t *testing.T) { testResourceCounts(t, open) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
 	t.Run("Access2", func(t *testing.T) { testAccess2(t, open) })
@@ -53,6 +56,7 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("External", func(t *testing.T) { testExternal(t, open) })
 	t.Run("BreakGlassRequests", func(t *testing.T) { testBreakGlassRequests(t, open) })
 	t.Run("UniqueValues", func(t *testing.T) { testUniqueValues(t, open) })
+	t.Run("UserWithGroups", func(t *testing.T) { testUserWithGroups(t, open) })
 }
 
 // Fold is the key every backend compares case-insensitive attributes by: NFC, then lower
