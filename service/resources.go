@@ -541,6 +541,18 @@ func (s *Service) Resource(ctx context.Context, tenant string, typ scimtrail.Res
 		return View{}, err
 	}
 	var v View
+	if typ == scimtrail.UserResource {
+		// A user and its groups in one statement, so no transaction is needed.
+		err := s.store.Peek(ctx, func(tx scimtrail.ReadTx) error {
+			r, groups, err := tx.UserWithGroups(ctx, tenant, id)
+			if isNotFound(err) {
+				return notFound(string(typ), id)
+			}
+			v = View{Resource: r, Groups: groups}
+			return err
+		})
+		return v, err
+	}
 	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
 		r, err := loadResource(ctx, tx, tenant, typ, id)
 		if err != nil {
@@ -977,6 +989,10 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 	default:
 		return ListResult{}, scimtrail.ScimErrorf(scimtrail.EINVALID, scimtrail.ScimInvalidValue, "sortOrder must be \"ascending\" or \"descending\", not %q", q.SortOrder)
 	}
+	if name, ok := userNameEq(query.Filter); ok && typ == scimtrail.UserResource && q.Cursor == nil && q.SortBy == "" &&
+		query.StartIndex == 1 && query.Count > 0 {
+		return s.userByName(ctx, tenant, name, q)
+	}
 	// Cursor pagination (RFC 9865): a keyset page of one more than asked for, so that
 	// whether a next page exists is known without another query.
 	var cur *cursorState
@@ -1036,6 +1052,37 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 			p, err := tx.QueryResources(ctx, tenant, full)
 			return p.Resources, err
 		})
+	})
+	return res, err
+}
+
+// userNameEq returns the value of a filter that is exactly userName eq "value".
+func userNameEq(e filter.Expr) (string, bool) {
+	c, ok := e.(*filter.Compare)
+	if !ok || c.Op != filter.Eq || !c.Path.Is("userName", "") || (c.Path.URN != "" && !strings.EqualFold(c.Path.URN, schema.UserSchema)) {
+		return "", false
+	}
+	v, ok := c.Value.(string)
+	return v, ok
+}
+
+// userByName answers filter=userName eq "…", the query every IdP sends to find out whether
+// a user exists, with one statement and no transaction: userName is unique in a tenant
+// (compared folded, as the filter compiler does), so the page is that user or nothing.
+func (s *Service) userByName(ctx context.Context, tenant, name string, q ListQuery) (ListResult, error) {
+	res := ListResult{StartIndex: 1}
+	err := s.store.Peek(ctx, func(tx scimtrail.ReadTx) error {
+		r, groups, err := tx.UserWithGroupsByName(ctx, tenant, FoldUserName(name))
+		if isNotFound(err) {
+			return tenantExists(ctx, tx, tenant) // no tenant is ENOTFOUND, not an empty page
+		} else if err != nil {
+			return err
+		}
+		if !shown("groups", q.Attributes, q.ExcludedAttributes) {
+			groups = nil // as viewPage leaves them
+		}
+		res.Total, res.Views = 1, []View{{Resource: r, Groups: groups}}
+		return nil
 	})
 	return res, err
 }

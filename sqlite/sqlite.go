@@ -355,6 +355,18 @@ func (db *DB) View(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 	return unavailable(fn(&txn{q: sqlTx, tx: sqlTx, cache: db.rstmts, pos: db.positions}))
 }
 
+// Peek runs fn on the read pool without a transaction (scimtrail.Store.Peek), so a lookup
+// costs one statement, not BEGIN, the statement and ROLLBACK. Each statement gets a snapshot
+// of its own, which WAL gives any statement. Its statements do not watch ctx: they are
+// lookups by key that take microseconds, and watching costs database/sql and the driver a
+// goroutine each per statement.
+func (db *DB) Peek(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return unavailable(fn(&txn{q: db.read, cache: db.rstmts, peek: true, bctx: context.WithoutCancel(ctx)}))
+}
+
 // Ping checks that the database answers and that every embedded migration is applied.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.read.PingContext(ctx); err != nil {
