@@ -1082,7 +1082,12 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		if res.Views, err = viewPage(ctx, tx, tenant, typ, page.Resources, q); err != nil || !page.KeysOnly {
 			return err
 		}
-		return completeViews(ctx, tx, tenant, typ, res.Views, q.Rendered)
+		return completeViews(ctx, tx, tenant, typ, res.Views, q.Rendered, func() ([]scimtrail.Resource, error) {
+			full := query
+			full.KeysOnly = false
+			p, err := tx.QueryResources(ctx, tenant, full)
+			return p.Resources, err
+		})
 	})
 	return res, err
 }

@@ -676,7 +676,10 @@ func (t *txn) MembersUpTo(ctx context.Context, tenant, groupID string, limit int
 }
 
 func (t *txn) MemberOf(ctx context.Context, tenant, memberID string) ([]scimtrail.MemberRef, error) {
-	return t.memberRefs(ctx, `SELECT group_id, 'Group', group_display FROM memberships
+	// INDEXED BY: without the join to resources, the planner (no ANALYZE statistics)
+	// preferred the primary key for its group_id order, scanning every membership of the
+	// tenant, 5,000 rows per GET of a user at 10k users.
+	return t.memberRefs(ctx, `SELECT group_id, 'Group', group_display FROM memberships INDEXED BY memberships_member
 		WHERE tenant = ? AND member_id = ? ORDER BY group_id`, tenant, memberID)
 }
 
