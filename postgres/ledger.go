@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,14 +58,12 @@ func (t *tx) PutTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile
 	idxs := make([]int64, len(tiles))
 	datas := make([][]byte, len(tiles))
 	for i, tl := range tiles {
-		levels[i], idxs[i], datas[i] = tl.Level, tl.Index, tl.Data
+		levels[i], idxs[i], datas[i] = tl.Level, tl.Index, slices.Clone(tl.Data) // sent later: see Defer
 	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO ledger_tiles (tenant, level, idx, data)
+	// Deferred (session.Defer): nothing reads the outcome, and a failure fails the commit.
+	t.tx.Defer(`INSERT INTO ledger_tiles (tenant, level, idx, data)
 		SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[])
 		ON CONFLICT (tenant, level, idx) DO UPDATE SET data = excluded.data`, tenant, levels, idxs, datas)
-	if err != nil {
-		return fmt.Errorf("postgres: store tiles of %q: %w", tenant, err)
-	}
 	return nil
 }
 

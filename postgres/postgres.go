@@ -55,9 +55,18 @@ var _ scimtrail.Store = (*DB)(nil)
 // queue on the tenant's head-row lock inside PostgreSQL instead of in the pool. A database
 // on its own host may want more.
 func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	return open(ctx, dsn, opts, nil)
+}
+
+// open is Open with a hook that may change the pool's configuration (tests count round
+// trips with it).
+func open(ctx context.Context, dsn string, opts Options, configure func(*pgxpool.Config)) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, &scimtrail.Error{Code: scimtrail.EINVALID, Message: "the PostgreSQL connection string is not valid", Err: err}
+	}
+	if configure != nil {
+		configure(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -155,12 +164,12 @@ func (db *DB) Update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 }
 
 func (db *DB) update(ctx context.Context, tenant string, fn func(scimtrail.Tx) error) error {
-	pgtx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	pgtx, err := begin(ctx, db.pool, "BEGIN ISOLATION LEVEL READ COMMITTED")
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
-	// Rollback after Commit is a no-op; this covers fn's errors and panics.
-	defer pgtx.Rollback(context.WithoutCancel(ctx))
+	// Release rolls back what Commit did not end; this covers fn's errors and panics.
+	defer pgtx.Release(context.WithoutCancel(ctx))
 	head, err := lockHead(ctx, pgtx, tenant)
 	if err != nil {
 		return err
@@ -181,7 +190,7 @@ func (db *DB) update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 // head row that exists, is one round trip; otherwise the INSERT makes sure there is a row to
 // lock (if another transaction is inserting it at the same moment, ON CONFLICT waits for
 // that transaction and then does nothing) and the SELECT queues behind it.
-func lockHead(ctx context.Context, pgtx pgx.Tx, tenant string) (scimtrail.LedgerHead, error) {
+func lockHead(ctx context.Context, pgtx querier, tenant string) (scimtrail.LedgerHead, error) {
 	head := scimtrail.LedgerHead{Tenant: tenant}
 	const lock = `SELECT size, range FROM ledger_heads WHERE tenant = $1 FOR UPDATE`
 	err := pgtx.QueryRow(ctx, lock, tenant).Scan(&head.Size, &head.Range)
@@ -206,11 +215,11 @@ func (db *DB) View(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 }
 
 func (db *DB) view(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
-	pgtx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	pgtx, err := begin(ctx, db.pool, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
-	defer pgtx.Rollback(context.WithoutCancel(ctx))
+	defer pgtx.Release(context.WithoutCancel(ctx))
 	if err := fn(&tx{tx: pgtx}); err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 
 // tx implements scimtrail.Tx (and so ReadTx) over one pgx transaction.
 type tx struct {
-	tx pgx.Tx
+	tx *session
 	// heads are the ledger heads this transaction holds locked, as it last wrote them:
 	// nobody else can change a locked head, so LedgerHead and AppendEntries need not read
 	// it again (two round trips fewer per write).
@@ -329,11 +329,9 @@ func (t *tx) insertEmails(ctx context.Context, r scimtrail.Resource) error {
 	if len(r.Emails) == 0 {
 		return nil
 	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO resource_emails (tenant, resource_id, pos, value)
-		SELECT $1, $2, n - 1, v FROM unnest($3::text[]) WITH ORDINALITY AS e(v, n)`, r.Tenant, r.ID, r.Emails)
-	if err != nil {
-		return fmt.Errorf("postgres: emails of %q: %w", r.ID, err)
-	}
+	// Deferred (session.Defer): nothing reads the outcome, and a failure fails the commit.
+	t.tx.Defer(`INSERT INTO resource_emails (tenant, resource_id, pos, value)
+		SELECT $1, $2, n - 1, v FROM unnest($3::text[]) WITH ORDINALITY AS e(v, n)`, r.Tenant, r.ID, slices.Clone(r.Emails))
 	return nil
 }
 
@@ -361,9 +359,7 @@ func (t *tx) UpdateResource(ctx context.Context, r scimtrail.Resource) error {
 	if tag.RowsAffected() == 0 {
 		return notFound("%s %q not found", r.Type, r.ID)
 	}
-	if _, err := t.tx.Exec(ctx, `DELETE FROM resource_emails WHERE tenant = $1 AND resource_id = $2`, r.Tenant, r.ID); err != nil {
-		return fmt.Errorf("postgres: emails of %q: %w", r.ID, err)
-	}
+	t.tx.Defer(`DELETE FROM resource_emails WHERE tenant = $1 AND resource_id = $2`, r.Tenant, r.ID)
 	return t.insertEmails(ctx, r)
 }
 
@@ -603,24 +599,19 @@ func (t *tx) AppendEntries(ctx context.Context, entries []scimtrail.StoredEntry,
 		tenants[i], seqs[i], times[i], actions[i] = e.Tenant, e.Seq, e.Time, e.Action
 		actors[i], targets[i], bodies[i], leaves[i] = e.ActorID, e.TargetID, e.Body, e.LeafHash
 	}
+	// Both writes are deferred (session.Defer) and travel with the next statement or with
+	// COMMIT: nothing reads their outcome, and the head row is locked, so neither can
+	// conflict; a failure fails the transaction at that statement or at commit.
 	if n > 0 {
-		_, err := t.tx.Exec(ctx, `INSERT INTO ledger_entries (tenant, seq, time, action, actor_id, target_id, body, leaf_hash)
+		t.tx.Defer(`INSERT INTO ledger_entries (tenant, seq, time, action, actor_id, target_id, body, leaf_hash)
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[])`,
 			tenants, seqs, times, actions, actors, targets, bodies, leaves)
-		if err != nil {
-			return fmt.Errorf("postgres: append entries of %q: %w", head.Tenant, translate(err))
-		}
 	}
-	rng := head.Range
+	rng := slices.Clone(head.Range)
 	if rng == nil {
 		rng = []byte{}
 	}
-	_, err := t.tx.Exec(ctx, `UPDATE ledger_heads SET size = $2, range = $3 WHERE tenant = $1`, head.Tenant, head.Size, rng)
-	if err != nil {
-		// The transaction is lost; forget the head rather than trust a half-written one.
-		delete(t.heads, head.Tenant)
-		return fmt.Errorf("postgres: ledger head of %q: %w", head.Tenant, err)
-	}
+	t.tx.Defer(`UPDATE ledger_heads SET size = $2, range = $3 WHERE tenant = $1`, head.Tenant, head.Size, rng)
 	locked.Size, locked.Range = head.Size, slices.Clone(head.Range)
 	if len(locked.Range) == 0 {
 		locked.Range = nil
