@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -170,11 +171,11 @@ func (db *DB) update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 	}
 	// Release rolls back what Commit did not end; this covers fn's errors and panics.
 	defer pgtx.Release(context.WithoutCancel(ctx))
-	head, err := lockHead(ctx, pgtx, tenant)
+	head, tn, err := lockHead(ctx, pgtx, tenant)
 	if err != nil {
 		return err
 	}
-	if err := fn(&tx{tx: pgtx, heads: map[string]*scimtrail.LedgerHead{tenant: &head}}); err != nil {
+	if err := fn(&tx{tx: pgtx, heads: map[string]*scimtrail.LedgerHead{tenant: &head}, tenant: tn}); err != nil {
 		return err
 	}
 	if err := pgtx.Commit(ctx); err != nil {
@@ -186,27 +187,40 @@ func (db *DB) update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 	return nil
 }
 
-// lockHead takes the tenant's write lock and returns the locked head. The common case, a
-// head row that exists, is one round trip; otherwise the INSERT makes sure there is a row to
-// lock (if another transaction is inserting it at the same moment, ON CONFLICT waits for
-// that transaction and then does nothing) and the SELECT queues behind it.
-func lockHead(ctx context.Context, pgtx querier, tenant string) (scimtrail.LedgerHead, error) {
+// lockHead takes the tenant's write lock and returns the locked head, with the tenant's row
+// when there is one (nil otherwise). The common case, a head row that exists, is one round
+// trip; otherwise the INSERT makes sure there is a row to lock (if another transaction is
+// inserting it at the same moment, ON CONFLICT waits for that transaction and then does
+// nothing) and the SELECT queues behind it.
+func lockHead(ctx context.Context, pgtx querier, tenant string) (scimtrail.LedgerHead, *scimtrail.Tenant, error) {
 	head := scimtrail.LedgerHead{Tenant: tenant}
-	const lock = `SELECT size, range FROM ledger_heads WHERE tenant = $1 FOR UPDATE`
-	err := pgtx.QueryRow(ctx, lock, tenant).Scan(&head.Size, &head.Range)
+	// The tenant's row comes along because every write checks that its tenant exists, and
+	// that would be a round trip of its own; tenant rows are never changed once written.
+	const lock = `SELECT h.size, h.range, t.name, t.created FROM ledger_heads h
+		LEFT JOIN tenants t ON t.id = h.tenant WHERE h.tenant = $1 FOR UPDATE OF h`
+	var name *string
+	var created *time.Time
+	scan := func() error {
+		return pgtx.QueryRow(ctx, lock, tenant).Scan(&head.Size, &head.Range, &name, &created)
+	}
+	err := scan()
 	if errors.Is(err, pgx.ErrNoRows) {
 		_, err = pgtx.Exec(ctx, `INSERT INTO ledger_heads (tenant, size, range) VALUES ($1, 0, '') ON CONFLICT DO NOTHING`, tenant)
 		if err == nil {
-			err = pgtx.QueryRow(ctx, lock, tenant).Scan(&head.Size, &head.Range)
+			err = scan()
 		}
 	}
 	if err != nil {
-		return head, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
+		return head, nil, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
 	}
 	if len(head.Range) == 0 {
 		head.Range = nil
 	}
-	return head, nil
+	var tn *scimtrail.Tenant
+	if name != nil && created != nil {
+		tn = &scimtrail.Tenant{ID: tenant, Name: *name, Created: created.UTC()}
+	}
+	return head, tn, nil
 }
 
 // View runs fn in a REPEATABLE READ, read-only transaction: one snapshot for all of fn.

@@ -22,6 +22,9 @@ type tx struct {
 	// nobody else can change a locked head, so LedgerHead and AppendEntries need not read
 	// it again (two round trips fewer per write).
 	heads map[string]*scimtrail.LedgerHead
+	// tenant is the row of the tenant whose head Update locked, read with the lock; nil
+	// when the tenant had no row then.
+	tenant *scimtrail.Tenant
 }
 
 var _ scimtrail.Tx = (*tx)(nil)
@@ -78,6 +81,9 @@ func notFound(format string, args ...any) error {
 // Tenants.
 
 func (t *tx) Tenant(ctx context.Context, id string) (scimtrail.Tenant, error) {
+	if t.tenant != nil && t.tenant.ID == id {
+		return *t.tenant, nil
+	}
 	var tn scimtrail.Tenant
 	err := t.tx.QueryRow(ctx, `SELECT id, name, created FROM tenants WHERE id = $1`, id).Scan(&tn.ID, &tn.Name, &tn.Created)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -336,27 +342,32 @@ func (t *tx) insertEmails(ctx context.Context, r scimtrail.Resource) error {
 }
 
 func (t *tx) UpdateResource(ctx context.Context, r scimtrail.Resource) error {
-	if r.Type == scimtrail.UserResource {
-		// Checked first so the transaction stays usable; writers of the tenant are
-		// serialised, so nobody can take the name between this check and the UPDATE.
-		var taken bool
-		err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE tenant = $1 AND user_name_key = $2 AND id <> $3)`,
-			r.Tenant, r.UserNameKey, r.ID).Scan(&taken)
-		if err != nil {
-			return fmt.Errorf("postgres: update %s %q: %w", r.Type, r.ID, err)
-		}
-		if taken {
-			return userNameTaken(r)
-		}
-	}
-	tag, err := t.tx.Exec(ctx, `UPDATE resources SET external_id = $4, user_name = $5, user_name_key = $6,
+	// A user's new name must not be another user's: checked in the UPDATE itself, so the
+	// transaction stays usable and it costs no round trip of its own. Writers of the tenant
+	// are serialised, so nobody can take the name between the check and the write.
+	const update = `UPDATE resources SET external_id = $4, user_name = $5, user_name_key = $6,
 		display_name = $7, display_name_key = $8, active = $9, schemas = $10, attributes = $11,
 		created = $12, last_modified = $13, version = $14
-		WHERE tenant = $1 AND id = $2 AND type = $3`, resourceArgs(r)...)
+		WHERE tenant = $1 AND id = $2 AND type = $3`
+	query := update
+	if r.Type == scimtrail.UserResource {
+		query += ` AND NOT EXISTS (SELECT 1 FROM resources o WHERE o.tenant = $1 AND o.user_name_key = $6 AND o.id <> $2)`
+	}
+	tag, err := t.tx.Exec(ctx, query, resourceArgs(r)...)
 	if err != nil {
 		return fmt.Errorf("postgres: update %s %q: %w", r.Type, r.ID, translate(err))
 	}
 	if tag.RowsAffected() == 0 {
+		// Not there, or (a user) its new name is taken: find out which to say so.
+		var exists bool
+		err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE tenant = $1 AND id = $2 AND type = $3)`,
+			r.Tenant, r.ID, string(r.Type)).Scan(&exists)
+		if err != nil {
+			return fmt.Errorf("postgres: update %s %q: %w", r.Type, r.ID, err)
+		}
+		if exists && r.Type == scimtrail.UserResource {
+			return userNameTaken(r)
+		}
 		return notFound("%s %q not found", r.Type, r.ID)
 	}
 	t.tx.Defer(`DELETE FROM resource_emails WHERE tenant = $1 AND resource_id = $2`, r.Tenant, r.ID)
@@ -567,7 +578,7 @@ func (t *tx) AppendEntries(ctx context.Context, entries []scimtrail.StoredEntry,
 	// the tamper-evident log, so it fails loudly instead.
 	locked, ok := t.heads[head.Tenant]
 	if !ok {
-		h, err := lockHead(ctx, t.tx, head.Tenant)
+		h, _, err := lockHead(ctx, t.tx, head.Tenant)
 		if err != nil {
 			return err
 		}
