@@ -134,6 +134,12 @@ type Query struct {
 	// ignored. Total still counts every match. Only creation order (SortBy "" or
 	// "meta.created") and SortBy "id" have a keyset; any other SortBy with After is EINVALID.
 	After *Position
+	// KeysOnly asks for the page's resources with only Tenant, Type, ID, Version and
+	// Created read, for a caller that already holds most of their documents (a list page
+	// whose rendered documents are cached) and reads the rest with ResourcesByID. A backend
+	// may ignore it, and does for a filter it cannot answer in SQL alone; Page.KeysOnly
+	// says whether the resources are keys only.
+	KeysOnly bool
 }
 
 // Position is a place in creation order, (created, id), for keyset pagination. With
@@ -147,6 +153,7 @@ type Position struct {
 type Page struct {
 	Total     int
 	Resources []Resource
+	KeysOnly  bool // the resources carry only what Query.KeysOnly names
 }
 
 // EntryFilter narrows Entries; zero values match everything.

@@ -28,6 +28,8 @@ type renderCache struct {
 	size  int // bytes of the kept documents
 	max   int // entries
 	bytes int // budget for size
+
+	members memberProjection // see renderGroup
 }
 
 // Bounds: at most maxRenderEntries documents and maxRenderTotal bytes of them, so the
@@ -64,21 +66,27 @@ func refsOf(v service.View) []scimtrail.MemberRef {
 // render returns the encoded, projected document of v: from the cache when an entry
 // matches exactly, otherwise rendered now (and kept when small enough).
 func (c *renderCache) render(rt *schema.ResourceType, v service.View, base string, attrs, excluded []string) ([]byte, error) {
+	if body, ok := c.cached(rt, v, base, attrs, excluded); ok {
+		return body, nil
+	}
 	r := &v.Resource
 	key := renderKey{r.Tenant, r.ID}
 	a, e := joinAttrs(attrs), joinAttrs(excluded)
 	refs := refsOf(v)
-	c.mu.Lock()
-	hit := c.m[key]
-	c.mu.Unlock()
-	if hit != nil && hit.version == r.Version && hit.rt == rt && hit.base == base && hit.attrs == a && hit.excl == e && slices.Equal(hit.refs, refs) {
-		return hit.body, nil
+	var body []byte
+	var done bool
+	var err error
+	if r.Type == scimtrail.GroupResource && len(v.Members) > 0 && len(attrs) == 0 && len(excluded) == 0 {
+		if body, done, err = c.renderGroup(rt, v, base); err != nil {
+			return nil, err
+		}
 	}
-	body, err := encodeJSON(rt.Project(service.Render(v, base), attrs, excluded))
-	if err != nil {
-		return nil, err
+	if !done {
+		if body, err = encodeJSON(rt.Project(service.Render(v, base), attrs, excluded)); err != nil {
+			return nil, err
+		}
+		body = bytes.TrimSuffix(body, []byte("\n"))
 	}
-	body = bytes.TrimSuffix(body, []byte("\n"))
 	if len(refs) <= maxRenderRefs && len(body) <= maxRenderBytes {
 		ent := &rendered{version: r.Version, rt: rt, base: base, attrs: a, excl: e, refs: slices.Clone(refs), body: body}
 		c.mu.Lock()
@@ -101,6 +109,21 @@ func (c *renderCache) render(rt *schema.ResourceType, v service.View, base strin
 		c.mu.Unlock()
 	}
 	return body, nil
+}
+
+// cached returns the kept document of v if an entry matches exactly. It reads only v's
+// tenant, id, type, version and members or groups, so a list can ask before reading the
+// rest of the row (service.ListQuery.Rendered).
+func (c *renderCache) cached(rt *schema.ResourceType, v service.View, base string, attrs, excluded []string) ([]byte, bool) {
+	r := &v.Resource
+	c.mu.Lock()
+	hit := c.m[renderKey{r.Tenant, r.ID}]
+	c.mu.Unlock()
+	if hit != nil && hit.version == r.Version && hit.rt == rt && hit.base == base &&
+		hit.attrs == joinAttrs(attrs) && hit.excl == joinAttrs(excluded) && slices.Equal(hit.refs, refsOf(v)) {
+		return hit.body, true
+	}
+	return nil, false
 }
 
 // joinAttrs is a projection list as one comparable string (names cannot contain NUL).

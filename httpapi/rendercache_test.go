@@ -87,3 +87,82 @@ func TestRenderCacheNeverServesStale(t *testing.T) {
 		}
 	})
 }
+
+// TestListPagesNeverServeStale pages through users whose documents the render cache holds
+// (a list takes those without reading their rows) while they change in ways that do and do
+// not bump their versions; every page must show each user's current givenName and groups
+// (as the test tracks them), and equal the same user read alone.
+func TestListPagesNeverServeStale(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		tok := e.scim["acme"]
+		var ids []string
+		for i := range 12 {
+			u := e.must(e.do("POST", "/scim/v2/acme/Users", tok, map[string]any{
+				"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "user" + strconvItoa(i) + "@example.com",
+				"name": map[string]any{"givenName": "G" + strconvItoa(i)},
+			}), 201).json()
+			ids = append(ids, u["id"].(string))
+		}
+		given := map[string]string{}
+		groups := map[string]string{}
+		for i, id := range ids {
+			given[id] = "G" + strconvItoa(i)
+		}
+		check := func(step string) {
+			t.Helper()
+			// The projection is part of a cached entry, so a round starts and ends with
+			// unprojected reads: the next round's first page meets entries that only their
+			// refs (or version) can make stale.
+			for _, query := range []string{"startIndex=1&count=5", "count=100&excludedAttributes=groups", "startIndex=4&count=5", "startIndex=9&count=5", "count=100"} {
+				for range 2 { // the second time from the cache
+					l := e.must(e.do("GET", "/scim/v2/acme/Users?"+query, tok, nil), 200).json()
+					for _, r := range l["Resources"].([]any) {
+						got := r.(map[string]any)
+						id := got["id"].(string)
+						var names []string
+						gs, _ := got["groups"].([]any)
+						for _, g := range gs {
+							names = append(names, g.(map[string]any)["display"].(string))
+						}
+						wantGroups := groups[id]
+						if strings.Contains(query, "excludedAttributes") {
+							wantGroups = ""
+						}
+						if g := got["name"].(map[string]any)["givenName"]; g != given[id] || strings.Join(names, ",") != wantGroups {
+							t.Fatalf("%s, %s: user %s has givenName %v, groups %v; want %s, %q", step, query, id, g, names, given[id], wantGroups)
+						}
+						q := ""
+						if strings.Contains(query, "excludedAttributes") {
+							q = "?excludedAttributes=groups"
+						}
+						want := e.must(e.do("GET", "/scim/v2/acme/Users/"+got["id"].(string)+q, tok, nil), 200).json()
+						gb, _ := json.Marshal(got)
+						wb, _ := json.Marshal(want)
+						if string(gb) != string(wb) {
+							t.Fatalf("%s, %s: list shows\n%s\nGET shows\n%s", step, query, gb, wb)
+						}
+					}
+				}
+			}
+		}
+		check("created")
+		e.must(e.do("PATCH", "/scim/v2/acme/Users/"+ids[5], tok, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"name.givenName","value":"Changed"}]}`), 200)
+		given[ids[5]] = "Changed"
+		check("after a PATCH")
+		g := e.must(e.do("POST", "/scim/v2/acme/Groups", tok, map[string]any{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Engineers",
+			"members": []map[string]any{{"value": ids[1]}, {"value": ids[6]}, {"value": ids[10]}},
+		}), 201).json()
+		for _, i := range []int{1, 6, 10} {
+			groups[ids[i]] = "Engineers"
+		}
+		check("after joining a group")
+		e.must(e.do("PATCH", "/scim/v2/acme/Groups/"+g["id"].(string), tok, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"Platform"}]}`), 200)
+		for _, i := range []int{1, 6, 10} {
+			groups[ids[i]] = "Platform"
+		}
+		check("after the group's rename")
+		e.must(e.do("DELETE", "/scim/v2/acme/Users/"+ids[2], tok, nil), 204)
+		check("after a delete")
+	})
+}

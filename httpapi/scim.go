@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -103,7 +104,7 @@ func (h *handler) replace(w http.ResponseWriter, r *http.Request, c call, k kind
 	if err != nil {
 		return err
 	}
-	v, receipt, err := h.svc.ReplaceResource(r.Context(), c.origin, c.tenant, k.typ, r.PathValue("id"), body, r.Header.Get("If-Match"))
+	v, receipt, err := h.svc.ReplaceResource(writeContext(r, k), c.origin, c.tenant, k.typ, r.PathValue("id"), body, r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
@@ -117,7 +118,7 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, c call, k kind) 
 	if err != nil {
 		return err
 	}
-	v, receipt, err := h.svc.PatchResource(r.Context(), c.origin, c.tenant, k.typ, r.PathValue("id"), body, r.Header.Get("If-Match"))
+	v, receipt, err := h.svc.PatchResource(writeContext(r, k), c.origin, c.tenant, k.typ, r.PathValue("id"), body, r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}
@@ -221,18 +222,23 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 			"sortOrder must be \"ascending\" or \"descending\", not %q", q.SortOrder)
 	}
 	q.Attributes, q.ExcludedAttributes = attrs, excluded
-	res, err := h.svc.ListResources(r.Context(), c.tenant, k.typ, q)
-	if err != nil {
-		return err
-	}
 	rt, err := h.svc.ResourceType(r.Context(), c.tenant, k.typ)
 	if err != nil {
 		return err
 	}
 	base := h.scimBase(r, c.tenant)
+	// Documents the render cache holds are taken as they are; the list reads full rows
+	// only for the others.
+	q.Rendered = func(v service.View) ([]byte, bool) { return h.renders.cached(rt, v, base, attrs, excluded) }
+	res, err := h.svc.ListResources(r.Context(), c.tenant, k.typ, q)
+	if err != nil {
+		return err
+	}
 	docs := make([]json.RawMessage, len(res.Views))
 	for i, v := range res.Views {
-		if docs[i], err = h.renders.render(rt, v, base, attrs, excluded); err != nil {
+		if v.Rendered != nil {
+			docs[i] = v.Rendered
+		} else if docs[i], err = h.renders.render(rt, v, base, attrs, excluded); err != nil {
 			return err
 		}
 	}
@@ -245,6 +251,11 @@ func (h *handler) writeList(w http.ResponseWriter, r *http.Request, c call, k ki
 // would re-scan every byte of every document.
 func pageResponse(res service.ListResult, q service.ListQuery, docs []json.RawMessage) []byte {
 	var b bytes.Buffer
+	size := 256 + len(res.NextCursor) + len(res.PreviousCursor)
+	for _, d := range docs {
+		size += len(d) + 1
+	}
+	b.Grow(size) // one allocation, not a doubling per few documents
 	b.WriteString(`{"schemas":["` + schema.ListResponseSchema + `"],"totalResults":`)
 	b.WriteString(strconv.Itoa(res.Total))
 	b.WriteString(`,"itemsPerPage":`)
@@ -386,6 +397,16 @@ func intParam(name, s string) (int, error) {
 }
 
 // splitAttrs splits a comma-separated attributes or excludedAttributes parameter.
+// writeContext is the context of a PUT or PATCH: a group write whose response leaves the
+// members out (excludedAttributes=members) reads none for it.
+func writeContext(r *http.Request, k kind) context.Context {
+	qv := r.URL.Query()
+	if k.typ == scimtrail.GroupResource && service.MembersExcluded(splitAttrs(qv.Get("attributes")), splitAttrs(qv.Get("excludedAttributes"))) {
+		return service.WithoutMembers(r.Context())
+	}
+	return r.Context()
+}
+
 func splitAttrs(s string) []string {
 	var out []string
 	for part := range strings.SplitSeq(s, ",") {

@@ -133,5 +133,25 @@ func TestWriteResponseProjection(t *testing.T) {
 		if m := r.json(); m["members"] != nil || m["displayName"] != "g" {
 			t.Errorf("POST Group ?excludedAttributes=members: %s", r.body)
 		}
+		// A group PUT or PATCH that leaves members out reads none for its answer; the
+		// change, the version and the members a later GET shows are the same.
+		gid := r.json()["id"].(string)
+		other := e.must(e.do("POST", "/scim/v2/acme/Users", tok, sortUsers()[1]), 201).json()["id"].(string)
+		r = e.must(e.do("PATCH", "/scim/v2/acme/Groups/"+gid+"?excludedAttributes=members", tok, map[string]any{
+			"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+			"Operations": []any{map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": other}}}}}), 200)
+		if m := r.json(); m["members"] != nil || m["displayName"] != "g" || r.header.Get("ETag") != `W/"2"` {
+			t.Errorf("PATCH Group ?excludedAttributes=members: %s (ETag %s)", r.body, r.header.Get("ETag"))
+		}
+		r = e.must(e.do("PUT", "/scim/v2/acme/Groups/"+gid+"?attributes=displayName", tok, map[string]any{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "g2",
+			"members": []any{map[string]any{"value": id}, map[string]any{"value": other}}}), 200)
+		if m := r.json(); m["members"] != nil || m["displayName"] != "g2" || r.header.Get("ETag") != `W/"3"` {
+			t.Errorf("PUT Group ?attributes=displayName: %s (ETag %s)", r.body, r.header.Get("ETag"))
+		}
+		r = e.must(e.do("GET", "/scim/v2/acme/Groups/"+gid, tok, nil), 200)
+		if ms, _ := r.json()["members"].([]any); len(ms) != 2 {
+			t.Errorf("GET after the writes: %s, want both members", r.body)
+		}
 	})
 }

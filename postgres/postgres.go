@@ -19,6 +19,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/internal/listpos"
 )
 
 //go:embed migrations/*.sql
@@ -41,6 +42,8 @@ type DB struct {
 	pool    *pgxpool.Pool
 	opts    Options
 	version int64 // the newest embedded migration, which Ping expects to be applied
+	// positions remembers where deep list pages begin (package listpos).
+	positions *listpos.Index
 }
 
 var _ scimtrail.Store = (*DB)(nil)
@@ -73,7 +76,7 @@ func open(ctx context.Context, dsn string, opts Options, configure func(*pgxpool
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db := &DB{pool: pool, opts: opts}
+	db := &DB{pool: pool, opts: opts, positions: listpos.New()}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -234,7 +237,7 @@ func (db *DB) view(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer pgtx.Release(context.WithoutCancel(ctx))
-	if err := fn(&tx{tx: pgtx}); err != nil {
+	if err := fn(&tx{tx: pgtx, pos: db.positions}); err != nil {
 		return err
 	}
 	// Committing a read-only transaction only ends it, but tells us the connection is sane.

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/internal/listpos"
 	"github.com/scimtrail/scimtrail/scim/filter"
 )
 
@@ -25,6 +26,8 @@ type tx struct {
 	// tenant is the row of the tenant whose head Update locked, read with the lock; nil
 	// when the tenant had no row then.
 	tenant *scimtrail.Tenant
+	// pos, in read transactions, is the DB's remembered list positions (seekPosition).
+	pos *listpos.Index
 }
 
 var _ scimtrail.Tx = (*tx)(nil)
@@ -405,8 +408,15 @@ func (t *tx) AddMembers(ctx context.Context, tenant, groupID string, members []s
 	for i, m := range members {
 		ids[i], types[i] = m.Value, string(m.Type)
 	}
-	rows, err := t.tx.Query(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type)
-		SELECT $1, $2, m.id, m.type FROM unnest($3::text[], $4::text[]) AS m(id, type)
+	// Both sides' displays and the member's creation time are copied into the row
+	// (migration 00023); the trigger there keeps the displays current.
+	rows, err := t.tx.Query(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type, member_display, member_created, group_display)
+		SELECT $1, $2, m.id, m.type,
+			coalesce((SELECT CASE WHEN r.type = 'User' THEN r.user_name ELSE r.display_name END
+				FROM resources r WHERE r.tenant = $1 AND r.id = m.id), ''),
+			coalesce((SELECT r.created FROM resources r WHERE r.tenant = $1 AND r.id = m.id), 'epoch'),
+			coalesce((SELECT r.display_name FROM resources r WHERE r.tenant = $1 AND r.id = $2), '')
+		FROM unnest($3::text[], $4::text[]) AS m(id, type)
 		ON CONFLICT DO NOTHING RETURNING member_id`, tenant, groupID, ids, types)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: add members to %q: %w", groupID, err)
@@ -469,11 +479,8 @@ func (t *tx) MembersUpTo(ctx context.Context, tenant, groupID string, limit int)
 	if limit >= 0 {
 		lim = &limit
 	}
-	rows, err := t.tx.Query(ctx, `SELECT m.member_id, m.member_type,
-		coalesce(CASE WHEN r.type = 'User' THEN r.user_name ELSE r.display_name END, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
-		WHERE m.tenant = $1 AND m.group_id = $2
-		ORDER BY m.member_id COLLATE "C" LIMIT $3`, tenant, groupID, lim)
+	rows, err := t.tx.Query(ctx, `SELECT member_id, member_type, member_display FROM memberships
+		WHERE tenant = $1 AND group_id = $2 ORDER BY member_id COLLATE "C" LIMIT $3`, tenant, groupID, lim)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: members of %q: %w", groupID, err)
 	}
@@ -485,10 +492,8 @@ func (t *tx) MembersUpTo(ctx context.Context, tenant, groupID string, limit int)
 }
 
 func (t *tx) MemberOf(ctx context.Context, tenant, memberID string) ([]scimtrail.MemberRef, error) {
-	rows, err := t.tx.Query(ctx, `SELECT m.group_id, 'Group', coalesce(r.display_name, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.group_id
-		WHERE m.tenant = $1 AND m.member_id = $2
-		ORDER BY m.group_id COLLATE "C"`, tenant, memberID)
+	rows, err := t.tx.Query(ctx, `SELECT group_id, 'Group', group_display FROM memberships
+		WHERE tenant = $1 AND member_id = $2 ORDER BY group_id COLLATE "C"`, tenant, memberID)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: groups of %q: %w", memberID, err)
 	}

@@ -26,6 +26,9 @@ type View struct {
 	// membersLater marks a written group whose members are read after the commit
 	// (withMembers): too many to read inside the write.
 	membersLater bool
+	// Rendered is the encoded document ListQuery.Rendered had for this view; Resource then
+	// holds only its keys.
+	Rendered []byte
 }
 
 // ETag is the resource's weak entity tag, W/"<version>".
@@ -47,6 +50,12 @@ type ListQuery struct {
 	// will not show: a group list with excludedAttributes=members (what Entra and Okta
 	// send) reads no membership at all.
 	Attributes, ExcludedAttributes []string
+	// Rendered, when set, is the caller's cache of encoded documents: given a view with
+	// only the resource's keys (Tenant, Type, ID, Version, Created) and its members or
+	// groups, it returns the document if it holds exactly that. The list then reads full
+	// rows only for the others, and the views it had documents for carry them in Rendered
+	// instead of a complete Resource.
+	Rendered func(View) ([]byte, bool)
 }
 
 // ListResult is one page of a list. With cursor pagination, StartIndex is 0 and

@@ -384,10 +384,14 @@ const inWriteMembers = 1000
 
 // writtenView is the view a write returns, read inside its transaction: a user's groups
 // (a few rows), a group's members when there are at most inWriteMembers; a bigger group's
-// are left for withMembers, after the commit.
+// are left for withMembers, after the commit; none when the response leaves them out
+// (WithoutMembers).
 func writtenView(ctx context.Context, tx scimtrail.ReadTx, r scimtrail.Resource) (View, error) {
 	if r.Type != scimtrail.GroupResource {
 		return view(ctx, tx, r)
+	}
+	if !membersWanted(ctx) {
+		return View{Resource: r}, nil
 	}
 	members, err := tx.MembersUpTo(ctx, r.Tenant, r.ID, inWriteMembers+1)
 	if err != nil {
@@ -1000,6 +1004,7 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 			query.Count = want + 1
 		}
 	}
+	query.KeysOnly = q.Rendered != nil && memSort == nil
 	res := ListResult{StartIndex: query.StartIndex}
 	if q.Cursor != nil {
 		res.StartIndex = 0
@@ -1022,8 +1027,10 @@ func (s *Service) ListResources(ctx context.Context, tenant string, typ scimtrai
 		if q.Cursor != nil {
 			page.Resources = s.cursorPage(tenant, typ, qh, cur, want, page.Resources, &res)
 		}
-		res.Views, err = viewPage(ctx, tx, tenant, typ, page.Resources, q)
-		return err
+		if res.Views, err = viewPage(ctx, tx, tenant, typ, page.Resources, q); err != nil || !page.KeysOnly {
+			return err
+		}
+		return completeViews(ctx, tx, tenant, typ, res.Views, q.Rendered)
 	})
 	return res, err
 }

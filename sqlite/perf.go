@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"time"
 
 	"github.com/scimtrail/scimtrail"
 )
@@ -9,16 +10,64 @@ import (
 // Batched reads for rendering a page (scimtrail.BatchReadTx): one query per 500 ids.
 
 func (t *txn) MembersMany(ctx context.Context, tenant string, groupIDs []string) (map[string][]scimtrail.MemberRef, error) {
-	return t.refsMany(ctx, `SELECT m.group_id, m.member_id, m.member_type,
-			COALESCE(CASE r.type WHEN 'User' THEN r.user_name ELSE r.display_name END, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
-		WHERE m.tenant = ?`, "m.group_id", ` ORDER BY m.group_id, m.member_id`, tenant, groupIDs)
+	return t.refsMany(ctx, `SELECT m.group_id, m.member_id, m.member_type, m.member_display
+		FROM memberships m WHERE m.tenant = ?`, "m.group_id", ` ORDER BY m.group_id, m.member_id`, tenant, groupIDs)
 }
 
 func (t *txn) MemberOfMany(ctx context.Context, tenant string, memberIDs []string) (map[string][]scimtrail.MemberRef, error) {
-	return t.refsMany(ctx, `SELECT m.member_id, m.group_id, 'Group', COALESCE(r.display_name, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.group_id
-		WHERE m.tenant = ?`, "m.member_id", ` ORDER BY m.member_id, m.group_id`, tenant, memberIDs)
+	return t.refsMany(ctx, `SELECT m.member_id, m.group_id, 'Group', m.group_display
+		FROM memberships m WHERE m.tenant = ?`, "m.member_id", ` ORDER BY m.member_id, m.group_id`, tenant, memberIDs)
+}
+
+func (t *txn) MemberOfCreated(ctx context.Context, tenant string, memberIDs []string, from, to time.Time) (map[string][]scimtrail.MemberRef, error) {
+	out := map[string][]scimtrail.MemberRef{}
+	if len(memberIDs) == 0 {
+		return out, nil
+	}
+	want := make(map[string]bool, len(memberIDs))
+	for _, id := range memberIDs {
+		want[id] = true
+	}
+	// In the index's order (created, member, group), so each member's groups come ordered.
+	rows, err := t.query(ctx, `SELECT member_id, group_id, group_display FROM memberships
+		WHERE tenant = ? AND member_created_us BETWEEN ? AND ?
+		ORDER BY member_created_us, member_id, group_id`, tenant, from.UnixMicro(), to.UnixMicro())
+	if err != nil {
+		return nil, dbErr("listing groups", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var member string
+		ref := scimtrail.MemberRef{Type: scimtrail.GroupResource}
+		if err := rows.Scan(&member, &ref.Value, &ref.Display); err != nil {
+			return nil, dbErr("listing groups", err)
+		}
+		if want[member] {
+			out[member] = append(out[member], ref)
+		}
+	}
+	return out, dbErr("listing groups", rows.Err())
+}
+
+func (t *txn) ResourcesByID(ctx context.Context, tenant string, typ scimtrail.ResourceType, ids []string) ([]scimtrail.Resource, error) {
+	var out []scimtrail.Resource
+	err := inChunks(ids, func(chunk []string) error {
+		cond, args := idFilter("id", chunk, []any{tenant, string(typ)})
+		rows, err := t.queryIn(ctx, `SELECT `+resourceCols+` FROM resources WHERE tenant = ? AND type = ?`+cond, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanResource(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, dbErr("reading resources", err)
 }
 
 // refsMany runs head + " AND col IN (…)" + order over ids in chunks; each row is the key

@@ -24,6 +24,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/internal/listpos"
 )
 
 //go:embed migrations/*.sql
@@ -48,6 +49,8 @@ type DB struct {
 	wstmts *stmtCache
 	rstmts *stmtCache
 	opts   Options
+	// positions remembers where deep list pages begin (package listpos).
+	positions *listpos.Index
 
 	mu     sync.Mutex
 	queue  []*command
@@ -137,7 +140,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	db := &DB{write: write, read: read, wstmts: newStmtCache(write), rstmts: newStmtCache(read), opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	db := &DB{write: write, read: read, wstmts: newStmtCache(write), rstmts: newStmtCache(read), opts: opts, positions: listpos.New(), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go db.run()
 	return db, nil
 }
@@ -349,7 +352,7 @@ func (db *DB) View(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 		return unavailable(internal("cannot start a read transaction", err))
 	}
 	defer sqlTx.Rollback()
-	return unavailable(fn(&txn{q: sqlTx, tx: sqlTx, cache: db.rstmts}))
+	return unavailable(fn(&txn{q: sqlTx, tx: sqlTx, cache: db.rstmts, pos: db.positions}))
 }
 
 // Ping checks that the database answers and that every embedded migration is applied.

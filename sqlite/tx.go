@@ -8,14 +8,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/scimtrail/scimtrail"
+	"github.com/scimtrail/scimtrail/internal/listpos"
 	"github.com/scimtrail/scimtrail/scim/filter"
 )
 
@@ -41,6 +44,8 @@ type txn struct {
 	// for the real outcome anyway), and a cancellable context costs the driver a goroutine
 	// and a progress handler per statement.
 	bctx context.Context
+	// pos, in read transactions, is the DB's remembered list positions (see seekPosition).
+	pos *listpos.Index
 }
 
 // stmtCache keeps prepared statements by query text. Parsing SQL was about a third of the
@@ -405,11 +410,12 @@ func scanResource(sc interface{ Scan(...any) error }) (scimtrail.Resource, error
 	}
 	r.Type = scimtrail.ResourceType(typ)
 	r.Active = active != 0
-	if err := json.Unmarshal([]byte(emails), &r.Emails); err != nil {
-		return scimtrail.Resource{}, fmt.Errorf("emails of %s: %w", r.ID, err)
+	var err2 error
+	if r.Emails, err2 = decodeStrings(emails); err2 != nil {
+		return scimtrail.Resource{}, fmt.Errorf("emails of %s: %w", r.ID, err2)
 	}
-	if err := json.Unmarshal([]byte(schemas), &r.Schemas); err != nil {
-		return scimtrail.Resource{}, fmt.Errorf("schemas of %s: %w", r.ID, err)
+	if r.Schemas, err2 = decodeStrings(schemas); err2 != nil {
+		return scimtrail.Resource{}, fmt.Errorf("schemas of %s: %w", r.ID, err2)
 	}
 	if len(attrs) > 0 {
 		r.Attributes = json.RawMessage(attrs)
@@ -417,6 +423,38 @@ func scanResource(sc interface{ Scan(...any) error }) (scimtrail.Resource, error
 	r.Created = fromMicros(created)
 	r.LastModified = fromMicros(modified)
 	return r, nil
+}
+
+// decodeStrings decodes a JSON array of strings as jsonList wrote it. The usual value (a
+// few plain strings: no escapes, no spaces) is split directly: json.Unmarshal of the
+// schemas and emails columns was half of scanning a row, and a list page scans 100.
+// Anything else goes to json.Unmarshal, so the result is always what it would give.
+func decodeStrings(s string) ([]string, error) {
+	if len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' && plainJSON(s) && utf8.ValidString(s) {
+		body := s[1 : len(s)-1]
+		if body == "" {
+			return []string{}, nil
+		}
+		if len(body) >= 2 && body[0] == '"' && body[len(body)-1] == '"' {
+			parts := strings.Split(body[1:len(body)-1], `","`)
+			if !slices.ContainsFunc(parts, func(p string) bool { return strings.ContainsRune(p, '"') }) {
+				return parts, nil
+			}
+		}
+	}
+	var out []string
+	err := json.Unmarshal([]byte(s), &out)
+	return out, err
+}
+
+// plainJSON reports whether s has no escapes, no whitespace and no control characters.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func jsonList(ss []string) string {
@@ -478,7 +516,14 @@ func (t *txn) LookupResources(ctx context.Context, tenant string, ids []string) 
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		rows, err := t.q.QueryContext(ctx, `SELECT id, type, CASE type WHEN 'User' THEN user_name ELSE display_name END
+		// A few ids (a member PATCH's one or two, again and again) go through the statement
+		// cache and, in the writer, the batch's context: preparing the text anew was most
+		// of the lookup's cost. Longer lists are rarer and would crowd the cache.
+		run := t.queryIn
+		if len(chunk) <= 16 {
+			run = t.query
+		}
+		rows, err := run(ctx, `SELECT id, type, CASE type WHEN 'User' THEN user_name ELSE display_name END
 			FROM resources WHERE tenant = ? AND id IN (`+placeholders(len(chunk))+`) ORDER BY id`, args...)
 		if err != nil {
 			return nil, dbErr("looking up resources", err)
@@ -597,16 +642,13 @@ func (t *txn) Members(ctx context.Context, tenant, groupID string) ([]scimtrail.
 
 // MembersUpTo reads at most limit members; a negative limit is no limit (SQLite's LIMIT -1).
 func (t *txn) MembersUpTo(ctx context.Context, tenant, groupID string, limit int) ([]scimtrail.MemberRef, error) {
-	return t.memberRefs(ctx, `SELECT m.member_id, m.member_type,
-			COALESCE(CASE r.type WHEN 'User' THEN r.user_name ELSE r.display_name END, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.member_id
-		WHERE m.tenant = ? AND m.group_id = ? ORDER BY m.member_id LIMIT ?`, tenant, groupID, limit)
+	return t.memberRefs(ctx, `SELECT member_id, member_type, member_display FROM memberships
+		WHERE tenant = ? AND group_id = ? ORDER BY member_id LIMIT ?`, tenant, groupID, limit)
 }
 
 func (t *txn) MemberOf(ctx context.Context, tenant, memberID string) ([]scimtrail.MemberRef, error) {
-	return t.memberRefs(ctx, `SELECT m.group_id, 'Group', COALESCE(r.display_name, '')
-		FROM memberships m LEFT JOIN resources r ON r.tenant = m.tenant AND r.id = m.group_id
-		WHERE m.tenant = ? AND m.member_id = ? ORDER BY m.group_id`, tenant, memberID)
+	return t.memberRefs(ctx, `SELECT group_id, 'Group', group_display FROM memberships
+		WHERE tenant = ? AND member_id = ? ORDER BY group_id`, tenant, memberID)
 }
 
 func (t *txn) memberRefs(ctx context.Context, query string, args ...any) ([]scimtrail.MemberRef, error) {
@@ -628,11 +670,17 @@ func (t *txn) memberRefs(ctx context.Context, query string, args ...any) ([]scim
 	return out, dbErr("listing members", rows.Err())
 }
 
+// AddMembers copies both sides' displays and the member's creation time into the row
+// (migration 00023); the triggers there keep the displays current.
 func (t *txn) AddMembers(ctx context.Context, tenant, groupID string, members []scimtrail.Member) ([]scimtrail.Member, error) {
 	var added []scimtrail.Member
 	for _, m := range members {
-		res, err := t.exec(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type)
-			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, tenant, groupID, m.Value, string(m.Type))
+		res, err := t.exec(ctx, `INSERT INTO memberships (tenant, group_id, member_id, member_type, member_display, member_created_us, group_display)
+			VALUES (?1, ?2, ?3, ?4,
+				COALESCE((SELECT CASE type WHEN 'User' THEN user_name ELSE display_name END FROM resources WHERE tenant = ?1 AND id = ?3), ''),
+				COALESCE((SELECT created_us FROM resources WHERE tenant = ?1 AND id = ?3), 0),
+				COALESCE((SELECT display_name FROM resources WHERE tenant = ?1 AND id = ?2), ''))
+			ON CONFLICT DO NOTHING`, tenant, groupID, m.Value, string(m.Type))
 		if err != nil {
 			return nil, dbErr("adding members", err)
 		}

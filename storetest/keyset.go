@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -86,4 +88,87 @@ func reversed(s []string) []string {
 	out := slices.Clone(s)
 	slices.Reverse(out)
 	return out
+}
+
+// testDeepPages reads unfiltered startIndex pages at every depth, several times over (a
+// backend may remember where pages begin after the first reads, see internal/listpos), and
+// again after inserts, deletes, a rolled-back insert and updates: each page must be exactly
+// that slice of the creation order at that moment, with ties on the created time broken by
+// id, and resources of another tenant or type never counted.
+func testDeepPages(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
+	s := open(t)
+	const n = 350
+	var rs []scimtrail.Resource
+	for i := range n {
+		// Two users per microsecond, ids out of creation order, so ties need the id.
+		id := fmt.Sprintf("u%03d", (i*7919)%1000)
+		rs = append(rs, user("acme", id, "user-"+id, base.Add(time.Duration(i/2)*time.Microsecond)))
+	}
+	insertResources(t, s, "acme", rs...)
+	insertResources(t, s, "acme", group("acme", "g1", "Group", base))
+	insertResources(t, s, "globex", user("globex", "u000", "other", base))
+	order := func() []string {
+		var all []string
+		view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+			p, err := tx.QueryResources(ctx, "acme", scimtrail.Query{Type: scimtrail.UserResource, Count: 10000})
+			all = ids(p.Resources)
+			return err
+		})
+		return all
+	}
+	check := func(round string) {
+		t.Helper()
+		all := order()
+		for pass := range 3 {
+			for start := 1; start <= len(all)+2; start += 13 {
+				var p scimtrail.Page
+				view(t, s, func(ctx context.Context, tx scimtrail.ReadTx) error {
+					var err error
+					p, err = tx.QueryResources(ctx, "acme", scimtrail.Query{Type: scimtrail.UserResource, StartIndex: start, Count: 25})
+					return err
+				})
+				want := all[min(start-1, len(all)):min(start-1+25, len(all))]
+				if p.Total != len(all) || !slices.Equal(ids(p.Resources), want) {
+					t.Fatalf("%s, pass %d, startIndex %d: total %d, page %v; want total %d, page %v",
+						round, pass, start, p.Total, ids(p.Resources), len(all), want)
+				}
+			}
+		}
+	}
+	check("seeded")
+	// Inserts before, between and after existing positions.
+	insertResources(t, s, "acme", user("acme", "a-first", "first", base.Add(-time.Second)),
+		user("acme", "m-middle", "middle", base.Add(50*time.Microsecond)), user("acme", "z-last", "last", base.Add(time.Hour)))
+	check("after inserts")
+	update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
+		for _, id := range []string{"a-first", rs[10].ID, rs[200].ID} {
+			if err := tx.DeleteResource(ctx, "acme", scimtrail.UserResource, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	check("after deletes")
+	// A delete and an insert in one transaction leave the count as it was.
+	update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error {
+		if err := tx.DeleteResource(ctx, "acme", scimtrail.UserResource, rs[5].ID); err != nil {
+			return err
+		}
+		return tx.InsertResource(ctx, user("acme", "n-new", "new", base.Add(100*time.Microsecond)))
+	})
+	check("after a delete and an insert")
+	err := s.Update(t.Context(), "acme", func(tx scimtrail.Tx) error {
+		if err := tx.InsertResource(t.Context(), user("acme", "0-rolled-back", "rolled", base.Add(-time.Hour))); err != nil {
+			return err
+		}
+		return errors.New("roll back")
+	})
+	if err == nil {
+		t.Fatal("Update with a failing fn succeeded")
+	}
+	check("after a rolled-back insert")
+	renamed := user("acme", rs[100].ID, "renamed", rs[100].Created)
+	renamed.Version = 2
+	update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error { return tx.UpdateResource(ctx, renamed) })
+	check("after an update")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -598,6 +599,56 @@ func testMembers(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 		}
 		if got := members(t, s, "acme", "g2"); len(got) != 0 {
 			t.Errorf("Members of an empty group = %v", got)
+		}
+	})
+	// Displays are read with the rows, so renames of either side must reach them in the
+	// renaming transaction, and a rolled-back rename must not.
+	t.Run("DisplaysFollowRenames", func(t *testing.T) {
+		s := seed(t)
+		add(t, s, "acme", "g1", u("u1"), g("g2"))
+		add(t, s, "acme", "g3", g("g1"))
+		add(t, s, "globex", "g1", u("u1"))
+		rename := func(r scimtrail.Resource, version int64) {
+			r.Version = version
+			update(t, s, "acme", func(ctx context.Context, tx scimtrail.Tx) error { return tx.UpdateResource(ctx, r) })
+		}
+		rename(user("acme", "u1", "Alice", base), 2) // case only: the userName key stays
+		rename(group("acme", "g1", "Engineering", base), 2)
+		rename(group("acme", "g2", "Administrators", base), 2)
+		want := []scimtrail.MemberRef{
+			{Value: "g2", Type: scimtrail.GroupResource, Display: "Administrators"},
+			{Value: "u1", Type: scimtrail.UserResource, Display: "Alice"},
+		}
+		if diff := cmp.Diff(want, members(t, s, "acme", "g1"), cmpOpts...); diff != "" {
+			t.Errorf("Members(g1) after renames (-want +got):\n%s", diff)
+		}
+		wantOf := []scimtrail.MemberRef{{Value: "g1", Type: scimtrail.GroupResource, Display: "Engineering"}}
+		if diff := cmp.Diff(wantOf, memberOf(t, s, "acme", "u1"), cmpOpts...); diff != "" {
+			t.Errorf("MemberOf(u1) after the group's rename (-want +got):\n%s", diff)
+		}
+		wantOf = []scimtrail.MemberRef{{Value: "g3", Type: scimtrail.GroupResource, Display: "All"}}
+		if diff := cmp.Diff(wantOf, memberOf(t, s, "acme", "g1"), cmpOpts...); diff != "" {
+			t.Errorf("MemberOf(g1) (-want +got):\n%s", diff)
+		}
+		if got := members(t, s, "acme", "g3"); len(got) != 1 || got[0].Display != "Engineering" {
+			t.Errorf("Members(g3) = %v, want g1 displayed as Engineering", got)
+		}
+		if got := members(t, s, "globex", "g1"); len(got) != 1 || got[0].Display != "mallory" {
+			t.Errorf("acme's rename reached globex: %v", got)
+		}
+		err := s.Update(t.Context(), "acme", func(tx scimtrail.Tx) error {
+			r := user("acme", "u1", "rolled.back", base)
+			r.Version = 3
+			if err := tx.UpdateResource(t.Context(), r); err != nil {
+				return err
+			}
+			return errors.New("roll back")
+		})
+		if err == nil {
+			t.Fatal("Update with a failing fn succeeded")
+		}
+		if got := members(t, s, "acme", "g1"); len(got) != 2 || got[1].Display != "Alice" {
+			t.Errorf("Members(g1) after a rolled-back rename = %v, want u1 still Alice", got)
 		}
 	})
 	t.Run("MemberOf", func(t *testing.T) {
