@@ -17,6 +17,9 @@ import (
 // The ledger's tree (tiles), checkpoints and settings (scimtrail.LedgerReadTx, LedgerTx).
 
 func (t *tx) ReadTile(ctx context.Context, tenant string, level, index int64) ([]byte, error) {
+	if e := t.edge; e != nil && level == 0 && e.tenant == tenant && e.index == index {
+		return slices.Clone(e.data), nil
+	}
 	var data []byte
 	err := t.tx.QueryRow(ctx, `SELECT data FROM ledger_tiles WHERE tenant = $1 AND level = $2 AND idx = $3`, tenant, level, index).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -51,6 +54,9 @@ func (t *tx) ReadTiles(ctx context.Context, tenant string, at []scimtrail.Tile) 
 }
 
 func (t *tx) PutTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile) error {
+	if t.edge != nil && t.edge.tenant == tenant {
+		t.edge = nil
+	}
 	if len(tiles) == 0 {
 		return nil
 	}

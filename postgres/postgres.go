@@ -20,6 +20,7 @@ import (
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/internal/listpos"
+	"github.com/scimtrail/scimtrail/ledger"
 )
 
 //go:embed migrations/*.sql
@@ -174,11 +175,11 @@ func (db *DB) update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 	}
 	// Release rolls back what Commit did not end; this covers fn's errors and panics.
 	defer pgtx.Release(context.WithoutCancel(ctx))
-	head, tn, err := lockHead(ctx, pgtx, tenant)
+	head, tn, edge, err := lockHead(ctx, pgtx, tenant)
 	if err != nil {
 		return err
 	}
-	if err := fn(&tx{tx: pgtx, heads: map[string]*scimtrail.LedgerHead{tenant: &head}, tenant: tn}); err != nil {
+	if err := fn(&tx{tx: pgtx, heads: map[string]*scimtrail.LedgerHead{tenant: &head}, tenant: tn, edge: edge}); err != nil {
 		return err
 	}
 	if err := pgtx.Commit(ctx); err != nil {
@@ -191,20 +192,25 @@ func (db *DB) update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 }
 
 // lockHead takes the tenant's write lock and returns the locked head, with the tenant's row
-// when there is one (nil otherwise). The common case, a head row that exists, is one round
-// trip; otherwise the INSERT makes sure there is a row to lock (if another transaction is
-// inserting it at the same moment, ON CONFLICT waits for that transaction and then does
-// nothing) and the SELECT queues behind it.
-func lockHead(ctx context.Context, pgtx querier, tenant string) (scimtrail.LedgerHead, *scimtrail.Tenant, error) {
+// when there is one (nil otherwise) and the partial level-0 tile at the head's right edge
+// (see edgeTile). The common case, a head row that exists, is one round trip; otherwise the
+// INSERT makes sure there is a row to lock (if another transaction is inserting it at the
+// same moment, ON CONFLICT waits for that transaction and then does nothing) and the
+// SELECT queues behind it.
+func lockHead(ctx context.Context, pgtx querier, tenant string) (scimtrail.LedgerHead, *scimtrail.Tenant, *edgeTile, error) {
 	head := scimtrail.LedgerHead{Tenant: tenant}
 	// The tenant's row comes along because every write checks that its tenant exists, and
-	// that would be a round trip of its own; tenant rows are never changed once written.
-	const lock = `SELECT h.size, h.range, t.name, t.created FROM ledger_heads h
-		LEFT JOIN tenants t ON t.id = h.tenant WHERE h.tenant = $1 FOR UPDATE OF h`
+	// the edge tile because every append extends it: each would be a round trip of its own.
+	const lock = `SELECT h.size, h.range, t.name, t.created, e.idx, e.data FROM ledger_heads h
+		LEFT JOIN tenants t ON t.id = h.tenant
+		LEFT JOIN ledger_tiles e ON e.tenant = h.tenant AND e.level = 0 AND e.idx = h.size / $2
+		WHERE h.tenant = $1 FOR UPDATE OF h`
 	var name *string
 	var created *time.Time
+	var edgeIndex *int64
+	var edge []byte
 	scan := func() error {
-		return pgtx.QueryRow(ctx, lock, tenant).Scan(&head.Size, &head.Range, &name, &created)
+		return pgtx.QueryRow(ctx, lock, tenant, int64(ledger.TileWidth)).Scan(&head.Size, &head.Range, &name, &created, &edgeIndex, &edge)
 	}
 	err := scan()
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -214,7 +220,7 @@ func lockHead(ctx context.Context, pgtx querier, tenant string) (scimtrail.Ledge
 		}
 	}
 	if err != nil {
-		return head, nil, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
+		return head, nil, nil, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
 	}
 	if len(head.Range) == 0 {
 		head.Range = nil
@@ -223,7 +229,25 @@ func lockHead(ctx context.Context, pgtx querier, tenant string) (scimtrail.Ledge
 	if name != nil && created != nil {
 		tn = &scimtrail.Tenant{ID: tenant, Name: *name, Created: created.UTC()}
 	}
-	return head, tn, nil
+	// After waiting for the lock, PostgreSQL re-reads the locked head but keeps the joined
+	// rows it first found, so the tile may be from before the head we got: it is trusted
+	// only if it is this head's right-edge tile and exactly as long as the edge (the log is
+	// append-only, so those leaves' hashes are the tile's whole content).
+	var et *edgeTile
+	prefix := head.Size % ledger.TileWidth
+	if prefix > 0 && edgeIndex != nil && *edgeIndex == head.Size/ledger.TileWidth && int64(len(edge)) == prefix*ledger.HashSize {
+		et = &edgeTile{tenant: tenant, index: head.Size / ledger.TileWidth, data: edge}
+	}
+	return head, tn, et, nil
+}
+
+// edgeTile is the partial level-0 tile of a locked head's right edge, as read with the lock.
+// Only holders of the head's lock write the tenant's tiles, so it stays valid until this
+// transaction writes tiles of the tenant.
+type edgeTile struct {
+	tenant string
+	index  int64
+	data   []byte
 }
 
 // View runs fn in a REPEATABLE READ, read-only transaction: one snapshot for all of fn.

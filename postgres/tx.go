@@ -26,6 +26,9 @@ type tx struct {
 	// tenant is the row of the tenant whose head Update locked, read with the lock; nil
 	// when the tenant had no row then.
 	tenant *scimtrail.Tenant
+	// edge is the locked head's right-edge tile, read with the lock; nil once this
+	// transaction writes the tenant's tiles or when there was none to trust.
+	edge *edgeTile
 	// pos, in read transactions, is the DB's remembered list positions (seekPosition).
 	pos *listpos.Index
 }
@@ -583,7 +586,7 @@ func (t *tx) AppendEntries(ctx context.Context, entries []scimtrail.StoredEntry,
 	// the tamper-evident log, so it fails loudly instead.
 	locked, ok := t.heads[head.Tenant]
 	if !ok {
-		h, _, err := lockHead(ctx, t.tx, head.Tenant)
+		h, _, _, err := lockHead(ctx, t.tx, head.Tenant)
 		if err != nil {
 			return err
 		}
