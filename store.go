@@ -21,6 +21,13 @@ type Store interface {
 	// View runs fn in a read-only transaction that sees one consistent snapshot.
 	View(ctx context.Context, fn func(ReadTx) error) error
 
+	// Peek runs fn outside any transaction: each statement fn runs sees the latest
+	// committed state on its own, and two statements may see different states. It is for
+	// lookups by key that run one statement (a token by hash, a user with its groups),
+	// where a transaction's BEGIN and ROLLBACK cost more than the read itself. fn may use
+	// read methods only.
+	Peek(ctx context.Context, fn func(ReadTx) error) error
+
 	// Ping reports whether the database answers and its migrations are applied.
 	Ping(ctx context.Context) error
 
@@ -67,6 +74,16 @@ type ReadTx interface {
 	// MemberOf lists the groups that directly contain memberID, with their displayName as
 	// Display and Type GroupResource, ordered by value.
 	MemberOf(ctx context.Context, tenant, memberID string) ([]MemberRef, error)
+	// UserWithGroups finds the tenant's user id together with its groups as MemberOf lists
+	// them, in one statement, so that the two agree even under Peek.
+	UserWithGroups(ctx context.Context, tenant, id string) (Resource, []MemberRef, error)
+	// UserWithGroupsByName is UserWithGroups for the user whose UserNameKey is key.
+	UserWithGroupsByName(ctx context.Context, tenant, key string) (Resource, []MemberRef, error)
+	// TokenAndUser is TokenByHash and UserWithGroups(tenant, id) in one call, which a
+	// backend may answer with one statement (GET /Users/{id} is the commonest request, and
+	// on SQLite a statement costs more than the lookups in it). It returns ENOTFOUND when
+	// no token has the hash; userFound is false when there is no such user.
+	TokenAndUser(ctx context.Context, hash []byte, tenant, id string) (tok Token, user Resource, groups []MemberRef, userFound bool, err error)
 
 	// LedgerHead returns the tenant's ledger head; a tenant with no entries has Size 0.
 	LedgerHead(ctx context.Context, tenant string) (LedgerHead, error)

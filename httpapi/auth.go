@@ -63,30 +63,42 @@ func (h *handler) authorize(ctx context.Context, tok scimtrail.Token, a area, te
 var errUnauthenticated = scimtrail.Errorf(scimtrail.EUNAUTHORIZED,
 	"a valid bearer token is required (Authorization: Bearer <token>)")
 
-// authenticate returns the token of r's bearer credential. Missing, malformed, unknown,
-// expired and revoked credentials are all errUnauthenticated; other failures (the database
-// is down) are returned as they are.
-func (h *handler) authenticate(r *http.Request) (scimtrail.Token, error) {
+// getUserRoute is the route whose user authenticate reads together with the token
+// (service.AuthenticateWithUser): one statement instead of two for the commonest request.
+const getUserRoute = "GET /scim/v2/{tenant}/Users/{id}"
+
+// authenticate returns the token of r's bearer credential and, on getUserRoute, the user
+// the request asks for, which must not be used before the token is authorized for the
+// tenant. Missing, malformed, unknown, expired and revoked credentials are all
+// errUnauthenticated; other failures (the database is down) are returned as they are.
+func (h *handler) authenticate(r *http.Request) (scimtrail.Token, *service.UserRead, error) {
 	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	secret = strings.TrimSpace(secret)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-		return scimtrail.Token{}, errUnauthenticated
+		return scimtrail.Token{}, nil, errUnauthenticated
 	}
-	tok, err := h.svc.Authenticate(r.Context(), secret)
+	var tok scimtrail.Token
+	var user *service.UserRead
+	var err error
+	if r.Pattern == getUserRoute {
+		tok, user, err = h.svc.AuthenticateWithUser(r.Context(), secret, r.PathValue("tenant"), r.PathValue("id"))
+	} else {
+		tok, err = h.svc.Authenticate(r.Context(), secret)
+	}
 	switch scimtrail.ErrorCode(err) {
 	case "":
 	case scimtrail.EUNAUTHORIZED, scimtrail.ENOTFOUND, scimtrail.EFORBIDDEN:
-		return scimtrail.Token{}, errUnauthenticated
+		return scimtrail.Token{}, nil, errUnauthenticated
 	default:
-		return scimtrail.Token{}, err
+		return scimtrail.Token{}, nil, err
 	}
 	// The service checks this too; checking again here costs nothing and means a bug there
 	// cannot let a revoked token through. Expiry is left to the service alone, whose clock
 	// is the one that issued the token.
 	if !tok.Revoked.IsZero() {
-		return scimtrail.Token{}, errUnauthenticated
+		return scimtrail.Token{}, nil, errUnauthenticated
 	}
-	return tok, nil
+	return tok, user, nil
 }
 
 // actorTypes is the ledger actor type of each token kind that can make changes.

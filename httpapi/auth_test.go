@@ -182,3 +182,50 @@ func TestCrossTenantIsNotFound(t *testing.T) {
 		})
 	})
 }
+
+// TestGetUserReadWithToken covers GET /Users/{id}, whose user is read in the same
+// statement as the token: the user is answered only after the token is authorized, so an
+// existing user of another tenant is the same 404 as a missing one, a token kind without
+// SCIM access is 403, and a revoked token is 401 on the very next request.
+func TestGetUserReadWithToken(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		u := e.must(e.do("POST", "/scim/v2/acme/Users", e.scim["acme"], map[string]any{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "ada@example.com"}), 201).json()
+		id := u["id"].(string)
+		g := e.must(e.do("POST", "/scim/v2/acme/Groups", e.scim["acme"], map[string]any{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Analysts",
+			"members": []any{map[string]any{"value": id}}}), 201).json()
+		path := "/scim/v2/acme/Users/" + id
+
+		got := e.must(e.do("GET", path, e.scim["acme"], nil), 200).json()
+		groups, _ := got["groups"].([]any)
+		if got["userName"] != "ada@example.com" || len(groups) != 1 || groups[0].(map[string]any)["value"] != g["id"] {
+			t.Errorf("GET %s: userName %v, groups %v; want ada@example.com in group %v", path, got["userName"], got["groups"], g["id"])
+		}
+		e.must(e.do("GET", path, e.operator, nil), 200)
+		if r := e.do("GET", path, e.issue("acme", "admin"), nil); r.status != 403 {
+			t.Errorf("admin token: status %d, want 403: %s", r.status, r.body)
+		}
+		scimError(t, e.do("GET", "/scim/v2/acme/Users/missing", e.scim["acme"], nil), 404, "")
+
+		cross := e.do("GET", path, e.scim["globex"], nil)
+		missing := e.do("GET", "/scim/v2/acme/Users/missing", e.scim["globex"], nil)
+		scimError(t, cross, 404, "")
+		if got, want := bytes.ReplaceAll(cross.body, []byte(id), []byte("missing")), missing.body; !bytes.Equal(got, want) {
+			t.Errorf("another tenant's existing user and a missing one differ:\n%s\n%s", cross.body, missing.body)
+		}
+		if bytes.Contains(cross.body, []byte("ada")) {
+			t.Errorf("another tenant's token sees the user: %s", cross.body)
+		}
+
+		secret := e.issue("acme", "scim")
+		e.must(e.do("GET", path, secret, nil), 200)
+		var tokID string
+		for _, tok := range e.must(e.do("GET", "/api/v1/tenants/acme/tokens", e.operator, nil), 200).json()["tokens"].([]any) {
+			tokID = tok.(map[string]any)["id"].(string) // the newest is last
+		}
+		e.must(e.do("DELETE", "/api/v1/tenants/acme/tokens/"+tokID, e.operator, nil), 204)
+		scimError(t, e.do("GET", path, secret, nil), 401, "")
+		scimError(t, e.do("GET", path, "stk_scim_notarealtoken", nil), 401, "")
+	})
+}

@@ -139,6 +139,8 @@ type call struct {
 	token  scimtrail.Token
 	tenant string // the {tenant} path value; "" on routes without one
 	origin service.Origin
+	// user is the user of GET /Users/{id}, read with the token (authenticate).
+	user *service.UserRead
 }
 
 // apiHandler handles an authenticated, authorized request. A returned error is written as
@@ -154,7 +156,7 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tenant := r.PathValue("tenant")
 		infoFrom(r.Context()).tenant = tenant
-		tok, err := h.authenticate(r)
+		tok, user, err := h.authenticate(r)
 		if err == nil {
 			// Who asked goes into the access log: a token probing another tenant's ids
 			// is seen there, since such requests write nothing to any ledger.
@@ -173,7 +175,7 @@ func (h *handler) guard(a area, fn apiHandler) http.HandlerFunc {
 		}
 		if err == nil {
 			w := h.withReceipt(w, r)
-			err = fn(w, r, call{token: tok, tenant: tenant, origin: o})
+			err = fn(w, r, call{token: tok, tenant: tenant, origin: o, user: user})
 		}
 		if err != nil {
 			h.writeError(w, r, err)

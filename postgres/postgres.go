@@ -255,6 +255,13 @@ func (db *DB) View(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 	return unavailable(db.view(ctx, fn))
 }
 
+// Peek runs fn as View does (scimtrail.Store.Peek allows one snapshot for all of fn). On
+// PostgreSQL what a lookup costs is round trips, which the transaction's own handling
+// decides, not a per-statement price as on SQLite.
+func (db *DB) Peek(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
+	return db.View(ctx, fn)
+}
+
 func (db *DB) view(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 	pgtx, err := begin(ctx, db.pool, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 	if err != nil {

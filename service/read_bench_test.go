@@ -52,6 +52,16 @@ func benchStores(b *testing.B, fn func(b *testing.B, s scimtrail.Store)) {
 	}
 }
 
+// benchTenant is a service on s with the tenant acme.
+func benchTenant(b *testing.B, s scimtrail.Store) *service.Service {
+	b.Helper()
+	svc := service.New(s, service.Options{})
+	if _, _, err := svc.CreateTenant(context.Background(), idp, "acme", "Acme"); err != nil {
+		b.Fatal(err)
+	}
+	return svc
+}
+
 // seedUsers creates n users through the service's write path (CreateResource, with
 // their ledger entries: the same rows a POST /Users writes), 64 at a time so that group
 // commit fills batches, and returns their ids and userNames by index.
@@ -97,14 +107,11 @@ func seedUsers(b *testing.B, svc *service.Service, tenant string, n int) (ids, n
 func BenchmarkFilterEqLargeTenant(b *testing.B) {
 	n := benchSize(b, "SCIMTRAIL_BENCH_USERS", 10000)
 	benchStores(b, func(b *testing.B, s scimtrail.Store) {
-		svc := service.New(s, service.Options{})
-		ctx := context.Background()
-		if _, _, err := svc.CreateTenant(ctx, idp, "acme", "Acme"); err != nil {
-			b.Fatal(err)
-		}
+		svc, ctx := benchTenant(b, s), context.Background()
 		ids, names := seedUsers(b, svc, "acme", n)
 		i := 0
 		b.ResetTimer()
+		start := cpuTime()
 		for b.Loop() {
 			k := (i * 7919) % n // a stride through the tenant, not one hot row
 			i++
@@ -116,6 +123,7 @@ func BenchmarkFilterEqLargeTenant(b *testing.B) {
 				b.Fatalf("userName eq %q: total %d, %d views; want exactly user %s", names[k], res.Total, len(res.Views), ids[k])
 			}
 		}
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 		b.ReportMetric(float64(n), "users")
 	})
 }
@@ -128,11 +136,7 @@ func BenchmarkMemberPatchLargeGroup(b *testing.B) {
 	n := benchSize(b, "SCIMTRAIL_BENCH_GROUP_MEMBERS", 10000)
 	const spare = 100 // users outside the group, to add and remove
 	benchStores(b, func(b *testing.B, s scimtrail.Store) {
-		svc := service.New(s, service.Options{})
-		ctx := context.Background()
-		if _, _, err := svc.CreateTenant(ctx, idp, "acme", "Acme"); err != nil {
-			b.Fatal(err)
-		}
+		svc, ctx := benchTenant(b, s), context.Background()
 		ids, _ := seedUsers(b, svc, "acme", n+spare)
 		members := make([]map[string]string, n)
 		for i := range n {
@@ -168,5 +172,70 @@ func BenchmarkMemberPatchLargeGroup(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(n), "members")
+	})
+}
+
+// BenchmarkGetUserAuthenticated is the read path of GET /Users/{id} without HTTP: the
+// bearer token's lookup and the user with its groups, as two reads (Authenticate, then
+// Resource) and as one (AuthenticateWithUser), each op a different user of
+// SCIMTRAIL_BENCH_USERS (default 10k), a fifth of them in a group.
+func BenchmarkGetUserAuthenticated(b *testing.B) {
+	b.Run("two-reads", func(b *testing.B) {
+		benchGetUser(b, func(svc *service.Service, secret, id string) (service.View, error) {
+			if _, err := svc.Authenticate(context.Background(), secret); err != nil {
+				return service.View{}, err
+			}
+			return svc.Resource(context.Background(), "acme", scimtrail.UserResource, id)
+		})
+	})
+	// What GET /Users/{id} runs: the token and the user in one read (TokenAndUser).
+	b.Run("one-read", func(b *testing.B) {
+		benchGetUser(b, func(svc *service.Service, secret, id string) (service.View, error) {
+			_, u, err := svc.AuthenticateWithUser(context.Background(), secret, "acme", id)
+			if err != nil {
+				return service.View{}, err
+			}
+			return u.View, u.Err
+		})
+	})
+}
+
+func benchGetUser(b *testing.B, get func(svc *service.Service, secret, id string) (service.View, error)) {
+	n := benchSize(b, "SCIMTRAIL_BENCH_USERS", 10000)
+	benchStores(b, func(b *testing.B, s scimtrail.Store) {
+		svc, ctx := benchTenant(b, s), context.Background()
+		tok, _, err := svc.IssueToken(ctx, idp, "acme", scimtrail.TokenSCIM, "bench", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids, _ := seedUsers(b, svc, "acme", n)
+		inGroup := map[string]bool{}
+		for g := 0; g*50 < n/5; g++ {
+			var members []map[string]string
+			for k := g * 50; k < min((g+1)*50, n/5); k++ {
+				members = append(members, map[string]string{"value": ids[k*5%n]})
+				inGroup[ids[k*5%n]] = true
+			}
+			body, _ := json.Marshal(map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+				"displayName": fmt.Sprintf("group %d", g), "members": members})
+			if _, _, err := svc.CreateResource(ctx, idp, "acme", scimtrail.GroupResource, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+		i := 0
+		b.ResetTimer()
+		start := cpuTime()
+		for b.Loop() {
+			k := (i * 7919) % n
+			i++
+			v, err := get(svc, tok.Secret, ids[k])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if v.Resource.ID != ids[k] || (len(v.Groups) == 1) != inGroup[ids[k]] {
+				b.Fatalf("user %s: got %s with groups %v, want in a group: %v", ids[k], v.Resource.ID, v.Groups, inGroup[ids[k]])
+			}
+		}
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 	})
 }

@@ -31,31 +31,81 @@ func logOf(tenant string) string {
 	return tenant
 }
 
+// denied is the one answer to an unknown, expired or revoked token; it does not say which,
+// so it tells an attacker nothing.
+func denied() error {
+	return scimtrail.Errorf(scimtrail.EUNAUTHORIZED, "the bearer token is invalid, expired or revoked")
+}
+
 // Authenticate returns the token whose secret this is. Returns EUNAUTHORIZED for an unknown,
 // expired or revoked token; the message does not say which, so it tells an attacker nothing.
 func (s *Service) Authenticate(ctx context.Context, secret string) (scimtrail.Token, error) {
-	denied := scimtrail.Errorf(scimtrail.EUNAUTHORIZED, "the bearer token is invalid, expired or revoked")
 	if secret == "" || len(secret) > maxSecretLen {
-		return scimtrail.Token{}, denied
+		return scimtrail.Token{}, denied()
 	}
 	h := hashSecret(secret)
 	var tok scimtrail.Token
-	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
+	// One statement, read afresh on every request: a revocation (by any process or
+	// replica) is seen by the very next one.
+	err := s.store.Peek(ctx, func(tx scimtrail.ReadTx) error {
 		var err error
 		tok, err = tx.TokenByHash(ctx, h)
 		return err
 	})
+	return s.checkToken(tok, h, err)
+}
+
+// checkToken is the verdict on tok, read by the hash h with error err.
+func (s *Service) checkToken(tok scimtrail.Token, h []byte, err error) (scimtrail.Token, error) {
 	if isNotFound(err) {
-		return scimtrail.Token{}, denied
+		return scimtrail.Token{}, denied()
 	} else if err != nil {
 		return scimtrail.Token{}, err
 	}
 	// The lookup is by hash already; the constant-time comparison makes sure no
 	// index collation or prefix match can ever accept a different secret.
 	if subtle.ConstantTimeCompare(tok.Hash, h) != 1 || !tok.Usable(s.now()) {
-		return scimtrail.Token{}, denied
+		return scimtrail.Token{}, denied()
 	}
 	return tok, nil
+}
+
+// UserRead is the answer Resource gives for a user, read ahead by AuthenticateWithUser.
+type UserRead struct {
+	View View
+	Err  error
+}
+
+// AuthenticateWithUser is Authenticate, and reads the tenant's user id as Resource does
+// with the same statement where the store can (TokenAndUser): GET /Users/{id} is the
+// commonest request, and a second statement cost it about a seventh of its CPU time on
+// SQLite. The user is read before anyone has decided whether the token may see it: the
+// caller must authorize the token for the tenant before it uses the UserRead.
+func (s *Service) AuthenticateWithUser(ctx context.Context, secret, tenant, id string) (scimtrail.Token, *UserRead, error) {
+	if secret == "" || len(secret) > maxSecretLen {
+		return scimtrail.Token{}, nil, denied()
+	}
+	h := hashSecret(secret)
+	var tok scimtrail.Token
+	var read UserRead
+	err := s.store.Peek(ctx, func(tx scimtrail.ReadTx) error {
+		var user scimtrail.Resource
+		var groups []scimtrail.MemberRef
+		var found bool
+		var err error
+		tok, user, groups, found, err = tx.TokenAndUser(ctx, h, tenant, id)
+		if found {
+			read.View = View{Resource: user, Groups: groups}
+		} else {
+			read.Err = notFound(string(scimtrail.UserResource), id)
+		}
+		return err
+	})
+	tok, err = s.checkToken(tok, h, err)
+	if err != nil {
+		return scimtrail.Token{}, nil, err
+	}
+	return tok, &read, nil
 }
 
 // Bootstrap makes sure the install has an operator token. With preset (from

@@ -53,7 +53,13 @@ func (t *txn) ResourcesByID(ctx context.Context, tenant string, typ scimtrail.Re
 	var out []scimtrail.Resource
 	err := inChunks(ids, func(chunk []string) error {
 		cond, args := idFilter("id", chunk, []any{tenant, string(typ)})
-		rows, err := t.queryIn(ctx, `SELECT `+resourceCols+` FROM resources WHERE tenant = ? AND type = ?`+cond, args...)
+		// A warm page misses a few documents: those few-id texts are worth keeping
+		// prepared (parsing was most of the read); a cold page's long lists are not.
+		run := t.queryIn
+		if len(chunk) <= 16 {
+			run = t.query
+		}
+		rows, err := run(ctx, `SELECT `+resourceCols+` FROM resources WHERE tenant = ? AND type = ?`+cond, args...)
 		if err != nil {
 			return err
 		}

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(tb testing.TB) scimtrail.Store) {
 	t.Run("External", func(t *testing.T) { testExternal(t, open) })
 	t.Run("BreakGlassRequests", func(t *testing.T) { testBreakGlassRequests(t, open) })
 	t.Run("UniqueValues", func(t *testing.T) { testUniqueValues(t, open) })
+	t.Run("UserWithGroups", func(t *testing.T) { testUserWithGroups(t, open) })
 }
 
 // Fold is the key every backend compares case-insensitive attributes by: NFC, then lower

@@ -222,12 +222,18 @@ func TestCLI(t *testing.T) {
 		}
 
 		scim := client{tb: t, base: s.URL, token: secret}
-		scim.must(http.StatusCreated, "POST", "/scim/v2/acme/Users", oktaUser("bob@example.com", "Bob", "Builder"), nil)
+		var bob struct{ ID string }
+		scim.must(http.StatusCreated, "POST", "/scim/v2/acme/Users", oktaUser("bob@example.com", "Bob", "Builder"), &bob)
 		scim.must(http.StatusOK, "GET", "/scim/v2/acme/Users", nil, nil)
+		scim.must(http.StatusOK, "GET", "/scim/v2/acme/Users/"+bob.ID, nil, nil)
 
 		mustCLI(t, e, "token", "revoke", id)
 		if status, body := scim.do("GET", "/scim/v2/acme/Users", nil); status != http.StatusUnauthorized {
 			t.Errorf("revoked token's next request: status %d, want 401; body %s", status, body)
+		}
+		// GET /Users/{id} reads the token together with the user: revoked there too.
+		if status, body := scim.do("GET", "/scim/v2/acme/Users/"+bob.ID, nil); status != http.StatusUnauthorized {
+			t.Errorf("revoked token's GET of a user: status %d, want 401; body %s", status, body)
 		}
 		out = mustCLI(t, e, "token", "list", "--tenant", "acme")
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(id) + `\s.*\srevoked\s`).MatchString(out) {
