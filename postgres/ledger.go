@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,6 +17,9 @@ import (
 // The ledger's tree (tiles), checkpoints and settings (scimtrail.LedgerReadTx, LedgerTx).
 
 func (t *tx) ReadTile(ctx context.Context, tenant string, level, index int64) ([]byte, error) {
+	if e := t.edge; e != nil && level == 0 && e.tenant == tenant && e.index == index {
+		return slices.Clone(e.data), nil
+	}
 	var data []byte
 	err := t.tx.QueryRow(ctx, `SELECT data FROM ledger_tiles WHERE tenant = $1 AND level = $2 AND idx = $3`, tenant, level, index).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -50,6 +54,9 @@ func (t *tx) ReadTiles(ctx context.Context, tenant string, at []scimtrail.Tile) 
 }
 
 func (t *tx) PutTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile) error {
+	if t.edge != nil && t.edge.tenant == tenant {
+		t.edge = nil
+	}
 	if len(tiles) == 0 {
 		return nil
 	}
@@ -57,14 +64,12 @@ func (t *tx) PutTiles(ctx context.Context, tenant string, tiles []scimtrail.Tile
 	idxs := make([]int64, len(tiles))
 	datas := make([][]byte, len(tiles))
 	for i, tl := range tiles {
-		levels[i], idxs[i], datas[i] = tl.Level, tl.Index, tl.Data
+		levels[i], idxs[i], datas[i] = tl.Level, tl.Index, slices.Clone(tl.Data) // sent later: see Defer
 	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO ledger_tiles (tenant, level, idx, data)
+	// Deferred (session.Defer): nothing reads the outcome, and a failure fails the commit.
+	t.tx.Defer(`INSERT INTO ledger_tiles (tenant, level, idx, data)
 		SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[])
 		ON CONFLICT (tenant, level, idx) DO UPDATE SET data = excluded.data`, tenant, levels, idxs, datas)
-	if err != nil {
-		return fmt.Errorf("postgres: store tiles of %q: %w", tenant, err)
-	}
 	return nil
 }
 
@@ -176,4 +181,27 @@ func (t *tx) InsertSetting(ctx context.Context, key, value string) (bool, error)
 		return false, fmt.Errorf("postgres: store setting %q: %w", key, err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// LogsWithIncompleteTiles returns, in one query, the heads of the logs whose last level-0
+// tile (of tileWidth hashes of hashSize bytes) does not end at the head, so that the
+// service's start-up tile check costs one round trip, not two per tenant (315 ms at 1,000
+// tenants before).
+func (t *tx) LogsWithIncompleteTiles(ctx context.Context, tileWidth, hashSize int) ([]scimtrail.LedgerHead, error) {
+	rows, err := t.tx.Query(ctx, `SELECT h.tenant, h.size FROM ledger_heads h
+		LEFT JOIN ledger_tiles t ON t.tenant = h.tenant AND t.level = 0 AND t.idx = (h.size - 1) / $1
+		WHERE h.size > 0 AND (t.data IS NULL OR length(t.data) <> ((h.size - 1) % $1 + 1) * $2)
+		ORDER BY h.tenant`, int64(tileWidth), int64(hashSize))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: logs with incomplete tiles: %w", err)
+	}
+	heads, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (scimtrail.LedgerHead, error) {
+		var h scimtrail.LedgerHead
+		err := row.Scan(&h.Tenant, &h.Size)
+		return h, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: logs with incomplete tiles: %w", err)
+	}
+	return heads, nil
 }

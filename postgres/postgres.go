@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/scimtrail/scimtrail"
 	"github.com/scimtrail/scimtrail/internal/listpos"
+	"github.com/scimtrail/scimtrail/ledger"
 )
 
 //go:embed migrations/*.sql
@@ -58,9 +60,18 @@ var _ scimtrail.Store = (*DB)(nil)
 // queue on the tenant's head-row lock inside PostgreSQL instead of in the pool. A database
 // on its own host may want more.
 func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	return open(ctx, dsn, opts, nil)
+}
+
+// open is Open with a hook that may change the pool's configuration (tests count round
+// trips with it).
+func open(ctx context.Context, dsn string, opts Options, configure func(*pgxpool.Config)) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, &scimtrail.Error{Code: scimtrail.EINVALID, Message: "the PostgreSQL connection string is not valid", Err: err}
+	}
+	if configure != nil {
+		configure(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -158,17 +169,17 @@ func (db *DB) Update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 }
 
 func (db *DB) update(ctx context.Context, tenant string, fn func(scimtrail.Tx) error) error {
-	pgtx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	pgtx, err := begin(ctx, db.pool, "BEGIN ISOLATION LEVEL READ COMMITTED")
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
-	// Rollback after Commit is a no-op; this covers fn's errors and panics.
-	defer pgtx.Rollback(context.WithoutCancel(ctx))
-	head, err := lockHead(ctx, pgtx, tenant)
+	// Release rolls back what Commit did not end; this covers fn's errors and panics.
+	defer pgtx.Release(context.WithoutCancel(ctx))
+	head, tn, edge, err := lockHead(ctx, pgtx, tenant)
 	if err != nil {
 		return err
 	}
-	if err := fn(&tx{tx: pgtx, heads: map[string]*scimtrail.LedgerHead{tenant: &head}}); err != nil {
+	if err := fn(&tx{tx: pgtx, heads: map[string]*scimtrail.LedgerHead{tenant: &head}, tenant: tn, edge: edge}); err != nil {
 		return err
 	}
 	if err := pgtx.Commit(ctx); err != nil {
@@ -180,27 +191,63 @@ func (db *DB) update(ctx context.Context, tenant string, fn func(scimtrail.Tx) e
 	return nil
 }
 
-// lockHead takes the tenant's write lock and returns the locked head. The common case, a
-// head row that exists, is one round trip; otherwise the INSERT makes sure there is a row to
-// lock (if another transaction is inserting it at the same moment, ON CONFLICT waits for
-// that transaction and then does nothing) and the SELECT queues behind it.
-func lockHead(ctx context.Context, pgtx pgx.Tx, tenant string) (scimtrail.LedgerHead, error) {
+// lockHead takes the tenant's write lock and returns the locked head, with the tenant's row
+// when there is one (nil otherwise) and the partial level-0 tile at the head's right edge
+// (see edgeTile). The common case, a head row that exists, is one round trip; otherwise the
+// INSERT makes sure there is a row to lock (if another transaction is inserting it at the
+// same moment, ON CONFLICT waits for that transaction and then does nothing) and the
+// SELECT queues behind it.
+func lockHead(ctx context.Context, pgtx querier, tenant string) (scimtrail.LedgerHead, *scimtrail.Tenant, *edgeTile, error) {
 	head := scimtrail.LedgerHead{Tenant: tenant}
-	const lock = `SELECT size, range FROM ledger_heads WHERE tenant = $1 FOR UPDATE`
-	err := pgtx.QueryRow(ctx, lock, tenant).Scan(&head.Size, &head.Range)
+	// The tenant's row comes along because every write checks that its tenant exists, and
+	// the edge tile because every append extends it: each would be a round trip of its own.
+	const lock = `SELECT h.size, h.range, t.name, t.created, e.idx, e.data FROM ledger_heads h
+		LEFT JOIN tenants t ON t.id = h.tenant
+		LEFT JOIN ledger_tiles e ON e.tenant = h.tenant AND e.level = 0 AND e.idx = h.size / $2
+		WHERE h.tenant = $1 FOR UPDATE OF h`
+	var name *string
+	var created *time.Time
+	var edgeIndex *int64
+	var edge []byte
+	scan := func() error {
+		return pgtx.QueryRow(ctx, lock, tenant, int64(ledger.TileWidth)).Scan(&head.Size, &head.Range, &name, &created, &edgeIndex, &edge)
+	}
+	err := scan()
 	if errors.Is(err, pgx.ErrNoRows) {
 		_, err = pgtx.Exec(ctx, `INSERT INTO ledger_heads (tenant, size, range) VALUES ($1, 0, '') ON CONFLICT DO NOTHING`, tenant)
 		if err == nil {
-			err = pgtx.QueryRow(ctx, lock, tenant).Scan(&head.Size, &head.Range)
+			err = scan()
 		}
 	}
 	if err != nil {
-		return head, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
+		return head, nil, nil, fmt.Errorf("postgres: lock tenant %q: %w", tenant, err)
 	}
 	if len(head.Range) == 0 {
 		head.Range = nil
 	}
-	return head, nil
+	var tn *scimtrail.Tenant
+	if name != nil && created != nil {
+		tn = &scimtrail.Tenant{ID: tenant, Name: *name, Created: created.UTC()}
+	}
+	// After waiting for the lock, PostgreSQL re-reads the locked head but keeps the joined
+	// rows it first found, so the tile may be from before the head we got: it is trusted
+	// only if it is this head's right-edge tile and exactly as long as the edge (the log is
+	// append-only, so those leaves' hashes are the tile's whole content).
+	var et *edgeTile
+	prefix := head.Size % ledger.TileWidth
+	if prefix > 0 && edgeIndex != nil && *edgeIndex == head.Size/ledger.TileWidth && int64(len(edge)) == prefix*ledger.HashSize {
+		et = &edgeTile{tenant: tenant, index: head.Size / ledger.TileWidth, data: edge}
+	}
+	return head, tn, et, nil
+}
+
+// edgeTile is the partial level-0 tile of a locked head's right edge, as read with the lock.
+// Only holders of the head's lock write the tenant's tiles, so it stays valid until this
+// transaction writes tiles of the tenant.
+type edgeTile struct {
+	tenant string
+	index  int64
+	data   []byte
 }
 
 // View runs fn in a REPEATABLE READ, read-only transaction: one snapshot for all of fn.
@@ -216,11 +263,11 @@ func (db *DB) Peek(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
 }
 
 func (db *DB) view(ctx context.Context, fn func(scimtrail.ReadTx) error) error {
-	pgtx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	pgtx, err := begin(ctx, db.pool, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
-	defer pgtx.Rollback(context.WithoutCancel(ctx))
+	defer pgtx.Release(context.WithoutCancel(ctx))
 	if err := fn(&tx{tx: pgtx, pos: db.positions}); err != nil {
 		return err
 	}

@@ -399,6 +399,56 @@ func orderBy(q scimtrail.Query) (string, error) {
 	return " ORDER BY " + strings.Join(keys, ", "), nil
 }
 
+// uniqueEquality reports whether q's filter is an equality on a key unique per tenant: id,
+// or a user's userName.
+func uniqueEquality(q scimtrail.Query) bool {
+	c, ok := q.Filter.(*filter.Compare)
+	if !ok || !strings.EqualFold(string(c.Op), string(filter.Eq)) || !corePath(c.Path, q.Type) {
+		return false
+	}
+	if _, ok := c.Value.(string); !ok {
+		return false
+	}
+	return c.Path.Is("id", "") || c.Path.Is("userName", "") && q.Type == scimtrail.UserResource
+}
+
+// queryUnique answers a filter that is an equality on a key unique per tenant: one lookup
+// by tenant and key, the type and the page applied to the row here. With neither ORDER BY
+// nor the type in the SQL, the only index whose columns all match is the unique one, so the
+// planner cannot walk resources_by_created instead, as it did on a table not yet analyzed
+// (every equality then has the same default selectivity): 36 ms instead of 0.04 ms at
+// 10k users.
+func (t *tx) queryUnique(ctx context.Context, tenant string, q scimtrail.Query, where cond, start, count int) (scimtrail.Page, error) {
+	var b sqlBuilder
+	b.WriteString("SELECT " + resourceColumns + " FROM resources r WHERE r.tenant = ")
+	b.arg(tenant)
+	b.WriteString(" AND ")
+	where(&b)
+	rows, err := t.tx.Query(ctx, b.String(), b.args...)
+	if err != nil {
+		return scimtrail.Page{}, fmt.Errorf("postgres: query %s: %w", q.Type, err)
+	}
+	defer rows.Close()
+	var page scimtrail.Page
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return scimtrail.Page{}, fmt.Errorf("postgres: query %s: %w", q.Type, err)
+		}
+		if r.Type != q.Type {
+			continue
+		}
+		page.Total++
+		if page.Total >= start && len(page.Resources) < count && q.IsAfter(r) {
+			page.Resources = append(page.Resources, r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return scimtrail.Page{}, fmt.Errorf("postgres: query %s: %w", q.Type, err)
+	}
+	return page, nil
+}
+
 func (t *tx) QueryResources(ctx context.Context, tenant string, q scimtrail.Query) (scimtrail.Page, error) {
 	where, exact := cond(nil), true
 	if q.Filter != nil {
@@ -431,6 +481,9 @@ func (t *tx) QueryResources(ctx context.Context, tenant string, q scimtrail.Quer
 	order, err := orderBy(q)
 	if err != nil {
 		return scimtrail.Page{}, err
+	}
+	if exact && where != nil && uniqueEquality(q) {
+		return t.queryUnique(ctx, tenant, q, where, start, count)
 	}
 
 	var page scimtrail.Page

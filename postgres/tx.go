@@ -18,11 +18,17 @@ import (
 
 // tx implements scimtrail.Tx (and so ReadTx) over one pgx transaction.
 type tx struct {
-	tx pgx.Tx
+	tx *session
 	// heads are the ledger heads this transaction holds locked, as it last wrote them:
 	// nobody else can change a locked head, so LedgerHead and AppendEntries need not read
 	// it again (two round trips fewer per write).
 	heads map[string]*scimtrail.LedgerHead
+	// tenant is the row of the tenant whose head Update locked, read with the lock; nil
+	// when the tenant had no row then.
+	tenant *scimtrail.Tenant
+	// edge is the locked head's right-edge tile, read with the lock; nil once this
+	// transaction writes the tenant's tiles or when there was none to trust.
+	edge *edgeTile
 	// pos, in read transactions, is the DB's remembered list positions (seekPosition).
 	pos *listpos.Index
 }
@@ -81,6 +87,9 @@ func notFound(format string, args ...any) error {
 // Tenants.
 
 func (t *tx) Tenant(ctx context.Context, id string) (scimtrail.Tenant, error) {
+	if t.tenant != nil && t.tenant.ID == id {
+		return *t.tenant, nil
+	}
 	var tn scimtrail.Tenant
 	err := t.tx.QueryRow(ctx, `SELECT id, name, created FROM tenants WHERE id = $1`, id).Scan(&tn.ID, &tn.Name, &tn.Created)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -399,41 +408,42 @@ func (t *tx) insertEmails(ctx context.Context, r scimtrail.Resource) error {
 	if len(r.Emails) == 0 {
 		return nil
 	}
-	_, err := t.tx.Exec(ctx, `INSERT INTO resource_emails (tenant, resource_id, pos, value)
-		SELECT $1, $2, n - 1, v FROM unnest($3::text[]) WITH ORDINALITY AS e(v, n)`, r.Tenant, r.ID, r.Emails)
-	if err != nil {
-		return fmt.Errorf("postgres: emails of %q: %w", r.ID, err)
-	}
+	// Deferred (session.Defer): nothing reads the outcome, and a failure fails the commit.
+	t.tx.Defer(`INSERT INTO resource_emails (tenant, resource_id, pos, value)
+		SELECT $1, $2, n - 1, v FROM unnest($3::text[]) WITH ORDINALITY AS e(v, n)`, r.Tenant, r.ID, slices.Clone(r.Emails))
 	return nil
 }
 
 func (t *tx) UpdateResource(ctx context.Context, r scimtrail.Resource) error {
-	if r.Type == scimtrail.UserResource {
-		// Checked first so the transaction stays usable; writers of the tenant are
-		// serialised, so nobody can take the name between this check and the UPDATE.
-		var taken bool
-		err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE tenant = $1 AND user_name_key = $2 AND id <> $3)`,
-			r.Tenant, r.UserNameKey, r.ID).Scan(&taken)
-		if err != nil {
-			return fmt.Errorf("postgres: update %s %q: %w", r.Type, r.ID, err)
-		}
-		if taken {
-			return userNameTaken(r)
-		}
-	}
-	tag, err := t.tx.Exec(ctx, `UPDATE resources SET external_id = $4, user_name = $5, user_name_key = $6,
+	// A user's new name must not be another user's: checked in the UPDATE itself, so the
+	// transaction stays usable and it costs no round trip of its own. Writers of the tenant
+	// are serialised, so nobody can take the name between the check and the write.
+	const update = `UPDATE resources SET external_id = $4, user_name = $5, user_name_key = $6,
 		display_name = $7, display_name_key = $8, active = $9, schemas = $10, attributes = $11,
 		created = $12, last_modified = $13, version = $14
-		WHERE tenant = $1 AND id = $2 AND type = $3`, resourceArgs(r)...)
+		WHERE tenant = $1 AND id = $2 AND type = $3`
+	query := update
+	if r.Type == scimtrail.UserResource {
+		query += ` AND NOT EXISTS (SELECT 1 FROM resources o WHERE o.tenant = $1 AND o.user_name_key = $6 AND o.id <> $2)`
+	}
+	tag, err := t.tx.Exec(ctx, query, resourceArgs(r)...)
 	if err != nil {
 		return fmt.Errorf("postgres: update %s %q: %w", r.Type, r.ID, translate(err))
 	}
 	if tag.RowsAffected() == 0 {
+		// Not there, or (a user) its new name is taken: find out which to say so.
+		var exists bool
+		err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM resources WHERE tenant = $1 AND id = $2 AND type = $3)`,
+			r.Tenant, r.ID, string(r.Type)).Scan(&exists)
+		if err != nil {
+			return fmt.Errorf("postgres: update %s %q: %w", r.Type, r.ID, err)
+		}
+		if exists && r.Type == scimtrail.UserResource {
+			return userNameTaken(r)
+		}
 		return notFound("%s %q not found", r.Type, r.ID)
 	}
-	if _, err := t.tx.Exec(ctx, `DELETE FROM resource_emails WHERE tenant = $1 AND resource_id = $2`, r.Tenant, r.ID); err != nil {
-		return fmt.Errorf("postgres: emails of %q: %w", r.ID, err)
-	}
+	t.tx.Defer(`DELETE FROM resource_emails WHERE tenant = $1 AND resource_id = $2`, r.Tenant, r.ID)
 	return t.insertEmails(ctx, r)
 }
 
@@ -643,7 +653,7 @@ func (t *tx) AppendEntries(ctx context.Context, entries []scimtrail.StoredEntry,
 	// the tamper-evident log, so it fails loudly instead.
 	locked, ok := t.heads[head.Tenant]
 	if !ok {
-		h, err := lockHead(ctx, t.tx, head.Tenant)
+		h, _, _, err := lockHead(ctx, t.tx, head.Tenant)
 		if err != nil {
 			return err
 		}
@@ -675,24 +685,19 @@ func (t *tx) AppendEntries(ctx context.Context, entries []scimtrail.StoredEntry,
 		tenants[i], seqs[i], times[i], actions[i] = e.Tenant, e.Seq, e.Time, e.Action
 		actors[i], targets[i], bodies[i], leaves[i] = e.ActorID, e.TargetID, e.Body, e.LeafHash
 	}
+	// Both writes are deferred (session.Defer) and travel with the next statement or with
+	// COMMIT: nothing reads their outcome, and the head row is locked, so neither can
+	// conflict; a failure fails the transaction at that statement or at commit.
 	if n > 0 {
-		_, err := t.tx.Exec(ctx, `INSERT INTO ledger_entries (tenant, seq, time, action, actor_id, target_id, body, leaf_hash)
+		t.tx.Defer(`INSERT INTO ledger_entries (tenant, seq, time, action, actor_id, target_id, body, leaf_hash)
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[])`,
 			tenants, seqs, times, actions, actors, targets, bodies, leaves)
-		if err != nil {
-			return fmt.Errorf("postgres: append entries of %q: %w", head.Tenant, translate(err))
-		}
 	}
-	rng := head.Range
+	rng := slices.Clone(head.Range)
 	if rng == nil {
 		rng = []byte{}
 	}
-	_, err := t.tx.Exec(ctx, `UPDATE ledger_heads SET size = $2, range = $3 WHERE tenant = $1`, head.Tenant, head.Size, rng)
-	if err != nil {
-		// The transaction is lost; forget the head rather than trust a half-written one.
-		delete(t.heads, head.Tenant)
-		return fmt.Errorf("postgres: ledger head of %q: %w", head.Tenant, err)
-	}
+	t.tx.Defer(`UPDATE ledger_heads SET size = $2, range = $3 WHERE tenant = $1`, head.Tenant, head.Size, rng)
 	locked.Size, locked.Range = head.Size, slices.Clone(head.Range)
 	if len(locked.Range) == 0 {
 		locked.Range = nil

@@ -193,7 +193,7 @@ func (s *Service) trackExternal(ctx context.Context, tx scimtrail.Tx, at time.Ti
 	if next.Type != scimtrail.UserResource {
 		return false, nil
 	}
-	tc, err := s.config(ctx, next.Tenant)
+	tc, err := s.configIn(ctx, tx, next.Tenant)
 	if err != nil {
 		return false, err
 	}

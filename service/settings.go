@@ -85,12 +85,26 @@ func (c *configCache) drop(tenant string) {
 // config returns the tenant's configuration, from the cache when it is fresh. It does not
 // check that the tenant exists: an unknown tenant has the defaults.
 func (s *Service) config(ctx context.Context, tenant string) (*tenantConfig, error) {
+	return s.configVia(ctx, tenant, func(load func(scimtrail.ReadTx) error) error {
+		return s.store.View(ctx, func(tx scimtrail.ReadTx) error { return load(tx) })
+	})
+}
+
+// configIn is config for code that already holds a transaction: a stale entry is reloaded
+// through tx. Opening a second transaction there would take a second pooled PostgreSQL
+// connection while holding the tenant's write lock, and with every connection held by a
+// writer queued on that lock, the pool never hands one out (creates fell to ~1/s).
+func (s *Service) configIn(ctx context.Context, tx scimtrail.ReadTx, tenant string) (*tenantConfig, error) {
+	return s.configVia(ctx, tenant, func(load func(scimtrail.ReadTx) error) error { return load(tx) })
+}
+
+func (s *Service) configVia(ctx context.Context, tenant string, read func(func(scimtrail.ReadTx) error) error) (*tenantConfig, error) {
 	now := time.Now()
 	if tc := s.configs.get(tenant, now); tc != nil {
 		return tc, nil
 	}
 	var tc *tenantConfig
-	err := s.store.View(ctx, func(tx scimtrail.ReadTx) error {
+	err := read(func(tx scimtrail.ReadTx) error {
 		var err error
 		tc, err = loadConfig(ctx, tx, tenant)
 		return err
