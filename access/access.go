@@ -202,6 +202,9 @@ func AppGrantPath(g scimtrail.AppRoleGrant) scimtrail.AccessPath {
 
 // SCIMRoles returns the roles[].value of a stored User document, once each.
 func SCIMRoles(doc []byte) []string {
+	if !mayHaveKey(doc, "roles") {
+		return nil
+	}
 	var d struct {
 		Roles []struct {
 			Value string `json:"value"`

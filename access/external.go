@@ -21,6 +21,9 @@ func External(doc []byte, domains []string) (bool, string) {
 			Primary bool   `json:"primary"`
 		} `json:"emails"`
 	}
+	if len(domains) == 0 && !mayHaveKey(doc, "usertype") {
+		return false, "" // userType alone decides, and there is none
+	}
 	if json.Unmarshal(doc, &d) != nil {
 		return false, ""
 	}
@@ -56,4 +59,32 @@ func External(doc []byte, domains []string) (bool, string) {
 		}
 	}
 	return true, "email domain " + domain + " is not one of the tenant's"
+}
+
+// mayHaveKey reports whether the JSON document doc may have a member named key (lower case
+// ASCII), which encoding/json matches case-insensitively: false only when no quoted
+// "key" occurs in doc, ignoring ASCII case, and doc has no escape or non-ASCII byte that
+// could spell it otherwise. It spares the write path decoding whole documents (users'
+// external status and SCIM roles) for an attribute most of them do not have.
+func mayHaveKey(doc []byte, key string) bool {
+	n := len(key) + 2
+	for i, c := range doc {
+		if c == '\\' || c >= 0x80 {
+			return true
+		}
+		if c != '"' || i+n > len(doc) || doc[i+n-1] != '"' {
+			continue
+		}
+		match := true
+		for j := 0; j < len(key); j++ {
+			if b := doc[i+1+j]; b != key[j] && b+('a'-'A') != key[j] {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
 }

@@ -197,15 +197,27 @@ func (s *Service) trackExternal(ctx context.Context, tx scimtrail.Tx, at time.Ti
 	if err != nil {
 		return false, err
 	}
+	c, changed := externalChange(tc, cur, next)
+	if !changed {
+		return false, nil
+	}
+	c.At = at
+	return true, tx.InsertExternalChanges(ctx, []scimtrail.ExternalChange{c})
+}
+
+// externalChange is the change of external status that writing next over cur (nil: next is
+// new) makes, without its time; changed is false when there is none. It is pure, so a
+// create works it out before it reaches the writer.
+func externalChange(tc *tenantConfig, cur *scimtrail.Resource, next scimtrail.Resource) (c scimtrail.ExternalChange, changed bool) {
 	now, why := access.External(next.Attributes, tc.external.Domains)
 	was := false
 	if cur != nil {
 		was, _ = access.External(cur.Attributes, tc.external.Domains)
 	}
 	if now == was {
-		return false, nil
+		return c, false
 	}
-	return true, tx.InsertExternalChanges(ctx, []scimtrail.ExternalChange{{Tenant: next.Tenant, UserID: next.ID, At: at, External: now, Reason: why}})
+	return scimtrail.ExternalChange{Tenant: next.Tenant, UserID: next.ID, External: now, Reason: why}, true
 }
 
 // externalNow is a user's external status at at, as recorded.

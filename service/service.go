@@ -6,6 +6,7 @@ package service
 
 import (
 	"crypto/rand"
+	"sync"
 	"time"
 
 	"github.com/scimtrail/scimtrail"
@@ -28,6 +29,9 @@ type Service struct {
 	ledger   ledgerState // ledger.go: signing keys, install id, audit-read throttle
 	// cursorKey authenticates pagination cursors (cursor.go).
 	cursorKey []byte
+	// tenants holds the ids of tenants seen to exist in a committed state. Tenants are never
+	// deleted, so once known a tenant needs no read inside the writer again (resources.go).
+	tenants sync.Map
 }
 
 // Options configure a Service; zero values are sane defaults.

@@ -85,6 +85,9 @@ func (t *txn) repeated(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := t.local[query]; ok {
 		return st, nil
 	}
+	if t.w != nil {
+		return t.w.stmt(ctx, query) // the writer: prepared returned nil for an error
+	}
 	st, err := t.tx.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err

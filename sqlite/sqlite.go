@@ -40,13 +40,16 @@ type Options struct {
 	// or not) with the number of commands in it, so a metrics layer can observe how well
 	// group commit batches. It must be quick: the writer waits for it.
 	OnBatch func(commands int)
+	// WALRestartPages is the WAL length, in pages, past which the checkpointer makes the
+	// WAL start over (checkpoint.go); 0 means 4,096 pages (16 MiB).
+	WALRestartPages int64
 }
 
 // DB is a scimtrail.Store on one SQLite database file.
 type DB struct {
-	write  *sql.DB // exactly one connection: SQLite allows one writer at a time anyway
-	read   *sql.DB // query_only connections for View
-	wstmts *stmtCache
+	write  *sql.DB     // exactly one connection: SQLite allows one writer at a time anyway
+	read   *sql.DB     // query_only connections for View
+	w      *writerConn // the write connection, held by the writer goroutine (writer.go)
 	rstmts *stmtCache
 	opts   Options
 	// positions remembers where deep list pages begin (package listpos).
@@ -62,6 +65,15 @@ type DB struct {
 	closeErr  error
 
 	writesFailing atomic.Bool // the last write failed for want of disk or I/O (unavailable.go)
+
+	// The checkpointer (checkpoint.go): its connection, its wake-up and stop signals, and
+	// commitMu, which the writer holds from BEGIN to COMMIT so the checkpointer can hold
+	// it off while it lets the WAL start over.
+	ckpt     *sql.DB
+	wakeCkpt chan struct{}
+	stopCkpt chan struct{}
+	ckptDone chan struct{}
+	commitMu sync.Mutex
 }
 
 var _ scimtrail.Store = (*DB)(nil)
@@ -110,6 +122,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// The writer's page cache outlives its transactions (it is the only writer), so a
 	// larger one saves re-reading index pages that every write touches. In KiB.
 	wq.Add("_pragma", "cache_size(-65536)")
+	// Checkpoints run on their own connection (checkpoint.go), not inside the writer's
+	// COMMIT.
+	wq.Add("_pragma", "wal_autocheckpoint(0)")
 	// IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads and then
 	// writes can fail with SQLITE_BUSY instead of waiting.
 	wq.Set("_txlock", "immediate")
@@ -126,6 +141,8 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 
+	// The checkpointer's connection has the common pragmas only (common is changed below).
+	ckq := common.Encode()
 	rq := common
 	rq.Add("_pragma", "query_only(1)")
 	// Reads map the file instead of copying each page in with a read(2): long scans (audit
@@ -140,7 +157,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	db := &DB{write: write, read: read, wstmts: newStmtCache(write), rstmts: newStmtCache(read), opts: opts, positions: listpos.New(), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	db := &DB{write: write, read: read, w: &writerConn{db: write, stmts: map[string]*sql.Stmt{}}, rstmts: newStmtCache(read),
+		opts: opts, positions: listpos.New(), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if err := db.openCheckpointer(path, ckq); err != nil {
+		read.Close()
+		write.Close()
+		return nil, err
+	}
 	go db.run()
 	return db, nil
 }
@@ -284,17 +307,18 @@ func (db *DB) applyBatch() {
 	// The batch's transaction is not tied to any caller's context: one caller giving up
 	// must not roll back the others' work.
 	ctx := context.Background()
+	db.commitMu.Lock()
+	defer db.commitMu.Unlock()
 	start := time.Now()
-	sqlTx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
+	if err := db.w.begin(ctx); err != nil {
 		failAll(internal("cannot start a write transaction", err))
 		return
 	}
-	tx := &txn{q: sqlTx, tx: sqlTx, cache: db.wstmts, buf: newLedgerBuffer(), bctx: ctx}
+	tx := &txn{q: db.w.conn, w: db.w, buf: newLedgerBuffer(), bctx: ctx}
 	for i := 0; i < len(live); i++ {
 		c := live[i]
 		if _, err := tx.exec(ctx, "SAVEPOINT command"); err != nil {
-			sqlTx.Rollback()
+			db.w.rollback(ctx)
 			failAll(internal("cannot start a write command", err))
 			return
 		}
@@ -304,13 +328,13 @@ func (db *DB) applyBatch() {
 			if _, err := tx.exec(ctx, "ROLLBACK TO command"); err != nil {
 				// SQLite rolls the whole transaction back on some errors (disk full, I/O);
 				// then nothing of the batch survives and every command must hear so.
-				sqlTx.Rollback()
+				db.w.rollback(ctx)
 				failAll(internal("the write transaction failed", errors.Join(c.err, err)))
 				return
 			}
 		}
 		if _, err := tx.exec(ctx, "RELEASE command"); err != nil {
-			sqlTx.Rollback()
+			db.w.rollback(ctx)
 			failAll(internal("the write transaction failed", err))
 			return
 		}
@@ -320,18 +344,20 @@ func (db *DB) applyBatch() {
 		}
 	}
 	if err := tx.flushLedger(ctx); err != nil {
-		sqlTx.Rollback()
+		db.w.rollback(ctx)
 		failAll(internal("the write transaction failed", err))
 		return
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := db.w.commit(ctx); err != nil {
 		commitErr := internal("cannot commit the write transaction", err)
 		for _, c := range live {
 			if c.err == nil {
 				c.err = commitErr
 			}
 		}
+		return
 	}
+	db.committed()
 }
 
 func call(fn func(scimtrail.Tx) error, tx scimtrail.Tx) (err error) {
@@ -401,7 +427,7 @@ func (db *DB) Close() error {
 		default:
 		}
 		<-db.done
-		db.closeErr = errors.Join(db.rstmts.close(), db.wstmts.close(), db.read.Close(), db.write.Close())
+		db.closeErr = errors.Join(db.closeCheckpointer(), db.rstmts.close(), db.w.close(), db.read.Close(), db.write.Close())
 	})
 	return db.closeErr
 }

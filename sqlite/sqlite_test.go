@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -336,5 +338,40 @@ func BenchmarkUpdateParallel(b *testing.B) {
 	b.StopTimer()
 	if n := batches.Load(); n > 0 {
 		b.ReportMetric(float64(b.N)/float64(n), "cmds/batch")
+	}
+}
+
+// TestCheckpointsBoundTheWAL writes far more pages than WALRestartPages, one commit at a
+// time, and checks that the WAL file stayed well short of holding them all (~26 MiB here):
+// the writer never checkpoints (wal_autocheckpoint=0), so only the checkpointer can make
+// the WAL start over. It runs every 50 ms, so the WAL grows past WALRestartPages by what is
+// committed meanwhile (up to ~8 MiB was seen on a loaded machine).
+func TestCheckpointsBoundTheWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "scimtrail.db")
+	db := mustOpenAt(t, path, sqlite.Options{WALRestartPages: 128})
+	blob, _ := json.Marshal(map[string]string{"notes": strings.Repeat("x", 12000)})
+	const n = 800
+	for i := range n {
+		u := testUser("acme", fmt.Sprintf("u%04d", i))
+		u.Attributes = blob
+		mustUpdate(t, db, "acme", func(ctx context.Context, tx scimtrail.Tx) error { return tx.InsertResource(ctx, u) })
+	}
+	st, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if max := int64(13 << 20); st.Size() > max {
+		t.Errorf("WAL is %d bytes after %d commits of 12 KB, want at most %d: checkpoints do not let it start over", st.Size(), n, max)
+	}
+	err = db.View(t.Context(), func(tx scimtrail.ReadTx) error {
+		for _, id := range []string{"u0000", fmt.Sprintf("u%04d", n-1)} {
+			if _, err := tx.Resource(t.Context(), "acme", scimtrail.UserResource, id); err != nil {
+				t.Errorf("Resource(%s): %v", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -33,8 +33,9 @@ type querier interface {
 // connection is query_only, so the write methods fail there even if someone type-asserts.
 type txn struct {
 	q     querier
-	tx    *sql.Tx
-	cache *stmtCache
+	tx    *sql.Tx              // nil in the writer, whose q is its connection
+	w     *writerConn          // the writer's connection and statements (nil in View)
+	cache *stmtCache           // View's prepared statements
 	local map[string]*sql.Stmt // see txn.repeated
 	// peek: no transaction (DB.Peek); statements run on the read pool's own statements.
 	peek bool
@@ -163,6 +164,13 @@ func (c *stmtCache) close() error {
 // request may go through it; texts that never repeat (chunks of odd sizes) should not, as
 // they would only push useful statements out.
 func (t *txn) prepared(ctx context.Context, query string) *sql.Stmt {
+	if t.w != nil {
+		st, err := t.w.stmt(ctx, query)
+		if err != nil {
+			return nil // run unprepared: the statement reports its own error
+		}
+		return st
+	}
 	if cs := t.cache.acquire(query); cs != nil {
 		defer t.cache.release(cs)
 		return t.tx.StmtContext(ctx, cs.st)
