@@ -19,6 +19,10 @@ func (t *txn) MemberOfMany(ctx context.Context, tenant string, memberIDs []strin
 		FROM memberships m WHERE m.tenant = ?`, "m.member_id", ` ORDER BY m.member_id, m.group_id`, tenant, memberIDs)
 }
 
+const memberOfCreatedSQL = `SELECT member_id, group_id, group_display FROM memberships
+	WHERE tenant = ? AND member_created_us BETWEEN ? AND ?
+	ORDER BY member_created_us, member_id, group_id`
+
 func (t *txn) MemberOfCreated(ctx context.Context, tenant string, memberIDs []string, from, to time.Time) (map[string][]scimtrail.MemberRef, error) {
 	out := map[string][]scimtrail.MemberRef{}
 	if len(memberIDs) == 0 {
@@ -29,9 +33,7 @@ func (t *txn) MemberOfCreated(ctx context.Context, tenant string, memberIDs []st
 		want[id] = true
 	}
 	// In the index's order (created, member, group), so each member's groups come ordered.
-	rows, err := t.query(ctx, `SELECT member_id, group_id, group_display FROM memberships
-		WHERE tenant = ? AND member_created_us BETWEEN ? AND ?
-		ORDER BY member_created_us, member_id, group_id`, tenant, from.UnixMicro(), to.UnixMicro())
+	rows, err := t.query(ctx, memberOfCreatedSQL, tenant, from.UnixMicro(), to.UnixMicro())
 	if err != nil {
 		return nil, dbErr("listing groups", err)
 	}
