@@ -21,7 +21,9 @@ func openStore(ctx context.Context, dsn string, onBatch func(commands int)) (sci
 	if isPostgres(dsn) {
 		return postgres.Open(ctx, dsn, postgres.Options{OnBatch: onBatch})
 	}
-	return sqlite.Open(ctx, dsn, sqlite.Options{OnBatch: onBatch})
+	// Only serve observes batches. The one-shot commands (audit verify and export, reports)
+	// map the file for their long scans; serve does not, so its RSS stays bounded.
+	return sqlite.Open(ctx, dsn, sqlite.Options{OnBatch: onBatch, MapReads: onBatch == nil})
 }
 
 // redactDSN hides a PostgreSQL password so the DSN can be logged.
