@@ -120,6 +120,41 @@ func TestUniqueEqualityPlanUsesUniqueIndex(t *testing.T) {
 			}
 		})
 	}
+	// GET /Users/{id} and the userName eq fast path read the user with its groups in one
+	// statement (UserWithGroups*): the same unique lookups.
+	for _, c := range []struct {
+		name, want string
+		read       func(scimtrail.ReadTx) error
+	}{
+		{"UserWithGroups", "resources_pkey", func(tx scimtrail.ReadTx) error {
+			_, _, err := tx.UserWithGroups(ctx, "acme", fmt.Sprintf("id%05d", n-1))
+			return err
+		}},
+		{"UserWithGroupsByName", "resources_user_name", func(tx scimtrail.ReadTx) error {
+			_, _, err := tx.UserWithGroupsByName(ctx, "acme", fmt.Sprintf("user%05d", n-1))
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := db.View(ctx, c.read); err != nil {
+				t.Fatal(err)
+			}
+			tr.mu.Lock()
+			sql, args := tr.sql, tr.args
+			tr.mu.Unlock()
+			var plan []byte
+			if err := db.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&plan); err != nil {
+				t.Fatalf("explain: %v", err)
+			}
+			var p []struct{ Plan planNode }
+			if err := json.Unmarshal(plan, &p); err != nil || len(p) != 1 {
+				t.Fatalf("explain output %s: %v", plan, err)
+			}
+			if idx := strings.Join(p[0].Plan.indexes(), " "); !strings.Contains(idx, c.want) || strings.Contains(idx, "resources_by_created") {
+				t.Fatalf("plan uses indexes %q, want %s (plan %s of %s %v)", idx, c.want, plan, sql, args)
+			}
+		})
+	}
 }
 
 type planNode struct {

@@ -282,13 +282,16 @@ func (t *tx) LookupResources(ctx context.Context, tenant string, ids []string) (
 	return refs, nil
 }
 
-// userWithGroups reads a user and, in a correlated subquery of the same statement, its
-// groups as MemberOf orders them, as a JSON array of [id, displayName] pairs.
+// userWithGroups reads a resource and, in a correlated subquery of the same statement, its
+// groups as MemberOf reads them, as a JSON array of [id, displayName] pairs. The type is
+// checked in Go (scanUserWithGroups), not in SQL: with only tenant and a unique key in the
+// WHERE clause the unique index is the one plan, while `type = 'User'` let PostgreSQL walk
+// resources_by_created on a table not yet analyzed (9.5 ms instead of 0.06 ms at 10k users;
+// GET 1,443 → 6,427/s and filter 421 → 5,199/s once ANALYZE ran, before this change).
 const userWithGroups = `SELECT ` + resourceColumns + `,
-	COALESCE((SELECT json_agg(json_build_array(m.group_id, coalesce(g.display_name, '')) ORDER BY m.group_id COLLATE "C")
-		FROM memberships m LEFT JOIN resources g ON g.tenant = m.tenant AND g.id = m.group_id
-		WHERE m.tenant = r.tenant AND m.member_id = r.id), '[]'::json)
-	FROM resources r WHERE r.tenant = $1 AND r.type = 'User' AND `
+	COALESCE((SELECT json_agg(json_build_array(m.group_id, m.group_display) ORDER BY m.group_id COLLATE "C")
+		FROM memberships m WHERE m.tenant = r.tenant AND m.member_id = r.id), '[]'::json)
+	FROM resources r WHERE r.tenant = $1 AND `
 
 func (t *tx) UserWithGroups(ctx context.Context, tenant, id string) (scimtrail.Resource, []scimtrail.MemberRef, error) {
 	r, groups, err := scanUserWithGroups(t.tx.QueryRow(ctx, userWithGroups+`r.id = $2`, tenant, id))
@@ -333,6 +336,9 @@ func scanUserWithGroups(row pgx.Row) (scimtrail.Resource, []scimtrail.MemberRef,
 	r, err := scanResource(scanWith{row, &pairs})
 	if err != nil {
 		return scimtrail.Resource{}, nil, err
+	}
+	if r.Type != scimtrail.UserResource {
+		return scimtrail.Resource{}, nil, pgx.ErrNoRows
 	}
 	var refs []scimtrail.MemberRef
 	for _, p := range pairs {
