@@ -58,7 +58,7 @@ func (t *tx) ResourcesByID(ctx context.Context, tenant string, typ scimtrail.Res
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := t.tx.Query(ctx, `SELECT `+resourceColumns+` FROM resources r WHERE r.tenant = $1 AND r.type = $2 AND r.id = ANY($3::text[])`,
+	rows, err := t.tx.Query(ctx, `SELECT `+resourceColumns+` FROM resources r WHERE r.tenant = $1 AND `+typeOnly("r.type")+` = $2 AND r.id = ANY($3::text[])`,
 		tenant, string(typ), ids)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %d resources: %w", len(ids), err)

@@ -121,7 +121,8 @@ func TestUniqueEqualityPlanUsesUniqueIndex(t *testing.T) {
 		})
 	}
 	// GET /Users/{id} and the userName eq fast path read the user with its groups in one
-	// statement (UserWithGroups*): the same unique lookups.
+	// statement (UserWithGroups*), and every write reads its resource by id first
+	// (Resource): the same unique lookups.
 	for _, c := range []struct {
 		name, want string
 		read       func(scimtrail.ReadTx) error
@@ -132,6 +133,10 @@ func TestUniqueEqualityPlanUsesUniqueIndex(t *testing.T) {
 		}},
 		{"UserWithGroupsByName", "resources_user_name", func(tx scimtrail.ReadTx) error {
 			_, _, err := tx.UserWithGroupsByName(ctx, "acme", fmt.Sprintf("user%05d", n-1))
+			return err
+		}},
+		{"Resource", "resources_pkey", func(tx scimtrail.ReadTx) error {
+			_, err := tx.Resource(ctx, "acme", scimtrail.UserResource, fmt.Sprintf("id%05d", n-1))
 			return err
 		}},
 	} {
