@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"unicode/utf8"
@@ -81,6 +82,19 @@ func appendDoc(dst []byte, v any) (_ []byte, ok bool) {
 		return append(dst, ']'), true
 	}
 	return dst, false
+}
+
+// appendJSON appends v's encoding as encodeJSON writes it, without the newline: through
+// appendDoc when it can, else through encoding/json (which also reports what is wrong).
+func appendJSON(dst []byte, v any) ([]byte, error) {
+	if out, ok := appendDoc(dst, v); ok {
+		return out, nil
+	}
+	enc, err := encodeJSON(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, bytes.TrimSuffix(enc, []byte("\n"))...), nil
 }
 
 const hexDigits = "0123456789abcdef"

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"reflect"
 	"sync"
 
@@ -15,7 +14,7 @@ import (
 // renderGroup writes the members array directly and leaves the rest of the document to
 // the general path. The bytes are exactly encoding/json's: an object's keys in sorted order
 // (so the document is the keys before "members", the array, then the keys after it), a
-// member's keys "$ref", "display", "type", "value", strings escaped as encodeJSON does.
+// member's keys "$ref", "display", "type", "value", strings escaped by appendJSONString.
 
 // memberProjection remembers, for the last resource type seen, whether its default
 // projection (no attributes, no excludedAttributes) returns a rendered member unchanged: a
@@ -58,70 +57,51 @@ func (c *renderCache) renderGroup(rt *schema.ResourceType, v service.View, base 
 			after[k] = val
 		}
 	}
-	var b bytes.Buffer
-	b.Grow(256 + 160*len(v.Members))
-	if err := appendObjectBody(&b, before); err != nil {
+	b := make([]byte, 0, 258+160*len(v.Members))
+	b = append(b, '{')
+	b, err := appendObjectBody(b, before)
+	if err != nil {
 		return nil, false, err
 	}
 	if len(before) > 0 {
-		b.WriteByte(',')
+		b = append(b, ',')
 	}
-	b.WriteString(`"members":[`)
+	b = append(b, `"members":[`...)
 	for i, m := range v.Members {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteString(`{"$ref":`)
-		appendString(&b, base+"/"+string(m.Type)+"s/"+m.Value)
+		b = append(b, `{"$ref":`...)
+		b = appendJSONString(b, base+"/"+string(m.Type)+"s/"+m.Value)
 		if m.Display != "" {
-			b.WriteString(`,"display":`)
-			appendString(&b, m.Display)
+			b = append(b, `,"display":`...)
+			b = appendJSONString(b, m.Display)
 		}
-		b.WriteString(`,"type":`)
-		appendString(&b, string(m.Type))
-		b.WriteString(`,"value":`)
-		appendString(&b, m.Value)
-		b.WriteByte('}')
+		b = append(b, `,"type":`...)
+		b = appendJSONString(b, string(m.Type))
+		b = append(b, `,"value":`...)
+		b = appendJSONString(b, m.Value)
+		b = append(b, '}')
 	}
-	b.WriteByte(']')
+	b = append(b, ']')
 	if len(after) > 0 {
-		b.WriteByte(',')
+		b = append(b, ',')
 	}
-	if err := appendObjectBody(&b, after); err != nil {
+	if b, err = appendObjectBody(b, after); err != nil {
 		return nil, false, err
 	}
-	// appendObjectBody wrote the halves without braces; wrap them.
-	out := make([]byte, 0, b.Len()+2)
-	out = append(out, '{')
-	out = append(out, b.Bytes()...)
-	return append(out, '}'), true, nil
+	return append(b, '}'), true, nil
 }
 
-// appendObjectBody writes m as encoding/json would, without the enclosing braces.
-func appendObjectBody(b *bytes.Buffer, m map[string]any) error {
+// appendObjectBody appends m as encodeJSON writes it, without the enclosing braces.
+func appendObjectBody(dst []byte, m map[string]any) ([]byte, error) {
 	if len(m) == 0 {
-		return nil
+		return dst, nil
 	}
-	enc, err := encodeJSON(m)
+	n := len(dst)
+	dst, err := appendJSON(dst, m)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	enc = bytes.TrimSuffix(enc, []byte("\n"))
-	b.Write(enc[1 : len(enc)-1])
-	return nil
-}
-
-// appendString writes s as a JSON string exactly as encodeJSON does: printable ASCII
-// without quotes or backslashes as is, anything else through encoding/json.
-func appendString(b *bytes.Buffer, s string) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			enc, _ := encodeJSON(s) // a string always encodes
-			b.Write(bytes.TrimSuffix(enc, []byte("\n")))
-			return
-		}
-	}
-	b.WriteByte('"')
-	b.WriteString(s)
-	b.WriteByte('"')
+	return append(dst[:n], dst[n+1:len(dst)-1]...), nil
 }

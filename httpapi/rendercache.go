@@ -83,12 +83,8 @@ func (c *renderCache) render(rt *schema.ResourceType, v service.View, base strin
 	}
 	if !done {
 		doc := rt.Project(service.Render(v, base), attrs, excluded)
-		var ok bool
-		if body, ok = appendDoc(make([]byte, 0, 1024), doc); !ok {
-			if body, err = encodeJSON(doc); err != nil {
-				return nil, err
-			}
-			body = bytes.TrimSuffix(body, []byte("\n"))
+		if body, err = appendJSON(make([]byte, 0, 1024), doc); err != nil {
+			return nil, err
 		}
 	}
 	if len(refs) <= maxRenderRefs && len(body) <= maxRenderBytes {

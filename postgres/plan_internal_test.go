@@ -103,21 +103,8 @@ func TestUniqueEqualityPlanUsesUniqueIndex(t *testing.T) {
 			if page.Total != 1 || len(page.Resources) != 1 {
 				t.Fatalf("%s: %d results (total %d), want 1", f, len(page.Resources), page.Total)
 			}
-			tr.mu.Lock()
-			sql, args := tr.sql, tr.args
-			tr.mu.Unlock()
-			var plan []byte
-			if err := db.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&plan); err != nil {
-				t.Fatalf("explain: %v", err)
-			}
-			var p []struct{ Plan planNode }
-			if err := json.Unmarshal(plan, &p); err != nil || len(p) != 1 {
-				t.Fatalf("explain output %s: %v", plan, err)
-			}
 			want := map[string]string{"userName": "resources_user_name", "id": "resources_pkey"}[strings.Fields(f)[0]]
-			if idx := p[0].Plan.indexes(); len(idx) == 0 || !strings.Contains(strings.Join(idx, " "), want) || strings.Contains(strings.Join(idx, " "), "resources_by_created") {
-				t.Fatalf("%s: plan uses indexes %v, want %s (plan %s of %s %v)", f, idx, want, plan, sql, args)
-			}
+			checkLastPlan(t, db, &tr, want)
 		})
 	}
 	// GET /Users/{id} and the userName eq fast path read the user with its groups in one
@@ -144,21 +131,28 @@ func TestUniqueEqualityPlanUsesUniqueIndex(t *testing.T) {
 			if err := db.View(ctx, c.read); err != nil {
 				t.Fatal(err)
 			}
-			tr.mu.Lock()
-			sql, args := tr.sql, tr.args
-			tr.mu.Unlock()
-			var plan []byte
-			if err := db.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&plan); err != nil {
-				t.Fatalf("explain: %v", err)
-			}
-			var p []struct{ Plan planNode }
-			if err := json.Unmarshal(plan, &p); err != nil || len(p) != 1 {
-				t.Fatalf("explain output %s: %v", plan, err)
-			}
-			if idx := strings.Join(p[0].Plan.indexes(), " "); !strings.Contains(idx, c.want) || strings.Contains(idx, "resources_by_created") {
-				t.Fatalf("plan uses indexes %q, want %s (plan %s of %s %v)", idx, c.want, plan, sql, args)
-			}
+			checkLastPlan(t, db, &tr, c.want)
 		})
+	}
+}
+
+// checkLastPlan explains the last statement tr saw and fails unless its plan uses the index
+// want and never resources_by_created.
+func checkLastPlan(t *testing.T, db *DB, tr *captureTracer, want string) {
+	t.Helper()
+	tr.mu.Lock()
+	sql, args := tr.sql, tr.args
+	tr.mu.Unlock()
+	var plan []byte
+	if err := db.pool.QueryRow(t.Context(), "EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&plan); err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	var p []struct{ Plan planNode }
+	if err := json.Unmarshal(plan, &p); err != nil || len(p) != 1 {
+		t.Fatalf("explain output %s: %v", plan, err)
+	}
+	if idx := strings.Join(p[0].Plan.indexes(), " "); !strings.Contains(idx, want) || strings.Contains(idx, "resources_by_created") {
+		t.Fatalf("plan uses indexes %q, want %s (plan %s of %s %v)", idx, want, plan, sql, args)
 	}
 }
 
